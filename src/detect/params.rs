@@ -1,0 +1,325 @@
+//! The product's view of the detectors: a name for each, parameters that say which one to fit,
+//! and the fitted model of any of them, as tagged JSON (`{"name": "isolation-forest", …}`).
+
+use std::fmt;
+use std::str::FromStr;
+
+use ndarray::ArrayView2;
+use serde::{Deserialize, Serialize};
+
+use super::{
+    Detector, Euclidean, EuclideanModel, FitError, IsolationForest, IsolationForestParams, Mahalanobis,
+    MahalanobisModel, Manhattan, ManhattanModel, ManhattanScaled, ManhattanScaledModel, NearestNeighbor,
+    NearestNeighborModel, OutlierCount, OutlierCountModel, Scorer,
+};
+
+/// Which detector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum DetectorKind {
+    /// Isolation forest (scikit-learn semantics).
+    #[serde(rename = "isolation-forest")]
+    IsolationForest,
+    /// Scaled Manhattan.
+    #[serde(rename = "manhattan-scaled")]
+    ManhattanScaled,
+    /// Nearest neighbour (Mahalanobis).
+    #[serde(rename = "nn-mahalanobis")]
+    NearestNeighbor,
+    /// Outlier count (z-score).
+    #[serde(rename = "outlier-count")]
+    OutlierCount,
+    /// Mahalanobis.
+    #[serde(rename = "mahalanobis")]
+    Mahalanobis,
+    /// Manhattan.
+    #[serde(rename = "manhattan")]
+    Manhattan,
+    /// Euclidean.
+    #[serde(rename = "euclidean")]
+    Euclidean,
+}
+
+impl DetectorKind {
+    /// Every detector.
+    pub const ALL: [DetectorKind; 7] = [
+        DetectorKind::IsolationForest,
+        DetectorKind::ManhattanScaled,
+        DetectorKind::NearestNeighbor,
+        DetectorKind::OutlierCount,
+        DetectorKind::Mahalanobis,
+        DetectorKind::Manhattan,
+        DetectorKind::Euclidean,
+    ];
+
+    /// The identifier used on the command line and in files.
+    pub fn id(self) -> &'static str {
+        match self {
+            DetectorKind::IsolationForest => "isolation-forest",
+            DetectorKind::ManhattanScaled => "manhattan-scaled",
+            DetectorKind::NearestNeighbor => "nn-mahalanobis",
+            DetectorKind::OutlierCount => "outlier-count",
+            DetectorKind::Mahalanobis => "mahalanobis",
+            DetectorKind::Manhattan => "manhattan",
+            DetectorKind::Euclidean => "euclidean",
+        }
+    }
+
+    /// The name the literature uses.
+    pub fn label(self) -> &'static str {
+        match self {
+            DetectorKind::IsolationForest => "Isolation forest",
+            DetectorKind::ManhattanScaled => "Manhattan (scaled)",
+            DetectorKind::NearestNeighbor => "Nearest neighbour (Mahalanobis)",
+            DetectorKind::OutlierCount => "Outlier count (z-score)",
+            DetectorKind::Mahalanobis => "Mahalanobis",
+            DetectorKind::Manhattan => "Manhattan",
+            DetectorKind::Euclidean => "Euclidean",
+        }
+    }
+
+    /// Whether the fit depends on a seed.
+    pub fn is_randomised(self) -> bool {
+        self == DetectorKind::IsolationForest
+    }
+
+    /// Default parameters for this detector.
+    pub fn default_params(self) -> DetectorParams {
+        match self {
+            DetectorKind::IsolationForest => DetectorParams::IsolationForest(IsolationForestParams::default()),
+            DetectorKind::ManhattanScaled => DetectorParams::ManhattanScaled,
+            DetectorKind::NearestNeighbor => DetectorParams::NearestNeighbor,
+            DetectorKind::OutlierCount => DetectorParams::OutlierCount,
+            DetectorKind::Mahalanobis => DetectorParams::Mahalanobis,
+            DetectorKind::Manhattan => DetectorParams::Manhattan,
+            DetectorKind::Euclidean => DetectorParams::Euclidean,
+        }
+    }
+}
+
+impl fmt::Display for DetectorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.id())
+    }
+}
+
+impl FromStr for DetectorKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        DetectorKind::ALL.into_iter().find(|k| k.id() == s).ok_or_else(|| {
+            let known: Vec<&str> = DetectorKind::ALL.iter().map(|k| k.id()).collect();
+            format!("unknown detector {s:?}; known: {}", known.join(", "))
+        })
+    }
+}
+
+/// Which detector to fit, with its parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "name")]
+pub enum DetectorParams {
+    /// Isolation forest.
+    #[serde(rename = "isolation-forest")]
+    IsolationForest(IsolationForestParams),
+    /// Scaled Manhattan.
+    #[serde(rename = "manhattan-scaled")]
+    ManhattanScaled,
+    /// Nearest neighbour (Mahalanobis).
+    #[serde(rename = "nn-mahalanobis")]
+    NearestNeighbor,
+    /// Outlier count.
+    #[serde(rename = "outlier-count")]
+    OutlierCount,
+    /// Mahalanobis.
+    #[serde(rename = "mahalanobis")]
+    Mahalanobis,
+    /// Manhattan.
+    #[serde(rename = "manhattan")]
+    Manhattan,
+    /// Euclidean.
+    #[serde(rename = "euclidean")]
+    Euclidean,
+}
+
+impl Default for DetectorParams {
+    fn default() -> Self {
+        DetectorKind::IsolationForest.default_params()
+    }
+}
+
+impl DetectorParams {
+    /// Which detector these are parameters of.
+    pub fn kind(&self) -> DetectorKind {
+        match self {
+            DetectorParams::IsolationForest(_) => DetectorKind::IsolationForest,
+            DetectorParams::ManhattanScaled => DetectorKind::ManhattanScaled,
+            DetectorParams::NearestNeighbor => DetectorKind::NearestNeighbor,
+            DetectorParams::OutlierCount => DetectorKind::OutlierCount,
+            DetectorParams::Mahalanobis => DetectorKind::Mahalanobis,
+            DetectorParams::Manhattan => DetectorKind::Manhattan,
+            DetectorParams::Euclidean => DetectorKind::Euclidean,
+        }
+    }
+
+    /// The same parameters with another seed (no change for deterministic detectors).
+    pub fn with_seed(self, seed: u64) -> Self {
+        match self {
+            DetectorParams::IsolationForest(p) => DetectorParams::IsolationForest(p.seed(seed)),
+            other => other,
+        }
+    }
+
+    /// Fits the detector on `train` (rows = samples).
+    pub fn fit(&self, train: ArrayView2<f64>) -> Result<FittedDetector, FitError> {
+        Ok(match self {
+            DetectorParams::IsolationForest(p) => FittedDetector::IsolationForest(p.fit(train)?),
+            DetectorParams::ManhattanScaled => FittedDetector::ManhattanScaled(ManhattanScaled.fit(train)?),
+            DetectorParams::NearestNeighbor => FittedDetector::NearestNeighbor(NearestNeighbor.fit(train)?),
+            DetectorParams::OutlierCount => FittedDetector::OutlierCount(OutlierCount.fit(train)?),
+            DetectorParams::Mahalanobis => FittedDetector::Mahalanobis(Mahalanobis.fit(train)?),
+            DetectorParams::Manhattan => FittedDetector::Manhattan(Manhattan.fit(train)?),
+            DetectorParams::Euclidean => FittedDetector::Euclidean(Euclidean.fit(train)?),
+        })
+    }
+}
+
+/// A fitted model of any detector. Deserialising validates it: a loaded model scores without
+/// panicking whatever the file said.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "name", try_from = "Unchecked")]
+pub enum FittedDetector {
+    /// Isolation forest.
+    #[serde(rename = "isolation-forest")]
+    IsolationForest(IsolationForest),
+    /// Scaled Manhattan.
+    #[serde(rename = "manhattan-scaled")]
+    ManhattanScaled(ManhattanScaledModel),
+    /// Nearest neighbour (Mahalanobis).
+    #[serde(rename = "nn-mahalanobis")]
+    NearestNeighbor(NearestNeighborModel),
+    /// Outlier count.
+    #[serde(rename = "outlier-count")]
+    OutlierCount(OutlierCountModel),
+    /// Mahalanobis.
+    #[serde(rename = "mahalanobis")]
+    Mahalanobis(MahalanobisModel),
+    /// Manhattan.
+    #[serde(rename = "manhattan")]
+    Manhattan(ManhattanModel),
+    /// Euclidean.
+    #[serde(rename = "euclidean")]
+    Euclidean(EuclideanModel),
+}
+
+/// [`FittedDetector`] as read, before validation.
+#[derive(Deserialize)]
+#[serde(tag = "name")]
+enum Unchecked {
+    #[serde(rename = "isolation-forest")]
+    IsolationForest(IsolationForest),
+    #[serde(rename = "manhattan-scaled")]
+    ManhattanScaled(ManhattanScaledModel),
+    #[serde(rename = "nn-mahalanobis")]
+    NearestNeighbor(NearestNeighborModel),
+    #[serde(rename = "outlier-count")]
+    OutlierCount(OutlierCountModel),
+    #[serde(rename = "mahalanobis")]
+    Mahalanobis(MahalanobisModel),
+    #[serde(rename = "manhattan")]
+    Manhattan(ManhattanModel),
+    #[serde(rename = "euclidean")]
+    Euclidean(EuclideanModel),
+}
+
+impl TryFrom<Unchecked> for FittedDetector {
+    type Error = String;
+    fn try_from(model: Unchecked) -> Result<Self, String> {
+        // The isolation forest validates itself while deserialising.
+        Ok(match model {
+            Unchecked::IsolationForest(m) => FittedDetector::IsolationForest(m),
+            Unchecked::ManhattanScaled(m) => m.validate().map(|()| FittedDetector::ManhattanScaled(m))?,
+            Unchecked::NearestNeighbor(m) => m.validate().map(|()| FittedDetector::NearestNeighbor(m))?,
+            Unchecked::OutlierCount(m) => m.validate().map(|()| FittedDetector::OutlierCount(m))?,
+            Unchecked::Mahalanobis(m) => m.validate().map(|()| FittedDetector::Mahalanobis(m))?,
+            Unchecked::Manhattan(m) => m.validate().map(|()| FittedDetector::Manhattan(m))?,
+            Unchecked::Euclidean(m) => m.validate().map(|()| FittedDetector::Euclidean(m))?,
+        })
+    }
+}
+
+impl FittedDetector {
+    /// Which detector this is.
+    pub fn kind(&self) -> DetectorKind {
+        match self {
+            FittedDetector::IsolationForest(_) => DetectorKind::IsolationForest,
+            FittedDetector::ManhattanScaled(_) => DetectorKind::ManhattanScaled,
+            FittedDetector::NearestNeighbor(_) => DetectorKind::NearestNeighbor,
+            FittedDetector::OutlierCount(_) => DetectorKind::OutlierCount,
+            FittedDetector::Mahalanobis(_) => DetectorKind::Mahalanobis,
+            FittedDetector::Manhattan(_) => DetectorKind::Manhattan,
+            FittedDetector::Euclidean(_) => DetectorKind::Euclidean,
+        }
+    }
+
+    fn scorer(&self) -> &dyn Scorer {
+        match self {
+            FittedDetector::IsolationForest(m) => m,
+            FittedDetector::ManhattanScaled(m) => m,
+            FittedDetector::NearestNeighbor(m) => m,
+            FittedDetector::OutlierCount(m) => m,
+            FittedDetector::Mahalanobis(m) => m,
+            FittedDetector::Manhattan(m) => m,
+            FittedDetector::Euclidean(m) => m,
+        }
+    }
+}
+
+impl Scorer for FittedDetector {
+    fn n_features(&self) -> usize {
+        self.scorer().n_features()
+    }
+    fn score_unchecked_len(&self, x: &[f64]) -> f64 {
+        self.scorer().score_unchecked_len(x)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+    use serde_json::json;
+
+    #[test]
+    fn params_serialise_with_a_name_tag() {
+        let p = DetectorParams::default().with_seed(3);
+        let v = serde_json::to_value(&p).unwrap();
+        assert_eq!(v["name"], "isolation-forest");
+        assert_eq!(v["seed"], 3);
+        assert_eq!(serde_json::from_value::<DetectorParams>(v).unwrap(), p);
+        let m: DetectorParams = serde_json::from_value(json!({"name": "manhattan-scaled"})).unwrap();
+        assert_eq!(m.kind(), DetectorKind::ManhattanScaled);
+    }
+
+    #[test]
+    fn every_fitted_detector_round_trips() {
+        let x = array![[1.0, 2.0, 0.5], [2.0, 1.0, 0.7], [3.0, 5.0, 0.2], [0.0, 2.5, 0.9]];
+        for kind in DetectorKind::ALL {
+            let model = kind.default_params().fit(x.view()).unwrap();
+            let json = serde_json::to_string(&model).unwrap();
+            let back: FittedDetector = serde_json::from_str(&json).unwrap();
+            assert_eq!(back.kind(), kind);
+            assert_eq!(back.score(&[1.0, 1.0, 1.0]), model.score(&[1.0, 1.0, 1.0]), "{kind}");
+        }
+    }
+
+    #[test]
+    fn loading_validates_classic_models() {
+        let bad = json!({"name": "outlier-count", "mean": [1.0, 2.0], "sd": [1.0]});
+        let err = serde_json::from_value::<FittedDetector>(bad).unwrap_err();
+        assert!(err.to_string().contains("sd has 1 values, expected 2"), "{err}");
+    }
+
+    #[test]
+    fn parses_detector_ids() {
+        assert_eq!("nn-mahalanobis".parse::<DetectorKind>(), Ok(DetectorKind::NearestNeighbor));
+        assert!("svm".parse::<DetectorKind>().unwrap_err().contains("known: isolation-forest"));
+    }
+}

@@ -1,0 +1,48 @@
+//! The Killourhy & Maxion (DSN 2009) results, reproduced on the bundled CMU benchmark.
+
+use keystroke_workbench::detect::{DetectorKind, DetectorParams, IsolationForestParams};
+use keystroke_workbench::eval::{Dataset, DetectorResult, Evaluation, Protocol, load_cmu, locate_cmu};
+
+fn cmu() -> Dataset {
+    load_cmu(&locate_cmu(None).expect("bundled CMU benchmark")).expect("CMU benchmark parses")
+}
+
+fn evaluate(data: &Dataset, params: DetectorParams, seeds: &[u64]) -> DetectorResult {
+    Evaluation::new(data, Protocol::cmu(200), params, seeds).unwrap().run().unwrap()
+}
+
+#[test]
+fn bundled_data_has_51_subjects_of_400_samples() {
+    let data = cmu();
+    assert_eq!(data.subjects.len(), 51);
+    assert!(data.subjects.iter().all(|s| s.samples_ms.dim() == (400, 31)));
+    assert_eq!(data.feature_names[0], "H.period");
+}
+
+#[test]
+fn classic_detectors_reproduce_the_published_eers_to_4_decimals() {
+    let data = cmu();
+    let published = [
+        (DetectorKind::ManhattanScaled, 0.0962),
+        (DetectorKind::NearestNeighbor, 0.0996),
+        (DetectorKind::OutlierCount, 0.1022),
+        (DetectorKind::Mahalanobis, 0.1101),
+        (DetectorKind::Manhattan, 0.1529),
+        (DetectorKind::Euclidean, 0.1706),
+    ];
+    for (kind, eer) in published {
+        let result = evaluate(&data, kind.default_params(), &[0]);
+        let rounded = (result.eer_mean * 1e4).round() / 1e4;
+        assert_eq!(rounded, eer, "{kind}: mean EER {}", result.eer_mean);
+    }
+}
+
+#[test]
+fn isolation_forest_ten_seed_mean_eer_matches_scikit_learn() {
+    // scikit-learn 1.9 (100 trees, max_samples auto) gets 0.0887 on seeds 0–9.
+    let data = cmu();
+    let seeds: Vec<u64> = (0..10).collect();
+    let params = DetectorParams::IsolationForest(IsolationForestParams::default());
+    let result = evaluate(&data, params, &seeds);
+    assert!((0.084..=0.094).contains(&result.eer_mean), "mean EER {}", result.eer_mean);
+}
