@@ -35,7 +35,10 @@ impl Features {
                 values_ms.push(next.down_ms - press.up_ms);
             }
         }
-        Features { key_sequence: sample.key_sequence(), values_ms }
+        Features {
+            key_sequence: sample.key_sequence(),
+            values_ms,
+        }
     }
 }
 
@@ -76,14 +79,22 @@ mod tests {
 
     fn sample(events: &[(&str, crate::capture::KeyAction, f64)]) -> Sample {
         Sample::from_events(
-            events.iter().map(|&(k, a, t)| KeyEvent::new(k, a, t).unwrap()).collect(),
+            events
+                .iter()
+                .map(|&(k, a, t)| KeyEvent::new(k, a, t).unwrap())
+                .collect(),
         )
         .unwrap()
     }
 
     #[test]
     fn computes_the_spec_example() {
-        let s = sample(&[("p", Down, 100.0), ("p", Up, 250.0), ("a", Down, 350.0), ("a", Up, 510.0)]);
+        let s = sample(&[
+            ("p", Down, 100.0),
+            ("p", Up, 250.0),
+            ("a", Down, 350.0),
+            ("a", Up, 510.0),
+        ]);
         let f = Features::of(&s);
         assert_eq!(f.values_ms, [150.0, 250.0, 100.0, 160.0]);
         assert_eq!(f.key_sequence, ["p", "a"]);
@@ -91,16 +102,24 @@ mod tests {
 
     #[test]
     fn up_down_is_negative_when_keys_overlap() {
-        let s = sample(&[("a", Down, 0.0), ("b", Down, 50.0), ("a", Up, 80.0), ("b", Up, 120.0)]);
+        let s = sample(&[
+            ("a", Down, 0.0),
+            ("b", Down, 50.0),
+            ("a", Up, 80.0),
+            ("b", Up, 120.0),
+        ]);
         assert_eq!(Features::of(&s).values_ms, [80.0, 50.0, -30.0, 70.0]);
     }
 
     #[test]
     fn length_is_three_n_minus_two() {
         let s = sample(&[
-            ("a", Down, 0.0), ("a", Up, 10.0),
-            ("b", Down, 20.0), ("b", Up, 30.0),
-            ("c", Down, 40.0), ("c", Up, 55.0),
+            ("a", Down, 0.0),
+            ("a", Up, 10.0),
+            ("b", Down, 20.0),
+            ("b", Up, 30.0),
+            ("c", Down, 40.0),
+            ("c", Up, 55.0),
         ]);
         assert_eq!(Features::of(&s).values_ms.len(), 7);
         assert_eq!(feature_len(11), 31);
@@ -110,6 +129,9 @@ mod tests {
     #[test]
     fn names_follow_cmu_columns() {
         let keys = vec!["period".to_string(), "t".to_string()];
-        assert_eq!(feature_names(&keys), ["H.period", "DD.period.t", "UD.period.t", "H.t"]);
+        assert_eq!(
+            feature_names(&keys),
+            ["H.period", "DD.period.t", "UD.period.t", "H.t"]
+        );
     }
 }

@@ -5,6 +5,9 @@
 //! Killourhy & Maxion benchmark protocol).
 
 pub mod capture;
+pub mod cli;
 pub mod detect;
-pub mod features;
 pub mod eval;
+pub mod features;
+pub mod store;
+pub mod workers;

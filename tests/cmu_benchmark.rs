@@ -1,21 +1,30 @@
 //! The Killourhy & Maxion (DSN 2009) results, reproduced on the bundled CMU benchmark.
 
 use keystroke_workbench::detect::{DetectorKind, DetectorParams, IsolationForestParams};
-use keystroke_workbench::eval::{Dataset, DetectorResult, Evaluation, Protocol, load_cmu, locate_cmu};
+use keystroke_workbench::eval::{
+    Dataset, DetectorResult, Evaluation, Protocol, load_cmu, locate_cmu,
+};
 
 fn cmu() -> Dataset {
     load_cmu(&locate_cmu(None).expect("bundled CMU benchmark")).expect("CMU benchmark parses")
 }
 
 fn evaluate(data: &Dataset, params: DetectorParams, seeds: &[u64]) -> DetectorResult {
-    Evaluation::new(data, Protocol::cmu(200), params, seeds).unwrap().run().unwrap()
+    Evaluation::new(data, Protocol::cmu(200), params, seeds)
+        .unwrap()
+        .run()
+        .unwrap()
 }
 
 #[test]
 fn bundled_data_has_51_subjects_of_400_samples() {
     let data = cmu();
     assert_eq!(data.subjects.len(), 51);
-    assert!(data.subjects.iter().all(|s| s.samples_ms.dim() == (400, 31)));
+    assert!(
+        data.subjects
+            .iter()
+            .all(|s| s.samples_ms.dim() == (400, 31))
+    );
     assert_eq!(data.feature_names[0], "H.period");
 }
 
@@ -44,5 +53,9 @@ fn isolation_forest_ten_seed_mean_eer_matches_scikit_learn() {
     let seeds: Vec<u64> = (0..10).collect();
     let params = DetectorParams::IsolationForest(IsolationForestParams::default());
     let result = evaluate(&data, params, &seeds);
-    assert!((0.084..=0.094).contains(&result.eer_mean), "mean EER {}", result.eer_mean);
+    assert!(
+        (0.084..=0.094).contains(&result.eer_mean),
+        "mean EER {}",
+        result.eer_mean
+    );
 }

@@ -67,16 +67,26 @@ pub(crate) fn json_type(value: &Value) -> &'static str {
 
 impl KeyEvent {
     /// Builds an event, checking the key name and the timestamp.
-    pub fn new(key: impl Into<String>, action: KeyAction, timestamp_ms: f64) -> Result<Self, String> {
+    pub fn new(
+        key: impl Into<String>,
+        action: KeyAction,
+        timestamp_ms: f64,
+    ) -> Result<Self, String> {
         let key = key.into();
         check_key(&key)?;
         check_timestamp(timestamp_ms)?;
-        Ok(KeyEvent { key, action, timestamp_ms })
+        Ok(KeyEvent {
+            key,
+            action,
+            timestamp_ms,
+        })
     }
 
     /// Decodes the `keystroke_data` array of a request body.
     pub fn list_from_json(value: &Value) -> Result<Vec<KeyEvent>, EventError> {
-        let items = value.as_array().ok_or(EventError::NotAnArray(json_type(value)))?;
+        let items = value
+            .as_array()
+            .ok_or(EventError::NotAnArray(json_type(value)))?;
         if items.len() > MAX_EVENTS {
             return Err(EventError::TooMany(items.len()));
         }
@@ -100,7 +110,12 @@ impl KeyEvent {
         };
         let key = match field("key")? {
             Value::String(key) => key.clone(),
-            other => return Err(format!("\"key\" must be a string, got {}", json_type(other))),
+            other => {
+                return Err(format!(
+                    "\"key\" must be a string, got {}",
+                    json_type(other)
+                ));
+            }
         };
         let action = match field("event")? {
             Value::String(s) if s == "down" => KeyAction::Down,
@@ -108,7 +123,12 @@ impl KeyEvent {
             Value::String(s) => {
                 return Err(format!("\"event\" must be \"down\" or \"up\", got {s:?}"));
             }
-            other => return Err(format!("\"event\" must be a string, got {}", json_type(other))),
+            other => {
+                return Err(format!(
+                    "\"event\" must be a string, got {}",
+                    json_type(other)
+                ));
+            }
         };
         let timestamp_ms = match field("timestamp")? {
             // serde_json turns out-of-range literals such as 1e999 into a parse error, so a
@@ -131,14 +151,18 @@ fn check_key(key: &str) -> Result<(), String> {
         return Err("\"key\" must not be empty".into());
     }
     if chars > MAX_KEY_CHARS {
-        return Err(format!("\"key\" has {chars} characters; at most {MAX_KEY_CHARS} are accepted"));
+        return Err(format!(
+            "\"key\" has {chars} characters; at most {MAX_KEY_CHARS} are accepted"
+        ));
     }
     Ok(())
 }
 
 fn check_timestamp(timestamp_ms: f64) -> Result<(), String> {
     if !timestamp_ms.is_finite() || timestamp_ms < 0.0 {
-        return Err(format!("\"timestamp\" must be a finite number ≥ 0, got {timestamp_ms}"));
+        return Err(format!(
+            "\"timestamp\" must be a finite number ≥ 0, got {timestamp_ms}"
+        ));
     }
     Ok(())
 }
@@ -165,7 +189,10 @@ mod tests {
 
     #[test]
     fn rejects_non_array() {
-        assert_eq!(decode(json!({"a": 1})), Err(EventError::NotAnArray("an object")));
+        assert_eq!(
+            decode(json!({"a": 1})),
+            Err(EventError::NotAnArray("an object"))
+        );
     }
 
     #[test]
@@ -175,13 +202,19 @@ mod tests {
             {"key": "p", "event": "press", "timestamp": 2}
         ]))
         .unwrap_err();
-        assert_eq!(err.to_string(), "keystroke_data[1]: \"event\" must be \"down\" or \"up\", got \"press\"");
+        assert_eq!(
+            err.to_string(),
+            "keystroke_data[1]: \"event\" must be \"down\" or \"up\", got \"press\""
+        );
     }
 
     #[test]
     fn rejects_negative_timestamp() {
         let err = decode(json!([{"key": "p", "event": "down", "timestamp": -1}])).unwrap_err();
-        assert!(err.to_string().contains("finite number ≥ 0, got -1"), "{err}");
+        assert!(
+            err.to_string().contains("finite number ≥ 0, got -1"),
+            "{err}"
+        );
     }
 
     #[test]

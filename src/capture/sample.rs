@@ -75,12 +75,17 @@ impl Sample {
             let event = &events[i];
             match event.action {
                 KeyAction::Down => {
-                    held.entry(event.key.as_str()).or_insert((position, event.timestamp_ms));
+                    held.entry(event.key.as_str())
+                        .or_insert((position, event.timestamp_ms));
                 }
                 KeyAction::Up => match held.remove(event.key.as_str()) {
                     Some((down_position, down_ms)) => presses.push((
                         down_position,
-                        Press { key: event.key.clone(), down_ms, up_ms: event.timestamp_ms },
+                        Press {
+                            key: event.key.clone(),
+                            down_ms,
+                            up_ms: event.timestamp_ms,
+                        },
                     )),
                     None => {
                         return Err(SampleError::UnmatchedUp {
@@ -91,9 +96,13 @@ impl Sample {
                 },
             }
         }
-        if let Some((key, &(_, timestamp_ms))) = held.iter().min_by_key(|(_, (position, _))| *position)
+        if let Some((key, &(_, timestamp_ms))) =
+            held.iter().min_by_key(|(_, (position, _))| *position)
         {
-            return Err(SampleError::UnmatchedDown { key: key.to_string(), timestamp_ms });
+            return Err(SampleError::UnmatchedDown {
+                key: key.to_string(),
+                timestamp_ms,
+            });
         }
         if presses.len() < MIN_PRESSES {
             return Err(SampleError::TooFewPresses(presses.len()));
@@ -139,7 +148,14 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(s.key_sequence(), ["p", "a"]);
-        assert_eq!(s.presses()[1], Press { key: "a".into(), down_ms: 350.0, up_ms: 510.0 });
+        assert_eq!(
+            s.presses()[1],
+            Press {
+                key: "a".into(),
+                down_ms: 350.0,
+                up_ms: 510.0
+            }
+        );
     }
 
     #[test]
@@ -203,7 +219,10 @@ mod tests {
             ev("b", Up, 20.0),
         ])
         .unwrap_err();
-        assert_eq!(err.to_string(), "key \"a\" released at 5 ms was never pressed");
+        assert_eq!(
+            err.to_string(),
+            "key \"a\" released at 5 ms was never pressed"
+        );
     }
 
     #[test]
@@ -216,7 +235,13 @@ mod tests {
             ev("c", Up, 40.0),
         ])
         .unwrap_err();
-        assert_eq!(err, SampleError::UnmatchedDown { key: "b".into(), timestamp_ms: 20.0 });
+        assert_eq!(
+            err,
+            SampleError::UnmatchedDown {
+                key: "b".into(),
+                timestamp_ms: 20.0
+            }
+        );
     }
 
     #[test]

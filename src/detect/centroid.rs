@@ -45,7 +45,9 @@ impl Detector for Euclidean {
     type Model = EuclideanModel;
     fn fit(&self, train: ArrayView2<f64>) -> Result<EuclideanModel, FitError> {
         check_training("Euclidean", train, 1)?;
-        Ok(EuclideanModel { mean: column_means(train) })
+        Ok(EuclideanModel {
+            mean: column_means(train),
+        })
     }
 }
 
@@ -54,7 +56,10 @@ impl Scorer for EuclideanModel {
         self.mean.len()
     }
     fn score_unchecked_len(&self, x: &[f64]) -> f64 {
-        -x.iter().zip(&self.mean).map(|(x, m)| (x - m) * (x - m)).sum::<f64>()
+        -x.iter()
+            .zip(&self.mean)
+            .map(|(x, m)| (x - m) * (x - m))
+            .sum::<f64>()
     }
 }
 
@@ -62,7 +67,9 @@ impl Detector for Manhattan {
     type Model = ManhattanModel;
     fn fit(&self, train: ArrayView2<f64>) -> Result<ManhattanModel, FitError> {
         check_training("Manhattan", train, 1)?;
-        Ok(ManhattanModel { mean: column_means(train) })
+        Ok(ManhattanModel {
+            mean: column_means(train),
+        })
     }
 }
 
@@ -71,7 +78,10 @@ impl Scorer for ManhattanModel {
         self.mean.len()
     }
     fn score_unchecked_len(&self, x: &[f64]) -> f64 {
-        -x.iter().zip(&self.mean).map(|(x, m)| (x - m).abs()).sum::<f64>()
+        -x.iter()
+            .zip(&self.mean)
+            .map(|(x, m)| (x - m).abs())
+            .sum::<f64>()
     }
 }
 
@@ -149,27 +159,35 @@ mod tests {
 
     #[test]
     fn euclidean_is_negative_squared_distance_to_mean() {
-        let m = Euclidean.fit(array![[0.0, 0.0], [2.0, 4.0]].view()).unwrap();
+        let m = Euclidean
+            .fit(array![[0.0, 0.0], [2.0, 4.0]].view())
+            .unwrap();
         assert_eq!(m.score(&[1.0, 2.0]).unwrap(), 0.0);
         assert_eq!(m.score(&[4.0, 6.0]).unwrap(), -(9.0 + 16.0));
     }
 
     #[test]
     fn manhattan_is_negative_l1_distance() {
-        let m = Manhattan.fit(array![[0.0, 0.0], [2.0, 4.0]].view()).unwrap();
+        let m = Manhattan
+            .fit(array![[0.0, 0.0], [2.0, 4.0]].view())
+            .unwrap();
         assert_eq!(m.score(&[4.0, 6.0]).unwrap(), -(3.0 + 4.0));
     }
 
     #[test]
     fn scaled_manhattan_divides_by_mean_absolute_deviation() {
         // Feature 0: mean 1, MAD 1. Feature 1: mean 2, MAD 2.
-        let m = ManhattanScaled.fit(array![[0.0, 0.0], [2.0, 4.0]].view()).unwrap();
+        let m = ManhattanScaled
+            .fit(array![[0.0, 0.0], [2.0, 4.0]].view())
+            .unwrap();
         assert_eq!(m.score(&[4.0, 6.0]).unwrap(), -(3.0 / 1.0 + 4.0 / 2.0));
     }
 
     #[test]
     fn scaled_manhattan_floors_a_constant_feature() {
-        let m = ManhattanScaled.fit(array![[5.0, 0.0], [5.0, 4.0]].view()).unwrap();
+        let m = ManhattanScaled
+            .fit(array![[5.0, 0.0], [5.0, 4.0]].view())
+            .unwrap();
         let score = m.score(&[6.0, 2.0]).unwrap();
         assert!(score.is_finite());
         assert_eq!(score, -(1.0 / 0.02));
@@ -177,7 +195,10 @@ mod tests {
 
     #[test]
     fn loaded_model_with_zero_spread_is_rejected() {
-        let m = ManhattanScaledModel { mean: vec![1.0], mean_abs_dev: vec![0.0] };
+        let m = ManhattanScaledModel {
+            mean: vec![1.0],
+            mean_abs_dev: vec![0.0],
+        };
         assert!(m.validate().is_err());
     }
 }

@@ -47,19 +47,32 @@ fn whitening(train: ArrayView2<f64>, mean: &[f64]) -> Vec<Vec<f64>> {
     let centred = DMatrix::from_fn(n, d, |r, c| train[(r, c)] - mean[c]);
     let covariance = centred.transpose() * &centred / (n as f64 - 1.0);
     let eigen = SymmetricEigen::new(covariance);
-    let largest = eigen.eigenvalues.iter().fold(0.0_f64, |m, l| m.max(l.abs()));
+    let largest = eigen
+        .eigenvalues
+        .iter()
+        .fold(0.0_f64, |m, l| m.max(l.abs()));
     let tolerance = f64::EPSILON.sqrt() * largest;
     eigen
         .eigenvalues
         .iter()
         .enumerate()
         .filter(|&(_, &lambda)| lambda > tolerance && lambda > 0.0)
-        .map(|(k, &lambda)| eigen.eigenvectors.column(k).iter().map(|u| u / lambda.sqrt()).collect())
+        .map(|(k, &lambda)| {
+            eigen
+                .eigenvectors
+                .column(k)
+                .iter()
+                .map(|u| u / lambda.sqrt())
+                .collect()
+        })
         .collect()
 }
 
 fn project(projection: &[Vec<f64>], z: impl Fn(usize) -> f64) -> Vec<f64> {
-    projection.iter().map(|w| w.iter().enumerate().map(|(j, w)| w * z(j)).sum()).collect()
+    projection
+        .iter()
+        .map(|w| w.iter().enumerate().map(|(j, w)| w * z(j)).sum())
+        .collect()
 }
 
 impl Detector for Mahalanobis {
@@ -77,7 +90,10 @@ impl Scorer for MahalanobisModel {
         self.mean.len()
     }
     fn score_unchecked_len(&self, x: &[f64]) -> f64 {
-        -project(&self.projection, |j| x[j] - self.mean[j]).iter().map(|p| p * p).sum::<f64>()
+        -project(&self.projection, |j| x[j] - self.mean[j])
+            .iter()
+            .map(|p| p * p)
+            .sum::<f64>()
     }
 }
 
@@ -86,9 +102,16 @@ impl Detector for NearestNeighbor {
     fn fit(&self, train: ArrayView2<f64>) -> Result<NearestNeighborModel, FitError> {
         check_training("Nearest neighbour (Mahalanobis)", train, 2)?;
         let projection = whitening(train, &column_means(train));
-        let projected_train =
-            train.rows().into_iter().map(|row| project(&projection, |j| row[j])).collect();
-        Ok(NearestNeighborModel { n_features: train.ncols(), projection, projected_train })
+        let projected_train = train
+            .rows()
+            .into_iter()
+            .map(|row| project(&projection, |j| row[j]))
+            .collect();
+        Ok(NearestNeighborModel {
+            n_features: train.ncols(),
+            projection,
+            projected_train,
+        })
     }
 }
 
@@ -101,7 +124,12 @@ impl Scorer for NearestNeighborModel {
         let nearest = self
             .projected_train
             .iter()
-            .map(|p| p.iter().zip(&y).map(|(p, y)| (p - y) * (p - y)).sum::<f64>())
+            .map(|p| {
+                p.iter()
+                    .zip(&y)
+                    .map(|(p, y)| (p - y) * (p - y))
+                    .sum::<f64>()
+            })
             .fold(f64::INFINITY, f64::min);
         -nearest
     }
@@ -109,7 +137,10 @@ impl Scorer for NearestNeighborModel {
 
 fn check_projection(projection: &[Vec<f64>], d: usize) -> Result<(), String> {
     if projection.len() > d {
-        return Err(format!("projection has {} rows, at most {d} expected", projection.len()));
+        return Err(format!(
+            "projection has {} rows, at most {d} expected",
+            projection.len()
+        ));
     }
     projection
         .iter()
@@ -133,9 +164,12 @@ impl NearestNeighborModel {
         if self.projected_train.is_empty() {
             return Err("projected_train is empty".into());
         }
-        self.projected_train.iter().enumerate().try_for_each(|(i, p)| {
-            check_loaded_vec(&format!("projected_train[{i}]"), p, self.projection.len())
-        })
+        self.projected_train
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, p)| {
+                check_loaded_vec(&format!("projected_train[{i}]"), p, self.projection.len())
+            })
     }
 }
 
@@ -177,7 +211,11 @@ mod tests {
     fn needs_two_samples() {
         assert!(matches!(
             Mahalanobis.fit(array![[1.0, 2.0]].view()),
-            Err(FitError::TooFewSamples { needed: 2, got: 1, .. })
+            Err(FitError::TooFewSamples {
+                needed: 2,
+                got: 1,
+                ..
+            })
         ));
     }
 }

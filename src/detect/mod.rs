@@ -14,7 +14,9 @@ mod params;
 use ndarray::ArrayView2;
 use thiserror::Error;
 
-pub use centroid::{Euclidean, EuclideanModel, Manhattan, ManhattanModel, ManhattanScaled, ManhattanScaledModel};
+pub use centroid::{
+    Euclidean, EuclideanModel, Manhattan, ManhattanModel, ManhattanScaled, ManhattanScaledModel,
+};
 pub use iforest::{
     Contamination, IsolationForest, IsolationForestParams, MaxSamples, average_path_length,
 };
@@ -85,11 +87,33 @@ pub trait Scorer {
         check_len(self.n_features(), x)?;
         Ok(self.score_unchecked_len(x))
     }
+
+    /// Genuineness of every row of `rows`.
+    fn score_rows(&self, rows: ArrayView2<f64>) -> Result<Vec<f64>, LengthMismatch> {
+        if rows.ncols() != self.n_features() {
+            return Err(LengthMismatch {
+                expected: self.n_features(),
+                got: rows.ncols(),
+            });
+        }
+        Ok(rows
+            .rows()
+            .into_iter()
+            .map(|r| self.score_unchecked_len(&r.to_vec()))
+            .collect())
+    }
 }
 
 /// Checks a vector against the length a model expects.
 pub(crate) fn check_len(expected: usize, x: &[f64]) -> Result<(), LengthMismatch> {
-    if x.len() == expected { Ok(()) } else { Err(LengthMismatch { expected, got: x.len() }) }
+    if x.len() == expected {
+        Ok(())
+    } else {
+        Err(LengthMismatch {
+            expected,
+            got: x.len(),
+        })
+    }
 }
 
 /// Checks training rows: at least `min_rows` rows, at least one feature, all finite.
@@ -100,7 +124,11 @@ pub(crate) fn check_training(
 ) -> Result<(), FitError> {
     let (rows, columns) = train.dim();
     if rows < min_rows {
-        return Err(FitError::TooFewSamples { detector, needed: min_rows, got: rows });
+        return Err(FitError::TooFewSamples {
+            detector,
+            needed: min_rows,
+            got: rows,
+        });
     }
     if columns == 0 {
         return Err(FitError::NoFeatures);
@@ -120,7 +148,10 @@ pub(crate) fn column_means(train: ArrayView2<f64>) -> Vec<f64> {
 /// Checks a loaded model's vector: expected length and finite values.
 pub(crate) fn check_loaded_vec(name: &str, values: &[f64], len: usize) -> Result<(), String> {
     if values.len() != len {
-        return Err(format!("{name} has {} values, expected {len}", values.len()));
+        return Err(format!(
+            "{name} has {} values, expected {len}",
+            values.len()
+        ));
     }
     match values.iter().position(|v| !v.is_finite()) {
         Some(i) => Err(format!("{name}[{i}] is not finite")),
@@ -137,19 +168,33 @@ mod tests {
     fn training_check_names_the_non_finite_cell() {
         let x = array![[1.0, 2.0], [3.0, f64::NAN]];
         let err = check_training("test", x.view(), 1).unwrap_err();
-        assert_eq!(err.to_string(), "training sample 1, feature 1 is not finite (NaN)");
+        assert_eq!(
+            err.to_string(),
+            "training sample 1, feature 1 is not finite (NaN)"
+        );
     }
 
     #[test]
     fn training_check_counts_rows() {
         let x = array![[1.0, 2.0]];
         let err = check_training("Mahalanobis", x.view(), 2).unwrap_err();
-        assert_eq!(err.to_string(), "Mahalanobis needs at least 2 training samples, got 1");
+        assert_eq!(
+            err.to_string(),
+            "Mahalanobis needs at least 2 training samples, got 1"
+        );
     }
 
     #[test]
     fn score_rejects_wrong_length() {
-        let model = Euclidean.fit(array![[1.0, 2.0], [3.0, 4.0]].view()).unwrap();
-        assert_eq!(model.score(&[1.0]), Err(LengthMismatch { expected: 2, got: 1 }));
+        let model = Euclidean
+            .fit(array![[1.0, 2.0], [3.0, 4.0]].view())
+            .unwrap();
+        assert_eq!(
+            model.score(&[1.0]),
+            Err(LengthMismatch {
+                expected: 2,
+                got: 1
+            })
+        );
     }
 }

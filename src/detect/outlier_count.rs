@@ -33,7 +33,9 @@ impl Detector for OutlierCount {
             .columns()
             .into_iter()
             .zip(&mean)
-            .map(|(column, m)| (column.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (n - 1.0)).sqrt())
+            .map(|(column, m)| {
+                (column.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / (n - 1.0)).sqrt()
+            })
             .collect();
         Ok(OutlierCountModel { mean, sd })
     }
@@ -51,7 +53,11 @@ impl Scorer for OutlierCountModel {
             .filter(|((x, m), sd)| {
                 let deviation = (*x - *m).abs();
                 // sd = 0: any deviation is an outlier, none is not (avoids 0/0).
-                if **sd > 0.0 { deviation / **sd > Z_CUTOFF } else { deviation > 0.0 }
+                if **sd > 0.0 {
+                    deviation / **sd > Z_CUTOFF
+                } else {
+                    deviation > 0.0
+                }
             })
             .count();
         -(outliers as f64)
@@ -78,7 +84,9 @@ mod tests {
     #[test]
     fn counts_features_beyond_1_96_sd() {
         // Feature 0: mean 0, sd √2. Feature 1: mean 10, sd √2.
-        let m = OutlierCount.fit(array![[-1.0, 9.0], [1.0, 11.0]].view()).unwrap();
+        let m = OutlierCount
+            .fit(array![[-1.0, 9.0], [1.0, 11.0]].view())
+            .unwrap();
         assert_eq!(m.score(&[0.0, 10.0]).unwrap(), 0.0);
         assert_eq!(m.score(&[2.0, 10.0]).unwrap(), 0.0); // z = 1.414
         assert_eq!(m.score(&[3.0, 10.0]).unwrap(), -1.0); // z = 2.12
@@ -87,7 +95,9 @@ mod tests {
 
     #[test]
     fn constant_feature_flags_any_deviation() {
-        let m = OutlierCount.fit(array![[5.0, 0.0], [5.0, 1.0]].view()).unwrap();
+        let m = OutlierCount
+            .fit(array![[5.0, 0.0], [5.0, 1.0]].view())
+            .unwrap();
         assert_eq!(m.score(&[5.0, 0.5]).unwrap(), 0.0);
         assert_eq!(m.score(&[5.1, 0.5]).unwrap(), -1.0);
     }

@@ -8,9 +8,10 @@ use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Detector, Euclidean, EuclideanModel, FitError, IsolationForest, IsolationForestParams, Mahalanobis,
-    MahalanobisModel, Manhattan, ManhattanModel, ManhattanScaled, ManhattanScaledModel, NearestNeighbor,
-    NearestNeighborModel, OutlierCount, OutlierCountModel, Scorer,
+    Contamination, Detector, Euclidean, EuclideanModel, FitError, IsolationForest,
+    IsolationForestParams, Mahalanobis, MahalanobisModel, Manhattan, ManhattanModel,
+    ManhattanScaled, ManhattanScaledModel, NearestNeighbor, NearestNeighborModel, OutlierCount,
+    OutlierCountModel, Scorer,
 };
 
 /// Which detector.
@@ -85,7 +86,9 @@ impl DetectorKind {
     /// Default parameters for this detector.
     pub fn default_params(self) -> DetectorParams {
         match self {
-            DetectorKind::IsolationForest => DetectorParams::IsolationForest(IsolationForestParams::default()),
+            DetectorKind::IsolationForest => {
+                DetectorParams::IsolationForest(IsolationForestParams::default())
+            }
             DetectorKind::ManhattanScaled => DetectorParams::ManhattanScaled,
             DetectorKind::NearestNeighbor => DetectorParams::NearestNeighbor,
             DetectorKind::OutlierCount => DetectorParams::OutlierCount,
@@ -105,10 +108,13 @@ impl fmt::Display for DetectorKind {
 impl FromStr for DetectorKind {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        DetectorKind::ALL.into_iter().find(|k| k.id() == s).ok_or_else(|| {
-            let known: Vec<&str> = DetectorKind::ALL.iter().map(|k| k.id()).collect();
-            format!("unknown detector {s:?}; known: {}", known.join(", "))
-        })
+        DetectorKind::ALL
+            .into_iter()
+            .find(|k| k.id() == s)
+            .ok_or_else(|| {
+                let known: Vec<&str> = DetectorKind::ALL.iter().map(|k| k.id()).collect();
+                format!("unknown detector {s:?}; known: {}", known.join(", "))
+            })
     }
 }
 
@@ -167,12 +173,28 @@ impl DetectorParams {
         }
     }
 
+    /// The same detector without what only sets its decision threshold (the isolation forest's
+    /// contamination becomes `auto`, which skips scoring the training rows), for threshold-free
+    /// evaluation such as EER: the scores are unchanged.
+    pub fn for_ranking(self) -> Self {
+        match self {
+            DetectorParams::IsolationForest(p) => {
+                DetectorParams::IsolationForest(p.contamination(Contamination::Auto))
+            }
+            other => other,
+        }
+    }
+
     /// Fits the detector on `train` (rows = samples).
     pub fn fit(&self, train: ArrayView2<f64>) -> Result<FittedDetector, FitError> {
         Ok(match self {
             DetectorParams::IsolationForest(p) => FittedDetector::IsolationForest(p.fit(train)?),
-            DetectorParams::ManhattanScaled => FittedDetector::ManhattanScaled(ManhattanScaled.fit(train)?),
-            DetectorParams::NearestNeighbor => FittedDetector::NearestNeighbor(NearestNeighbor.fit(train)?),
+            DetectorParams::ManhattanScaled => {
+                FittedDetector::ManhattanScaled(ManhattanScaled.fit(train)?)
+            }
+            DetectorParams::NearestNeighbor => {
+                FittedDetector::NearestNeighbor(NearestNeighbor.fit(train)?)
+            }
             DetectorParams::OutlierCount => FittedDetector::OutlierCount(OutlierCount.fit(train)?),
             DetectorParams::Mahalanobis => FittedDetector::Mahalanobis(Mahalanobis.fit(train)?),
             DetectorParams::Manhattan => FittedDetector::Manhattan(Manhattan.fit(train)?),
@@ -235,8 +257,12 @@ impl TryFrom<Unchecked> for FittedDetector {
         // The isolation forest validates itself while deserialising.
         Ok(match model {
             Unchecked::IsolationForest(m) => FittedDetector::IsolationForest(m),
-            Unchecked::ManhattanScaled(m) => m.validate().map(|()| FittedDetector::ManhattanScaled(m))?,
-            Unchecked::NearestNeighbor(m) => m.validate().map(|()| FittedDetector::NearestNeighbor(m))?,
+            Unchecked::ManhattanScaled(m) => {
+                m.validate().map(|()| FittedDetector::ManhattanScaled(m))?
+            }
+            Unchecked::NearestNeighbor(m) => {
+                m.validate().map(|()| FittedDetector::NearestNeighbor(m))?
+            }
             Unchecked::OutlierCount(m) => m.validate().map(|()| FittedDetector::OutlierCount(m))?,
             Unchecked::Mahalanobis(m) => m.validate().map(|()| FittedDetector::Mahalanobis(m))?,
             Unchecked::Manhattan(m) => m.validate().map(|()| FittedDetector::Manhattan(m))?,
@@ -279,6 +305,9 @@ impl Scorer for FittedDetector {
     fn score_unchecked_len(&self, x: &[f64]) -> f64 {
         self.scorer().score_unchecked_len(x)
     }
+    fn score_rows(&self, rows: ArrayView2<f64>) -> Result<Vec<f64>, super::LengthMismatch> {
+        self.scorer().score_rows(rows)
+    }
 }
 
 #[cfg(test)]
@@ -294,19 +323,29 @@ mod tests {
         assert_eq!(v["name"], "isolation-forest");
         assert_eq!(v["seed"], 3);
         assert_eq!(serde_json::from_value::<DetectorParams>(v).unwrap(), p);
-        let m: DetectorParams = serde_json::from_value(json!({"name": "manhattan-scaled"})).unwrap();
+        let m: DetectorParams =
+            serde_json::from_value(json!({"name": "manhattan-scaled"})).unwrap();
         assert_eq!(m.kind(), DetectorKind::ManhattanScaled);
     }
 
     #[test]
     fn every_fitted_detector_round_trips() {
-        let x = array![[1.0, 2.0, 0.5], [2.0, 1.0, 0.7], [3.0, 5.0, 0.2], [0.0, 2.5, 0.9]];
+        let x = array![
+            [1.0, 2.0, 0.5],
+            [2.0, 1.0, 0.7],
+            [3.0, 5.0, 0.2],
+            [0.0, 2.5, 0.9]
+        ];
         for kind in DetectorKind::ALL {
             let model = kind.default_params().fit(x.view()).unwrap();
             let json = serde_json::to_string(&model).unwrap();
             let back: FittedDetector = serde_json::from_str(&json).unwrap();
             assert_eq!(back.kind(), kind);
-            assert_eq!(back.score(&[1.0, 1.0, 1.0]), model.score(&[1.0, 1.0, 1.0]), "{kind}");
+            assert_eq!(
+                back.score(&[1.0, 1.0, 1.0]),
+                model.score(&[1.0, 1.0, 1.0]),
+                "{kind}"
+            );
         }
     }
 
@@ -314,12 +353,34 @@ mod tests {
     fn loading_validates_classic_models() {
         let bad = json!({"name": "outlier-count", "mean": [1.0, 2.0], "sd": [1.0]});
         let err = serde_json::from_value::<FittedDetector>(bad).unwrap_err();
-        assert!(err.to_string().contains("sd has 1 values, expected 2"), "{err}");
+        assert!(
+            err.to_string().contains("sd has 1 values, expected 2"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn ranking_params_score_the_same() {
+        let x = array![[1.0, 2.0], [2.0, 1.0], [3.0, 5.0], [0.0, 2.5], [1.5, 1.5]];
+        let full = DetectorParams::default().fit(x.view()).unwrap();
+        let ranking = DetectorParams::default()
+            .for_ranking()
+            .fit(x.view())
+            .unwrap();
+        assert_eq!(full.score(&[2.0, 2.0]), ranking.score(&[2.0, 2.0]));
     }
 
     #[test]
     fn parses_detector_ids() {
-        assert_eq!("nn-mahalanobis".parse::<DetectorKind>(), Ok(DetectorKind::NearestNeighbor));
-        assert!("svm".parse::<DetectorKind>().unwrap_err().contains("known: isolation-forest"));
+        assert_eq!(
+            "nn-mahalanobis".parse::<DetectorKind>(),
+            Ok(DetectorKind::NearestNeighbor)
+        );
+        assert!(
+            "svm"
+                .parse::<DetectorKind>()
+                .unwrap_err()
+                .contains("known: isolation-forest")
+        );
     }
 }

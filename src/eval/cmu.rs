@@ -58,8 +58,10 @@ pub enum CmuError {
 
 /// Reads and parses the benchmark file.
 pub fn load_cmu(path: &Path) -> Result<Dataset, CmuError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| CmuError::Io { path: path.to_path_buf(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| CmuError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
     parse_cmu(&text, &path.display().to_string())
 }
 
@@ -73,13 +75,20 @@ pub fn locate_cmu(explicit: Option<&Path>) -> Result<PathBuf, CmuError> {
         PathBuf::from(BUNDLED_CMU_PATH),
         Path::new(env!("CARGO_MANIFEST_DIR")).join(BUNDLED_CMU_PATH),
     ];
-    candidates.iter().find(|p| p.is_file()).cloned().ok_or_else(|| CmuError::Io {
-        path: candidates[0].clone(),
-        source: std::io::Error::new(
-            std::io::ErrorKind::NotFound,
-            format!("not found here nor at {}; pass --cmu PATH", candidates[1].display()),
-        ),
-    })
+    candidates
+        .iter()
+        .find(|p| p.is_file())
+        .cloned()
+        .ok_or_else(|| CmuError::Io {
+            path: candidates[0].clone(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!(
+                    "not found here nor at {}; pass --cmu PATH",
+                    candidates[1].display()
+                ),
+            ),
+        })
 }
 
 /// Parses the benchmark's CSV text; `source_name` names it in errors.
@@ -89,13 +98,27 @@ pub fn parse_cmu(text: &str, source_name: &str) -> Result<Dataset, CmuError> {
         line,
         message,
     };
-    let mut lines = text.lines().enumerate().map(|(i, l)| (i + 1, l.trim_end_matches('\r')));
-    let (_, header) = lines.next().ok_or_else(|| error(1, "the file is empty".into()))?;
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| (i + 1, l.trim_end_matches('\r')));
+    let (_, header) = lines
+        .next()
+        .ok_or_else(|| error(1, "the file is empty".into()))?;
     let columns: Vec<&str> = header.split(',').collect();
     if columns.len() <= ID_COLUMNS.len() || columns[..ID_COLUMNS.len()] != ID_COLUMNS {
-        return Err(error(1, format!("header must start with {} and name timing columns", ID_COLUMNS.join(","))));
+        return Err(error(
+            1,
+            format!(
+                "header must start with {} and name timing columns",
+                ID_COLUMNS.join(",")
+            ),
+        ));
     }
-    let feature_names: Vec<String> = columns[ID_COLUMNS.len()..].iter().map(|s| s.to_string()).collect();
+    let feature_names: Vec<String> = columns[ID_COLUMNS.len()..]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
     let n_features = feature_names.len();
 
     let mut subjects: Vec<(String, Vec<f64>)> = Vec::new();
@@ -105,7 +128,10 @@ pub fn parse_cmu(text: &str, source_name: &str) -> Result<Dataset, CmuError> {
         }
         let fields: Vec<&str> = text.split(',').collect();
         if fields.len() != columns.len() {
-            return Err(error(line, format!("{} fields, the header has {}", fields.len(), columns.len())));
+            return Err(error(
+                line,
+                format!("{} fields, the header has {}", fields.len(), columns.len()),
+            ));
         }
         let subject = fields[0];
         if subject.is_empty() {
@@ -115,18 +141,26 @@ pub fn parse_cmu(text: &str, source_name: &str) -> Result<Dataset, CmuError> {
             Some((id, values)) if id == subject => values,
             _ => {
                 if subjects.iter().any(|(id, _)| id == subject) {
-                    return Err(error(line, format!("rows of subject {subject} are not contiguous")));
+                    return Err(error(
+                        line,
+                        format!("rows of subject {subject} are not contiguous"),
+                    ));
                 }
                 subjects.push((subject.to_string(), Vec::new()));
                 &mut subjects.last_mut().expect("just pushed").1
             }
         };
-        for (column, field) in columns[ID_COLUMNS.len()..].iter().zip(&fields[ID_COLUMNS.len()..]) {
+        for (column, field) in columns[ID_COLUMNS.len()..]
+            .iter()
+            .zip(&fields[ID_COLUMNS.len()..])
+        {
             let seconds: f64 = field
                 .parse()
                 .ok()
                 .filter(|v: &f64| v.is_finite())
-                .ok_or_else(|| error(line, format!("{column} is not a finite number: {field:?}")))?;
+                .ok_or_else(|| {
+                    error(line, format!("{column} is not a finite number: {field:?}"))
+                })?;
             values.push(seconds * 1000.0);
         }
     }
@@ -142,7 +176,10 @@ pub fn parse_cmu(text: &str, source_name: &str) -> Result<Dataset, CmuError> {
             Subject { id, samples_ms }
         })
         .collect();
-    Ok(Dataset { feature_names, subjects })
+    Ok(Dataset {
+        feature_names,
+        subjects,
+    })
 }
 
 #[cfg(test)]
@@ -174,7 +211,10 @@ mod tests {
     fn rejects_non_numeric_value() {
         let text = "subject,sessionIndex,rep,H.a\ns1,1,1,abc\n";
         let err = parse_cmu(text, "x.csv").unwrap_err();
-        assert_eq!(err.to_string(), "x.csv, line 2: H.a is not a finite number: \"abc\"");
+        assert_eq!(
+            err.to_string(),
+            "x.csv, line 2: H.a is not a finite number: \"abc\""
+        );
     }
 
     #[test]
@@ -186,6 +226,11 @@ mod tests {
     #[test]
     fn rejects_interleaved_subjects() {
         let text = "subject,sessionIndex,rep,H.a\ns1,1,1,1\ns2,1,1,1\ns1,1,2,1\n";
-        assert!(parse_cmu(text, "x").unwrap_err().to_string().contains("not contiguous"));
+        assert!(
+            parse_cmu(text, "x")
+                .unwrap_err()
+                .to_string()
+                .contains("not contiguous")
+        );
     }
 }

@@ -39,12 +39,20 @@ pub fn roc_points(genuine: &[f64], impostor: &[f64]) -> Vec<RocPoint> {
     all.sort_by(|a, b| a.0.total_cmp(&b.0));
     let (n_genuine, n_impostor) = (genuine.len() as f64, impostor.len() as f64);
     let (mut flagged_genuine, mut flagged_impostor) = (0_usize, 0_usize);
-    let mut points = vec![RocPoint { cutoff: f64::NEG_INFINITY, miss: 1.0, false_alarm: 0.0 }];
+    let mut points = vec![RocPoint {
+        cutoff: f64::NEG_INFINITY,
+        miss: 1.0,
+        false_alarm: 0.0,
+    }];
     let mut i = 0;
     while i < all.len() {
         let cutoff = all[i].0;
         while i < all.len() && all[i].0 == cutoff {
-            if all[i].1 { flagged_impostor += 1 } else { flagged_genuine += 1 }
+            if all[i].1 {
+                flagged_impostor += 1
+            } else {
+                flagged_genuine += 1
+            }
             i += 1;
         }
         points.push(RocPoint {
@@ -75,7 +83,13 @@ mod tests {
     #[test]
     fn perfect_separation_has_zero_eer() {
         let r = error_rates(&[5.0, 6.0, 7.0], &[1.0, 2.0]).unwrap();
-        assert_eq!(r, ErrorRates { eer: 0.0, zero_miss_far: 0.0 });
+        assert_eq!(
+            r,
+            ErrorRates {
+                eer: 0.0,
+                zero_miss_far: 0.0
+            }
+        );
     }
 
     #[test]
@@ -110,7 +124,14 @@ mod tests {
     fn ties_form_one_cutoff() {
         let points = roc_points(&[1.0, 1.0, 2.0], &[1.0]);
         assert_eq!(points.len(), 3);
-        assert_eq!(points[1], RocPoint { cutoff: 1.0, miss: 0.0, false_alarm: 2.0 / 3.0 });
+        assert_eq!(
+            points[1],
+            RocPoint {
+                cutoff: 1.0,
+                miss: 0.0,
+                false_alarm: 2.0 / 3.0
+            }
+        );
     }
 
     #[test]

@@ -29,7 +29,11 @@ impl Protocol {
     /// The paper's protocol: train on the first `train_samples` of reps 1–200, genuine test
     /// 201–400, impostors the first 5 reps of each other subject.
     pub fn cmu(train_samples: usize) -> Protocol {
-        Protocol { train: 0..train_samples, genuine: 200..400, impostor_rows: 5 }
+        Protocol {
+            train: 0..train_samples,
+            genuine: 200..400,
+            impostor_rows: 5,
+        }
     }
 }
 
@@ -107,24 +111,45 @@ impl<'a> Evaluation<'a> {
         seeds: &[u64],
     ) -> Result<Evaluation<'a>, EvalError> {
         if protocol.train.is_empty() || protocol.genuine.is_empty() || protocol.impostor_rows == 0 {
-            return Err(EvalError::InvalidProtocol(format!("{protocol:?} has an empty part")));
+            return Err(EvalError::InvalidProtocol(format!(
+                "{protocol:?} has an empty part"
+            )));
         }
         if data.subjects.len() < 2 {
-            return Err(EvalError::InvalidProtocol("at least 2 subjects are needed".into()));
+            return Err(EvalError::InvalidProtocol(
+                "at least 2 subjects are needed".into(),
+            ));
         }
-        let needed = 0..protocol.train.end.max(protocol.genuine.end).max(protocol.impostor_rows);
-        if let Some(subject) = data.subjects.iter().find(|s| s.samples_ms.nrows() < needed.end) {
+        let needed = 0..protocol
+            .train
+            .end
+            .max(protocol.genuine.end)
+            .max(protocol.impostor_rows);
+        if let Some(subject) = data
+            .subjects
+            .iter()
+            .find(|s| s.samples_ms.nrows() < needed.end)
+        {
             return Err(EvalError::NotEnoughRows {
                 subject: subject.id.clone(),
                 rows: subject.samples_ms.nrows(),
                 needed,
             });
         }
-        let seeds = if params.kind().is_randomised() { seeds.to_vec() } else { vec![0] };
+        let seeds = if params.kind().is_randomised() {
+            seeds.to_vec()
+        } else {
+            vec![0]
+        };
         if seeds.is_empty() {
             return Err(EvalError::InvalidProtocol("no seeds given".into()));
         }
-        Ok(Evaluation { data, protocol, params, seeds })
+        Ok(Evaluation {
+            data,
+            protocol,
+            params,
+            seeds,
+        })
     }
 
     /// Number of jobs: one per subject.
@@ -135,8 +160,12 @@ impl<'a> Evaluation<'a> {
     /// Trains and tests subject `index`, averaging over seeds.
     pub fn run_subject(&self, index: usize) -> Result<SubjectResult, EvalError> {
         let subject = &self.data.subjects[index];
-        let train = subject.samples_ms.slice(s![self.protocol.train.clone(), ..]);
-        let genuine = subject.samples_ms.slice(s![self.protocol.genuine.clone(), ..]);
+        let train = subject
+            .samples_ms
+            .slice(s![self.protocol.train.clone(), ..]);
+        let genuine = subject
+            .samples_ms
+            .slice(s![self.protocol.genuine.clone(), ..]);
         let impostors = self.impostor_rows(index);
         let (mut eer, mut zero_miss_far) = (0.0, 0.0);
         for &seed in &self.seeds {
@@ -145,17 +174,24 @@ impl<'a> Evaluation<'a> {
                 .clone()
                 .with_seed(seed)
                 .fit(train)
-                .map_err(|source| EvalError::Fit { subject: subject.id.clone(), source })?;
-            let score = |rows: ndarray::ArrayView2<f64>| -> Result<Vec<f64>, LengthMismatch> {
-                rows.rows().into_iter().map(|r| model.score(&r.to_vec())).collect()
-            };
-            let rates = error_rates(&score(genuine)?, &score(impostors.view())?)
-                .expect("protocol guarantees non-empty genuine and impostor sets");
+                .map_err(|source| EvalError::Fit {
+                    subject: subject.id.clone(),
+                    source,
+                })?;
+            let rates = error_rates(
+                &model.score_rows(genuine)?,
+                &model.score_rows(impostors.view())?,
+            )
+            .expect("protocol guarantees non-empty genuine and impostor sets");
             eer += rates.eer;
             zero_miss_far += rates.zero_miss_far;
         }
         let n = self.seeds.len() as f64;
-        Ok(SubjectResult { subject: subject.id.clone(), eer: eer / n, zero_miss_far: zero_miss_far / n })
+        Ok(SubjectResult {
+            subject: subject.id.clone(),
+            eer: eer / n,
+            zero_miss_far: zero_miss_far / n,
+        })
     }
 
     fn impostor_rows(&self, index: usize) -> Array2<f64> {
@@ -174,7 +210,11 @@ impl<'a> Evaluation<'a> {
     pub fn summarise(&self, subjects: Vec<SubjectResult>) -> DetectorResult {
         let n = subjects.len() as f64;
         let eer_mean = subjects.iter().map(|s| s.eer).sum::<f64>() / n;
-        let variance = subjects.iter().map(|s| (s.eer - eer_mean).powi(2)).sum::<f64>() / (n - 1.0);
+        let variance = subjects
+            .iter()
+            .map(|s| (s.eer - eer_mean).powi(2))
+            .sum::<f64>()
+            / (n - 1.0);
         DetectorResult {
             name: self.params.kind().id().to_string(),
             eer_mean,
@@ -186,7 +226,9 @@ impl<'a> Evaluation<'a> {
 
     /// Runs every subject on the calling thread.
     pub fn run(&self) -> Result<DetectorResult, EvalError> {
-        let results = (0..self.n_subjects()).map(|i| self.run_subject(i)).collect::<Result<_, _>>()?;
+        let results = (0..self.n_subjects())
+            .map(|i| self.run_subject(i))
+            .collect::<Result<_, _>>()?;
         Ok(self.summarise(results))
     }
 }

@@ -60,12 +60,13 @@ impl std::str::FromStr for Contamination {
     type Err = String;
     /// Parses `auto` or a fraction in (0, 0.5].
     fn from_str(s: &str) -> Result<Self, String> {
-        let contamination = match s.trim() {
-            "auto" => Contamination::Auto,
-            other => Contamination::Fraction(
-                other.parse().map_err(|_| format!("contamination must be \"auto\" or a number, got {s:?}"))?,
-            ),
-        };
+        let contamination =
+            match s.trim() {
+                "auto" => Contamination::Auto,
+                other => Contamination::Fraction(other.parse().map_err(|_| {
+                    format!("contamination must be \"auto\" or a number, got {s:?}")
+                })?),
+            };
         IsolationForestParams::default()
             .contamination(contamination)
             .validate()
@@ -146,7 +147,9 @@ impl IsolationForestParams {
             )));
         }
         if self.max_samples == MaxSamples::Count(0) {
-            return Err(FitError::InvalidParam("max_samples must be at least 1".into()));
+            return Err(FitError::InvalidParam(
+                "max_samples must be at least 1".into(),
+            ));
         }
         if let Contamination::Fraction(f) = self.contamination
             && !(f > 0.0 && f <= 0.5)
@@ -161,7 +164,10 @@ impl IsolationForestParams {
 
 /// A fitted isolation forest.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(try_from = "repr::IsolationForestRepr", into = "repr::IsolationForestRepr")]
+#[serde(
+    try_from = "repr::IsolationForestRepr",
+    into = "repr::IsolationForestRepr"
+)]
 pub struct IsolationForest {
     params: IsolationForestParams,
     n_features: usize,
@@ -202,14 +208,22 @@ impl IsolationForest {
         Ok(self.score(x)? - self.offset)
     }
 
-    fn score_f32(&self, x: &[f32]) -> f64 {
+    /// `score_samples` of `n` rows laid out one after another in `x` (float32). Walks the
+    /// trees in the outer loop so each stays in cache while every row passes through it.
+    fn score_f32_rows(&self, x: &[f32], n: usize) -> Vec<f64> {
         let denominator = self.trees.len() as f64 * average_path_length(self.max_samples);
         if denominator == 0.0 {
             // ψ = 1: scikit-learn sets the exponent to −1.
-            return -0.5;
+            return vec![-0.5; n];
         }
-        let total = compensated_sum(self.trees.iter().map(|t| t.path_length(x)));
-        -(2f64.powf(-total / denominator))
+        let mut totals = vec![CompensatedSum::default(); n];
+        for tree in &self.trees {
+            tree.add_path_lengths(x, self.n_features, &mut totals);
+        }
+        totals
+            .iter()
+            .map(|t| -(2f64.powf(-t.value() / denominator)))
+            .collect()
     }
 }
 
@@ -233,7 +247,10 @@ impl Detector for IsolationForestParams {
                 let mut rows: Vec<u32> = if psi == n {
                     (0..n as u32).collect()
                 } else {
-                    index::sample(&mut rng, n, psi).into_iter().map(|i| i as u32).collect()
+                    index::sample(&mut rng, n, psi)
+                        .into_iter()
+                        .map(|i| i as u32)
+                        .collect()
                 };
                 tree::grow(&columns, &mut rows, max_depth, &mut rng)
             })
@@ -246,11 +263,9 @@ impl Detector for IsolationForestParams {
             trees,
         };
         if let Contamination::Fraction(fraction) = self.contamination {
-            let mut scores: Vec<f64> = train
-                .rows()
-                .into_iter()
-                .map(|row| forest.score_unchecked_len(&row.to_vec()))
-                .collect();
+            let mut scores = forest
+                .score_rows(train)
+                .expect("scored on the rows it was fitted on");
             forest.offset = numpy_percentile(&mut scores, 100.0 * fraction);
         }
         Ok(forest)
@@ -263,20 +278,44 @@ impl Scorer for IsolationForest {
     }
     fn score_unchecked_len(&self, x: &[f64]) -> f64 {
         let x32: Vec<f32> = x.iter().map(|&v| v as f32).collect();
-        self.score_f32(&x32)
+        self.score_f32_rows(&x32, 1)[0]
+    }
+
+    fn score_rows(&self, rows: ArrayView2<f64>) -> Result<Vec<f64>, super::LengthMismatch> {
+        if rows.ncols() != self.n_features {
+            return Err(super::LengthMismatch {
+                expected: self.n_features,
+                got: rows.ncols(),
+            });
+        }
+        let x32: Vec<f32> = rows.iter().map(|&v| v as f32).collect();
+        Ok(self.score_f32_rows(&x32, rows.nrows()))
     }
 }
 
 /// Neumaier's compensated sum: correctly rounded for the sums met here, so T equal path
 /// lengths c sum to exactly fl(T·c) and identical training rows score exactly −0.5.
-fn compensated_sum(values: impl Iterator<Item = f64>) -> f64 {
-    let (mut sum, mut compensation) = (0.0_f64, 0.0_f64);
-    for v in values {
-        let t = sum + v;
-        compensation += if sum.abs() >= v.abs() { (sum - t) + v } else { (v - t) + sum };
-        sum = t;
+#[derive(Debug, Clone, Copy, Default)]
+struct CompensatedSum {
+    sum: f64,
+    compensation: f64,
+}
+
+impl CompensatedSum {
+    #[inline]
+    fn add(&mut self, v: f64) {
+        let t = self.sum + v;
+        self.compensation += if self.sum.abs() >= v.abs() {
+            (self.sum - t) + v
+        } else {
+            (v - t) + self.sum
+        };
+        self.sum = t;
     }
-    sum + compensation
+
+    fn value(&self) -> f64 {
+        self.sum + self.compensation
+    }
 }
 
 /// ⌈log₂ max(ψ, 2)⌉, the height limit in edges.
@@ -296,7 +335,11 @@ fn numpy_percentile(values: &mut [f64], percent: f64) -> f64 {
     let a = values[previous as usize];
     let b = values[(previous as usize + 1).min(n - 1)];
     let diff = b - a;
-    if gamma >= 0.5 { b - diff * (1.0 - gamma) } else { a + diff * gamma }
+    if gamma >= 0.5 {
+        b - diff * (1.0 - gamma)
+    } else {
+        a + diff * gamma
+    }
 }
 
 #[cfg(test)]
@@ -335,7 +378,9 @@ mod tests {
 
     #[test]
     fn one_training_row_scores_minus_one_half() {
-        let forest = IsolationForest::params().fit(array![[1.0, 2.0]].view()).unwrap();
+        let forest = IsolationForest::params()
+            .fit(array![[1.0, 2.0]].view())
+            .unwrap();
         assert_eq!(forest.score_samples(&[5.0, 5.0]).unwrap(), -0.5);
     }
 
@@ -361,16 +406,25 @@ mod tests {
 
     #[test]
     fn contamination_flags_about_that_fraction_of_training_rows() {
-        let x = Array2::from_shape_fn((200, 5), |(r, c)| ((r * 13 + c * 29) % 37) as f64 + r as f64 * 0.01);
+        let x = Array2::from_shape_fn((200, 5), |(r, c)| {
+            ((r * 13 + c * 29) % 37) as f64 + r as f64 * 0.01
+        });
         let forest = IsolationForest::params().fit(x.view()).unwrap();
-        let flagged = x.rows().into_iter().filter(|r| forest.decision_function(&r.to_vec()).unwrap() < 0.0).count();
+        let flagged = x
+            .rows()
+            .into_iter()
+            .filter(|r| forest.decision_function(&r.to_vec()).unwrap() < 0.0)
+            .count();
         assert_eq!(flagged, 20);
     }
 
     #[test]
     fn auto_contamination_offset_is_minus_one_half() {
         let x = Array2::from_shape_fn((30, 2), |(r, c)| (r + c) as f64);
-        let forest = IsolationForest::params().contamination(Contamination::Auto).fit(x.view()).unwrap();
+        let forest = IsolationForest::params()
+            .contamination(Contamination::Auto)
+            .fit(x.view())
+            .unwrap();
         assert_eq!(forest.offset(), -0.5);
     }
 
@@ -379,7 +433,7 @@ mod tests {
         let x = Array2::from_shape_fn((300, 2), |(r, c)| (r * (c + 1)) as f64);
         let forest = IsolationForest::params().n_trees(3).fit(x.view()).unwrap();
         assert_eq!(forest.max_samples(), 256);
-        assert!(forest.trees.iter().all(|t| t.nodes[0].n_samples == 256));
+        assert!(forest.trees.iter().all(|t| t.n_samples()[0] == 256));
     }
 
     #[test]

@@ -4,11 +4,12 @@
 //! `feature`, `threshold`, `n_node_samples`; −1 for a leaf's children, −2 for its feature and
 //! threshold), so a Python user can read them. Loading checks everything scoring relies on: a
 //! tree whose children come after their parent, each node the child of exactly one parent,
-//! features in range, finite thresholds.
+//! siblings adjacent (right = left + 1, as this program writes them), features in range,
+//! finite thresholds.
 
 use serde::{Deserialize, Serialize};
 
-use super::tree::{Node, Tree};
+use super::tree::{Node, NodeSpec, Tree};
 use super::{Contamination, IsolationForest, IsolationForestParams, MaxSamples};
 
 const TREE_LEAF: i64 = -1;
@@ -49,21 +50,38 @@ impl From<IsolationForest> for IsolationForestRepr {
 
 impl From<&Tree> for TreeRepr {
     fn from(tree: &Tree) -> Self {
-        let child = |n: &Node, c: u32| if n.is_leaf() { TREE_LEAF } else { i64::from(c) };
+        let nodes = tree.nodes();
+        let child = |n: &Node, offset: u32| {
+            if n.is_leaf() {
+                TREE_LEAF
+            } else {
+                i64::from(n.left + offset)
+            }
+        };
         TreeRepr {
-            children_left: tree.nodes.iter().map(|n| child(n, n.left)).collect(),
-            children_right: tree.nodes.iter().map(|n| child(n, n.right)).collect(),
-            feature: tree
-                .nodes
+            children_left: nodes.iter().map(|n| child(n, 0)).collect(),
+            children_right: nodes.iter().map(|n| child(n, 1)).collect(),
+            feature: nodes
                 .iter()
-                .map(|n| if n.is_leaf() { TREE_UNDEFINED } else { i64::from(n.feature) })
+                .map(|n| {
+                    if n.is_leaf() {
+                        TREE_UNDEFINED
+                    } else {
+                        i64::from(n.feature)
+                    }
+                })
                 .collect(),
-            threshold: tree
-                .nodes
+            threshold: nodes
                 .iter()
-                .map(|n| if n.is_leaf() { TREE_UNDEFINED as f64 } else { n.value })
+                .map(|n| {
+                    if n.is_leaf() {
+                        TREE_UNDEFINED as f64
+                    } else {
+                        n.threshold
+                    }
+                })
                 .collect(),
-            n_node_samples: tree.nodes.iter().map(|n| u64::from(n.n_samples)).collect(),
+            n_node_samples: tree.n_samples().iter().map(|&n| u64::from(n)).collect(),
         }
     }
 }
@@ -97,7 +115,8 @@ impl TryFrom<IsolationForestRepr> for IsolationForest {
             .into_iter()
             .enumerate()
             .map(|(i, t)| {
-                t.into_tree(repr.n_features, repr.max_samples).map_err(|e| format!("tree {i}: {e}"))
+                t.into_tree(repr.n_features, repr.max_samples)
+                    .map_err(|e| format!("tree {i}: {e}"))
             })
             .collect::<Result<_, _>>()?;
         Ok(IsolationForest {
@@ -123,7 +142,9 @@ impl TreeRepr {
             ("n_node_samples", self.n_node_samples.len()),
         ] {
             if other != len {
-                return Err(format!("{name} has {other} entries, children_left has {len}"));
+                return Err(format!(
+                    "{name} has {other} entries, children_left has {len}"
+                ));
             }
         }
         let mut depth = vec![0_u32; len];
@@ -133,16 +154,24 @@ impl TreeRepr {
             if i > 0 && !has_parent[i] {
                 return Err(format!("node {i} has no parent"));
             }
-            let n_samples = u32::try_from(self.n_node_samples[i])
+            let n = u32::try_from(self.n_node_samples[i])
                 .ok()
                 .filter(|&n| n >= 1 && n as usize <= max_samples)
                 .ok_or_else(|| {
-                    format!("node {i}: n_node_samples {} is out of range", self.n_node_samples[i])
+                    format!(
+                        "node {i}: n_node_samples {} is out of range",
+                        self.n_node_samples[i]
+                    )
                 })?;
             let (left, right) = (self.children_left[i], self.children_right[i]);
             if left == TREE_LEAF && right == TREE_LEAF {
-                nodes.push(Node::leaf(n_samples, depth[i]));
+                nodes.push((NodeSpec::Leaf, depth[i], n));
                 continue;
+            }
+            if right != left.wrapping_add(1) {
+                return Err(format!(
+                    "node {i}: children {left} and {right} are not adjacent"
+                ));
             }
             let feature = usize::try_from(self.feature[i])
                 .ok()
@@ -161,10 +190,19 @@ impl TreeRepr {
                 depth[c] = depth[i] + 1;
                 Ok(c as u32)
             };
-            let (left, right) = (child(left)?, child(right)?);
-            nodes.push(Node::split(feature as u32, threshold, left, right, n_samples));
+            let left = child(left)?;
+            child(right)?;
+            nodes.push((
+                NodeSpec::Split {
+                    feature: feature as u32,
+                    threshold,
+                    left,
+                },
+                depth[i],
+                n,
+            ));
         }
-        Ok(Tree { nodes })
+        Ok(Tree::from_nodes(nodes))
     }
 }
 
@@ -177,7 +215,11 @@ pub(super) enum AutoOr<T> {
 }
 
 fn expect_auto(name: String, what: &str) -> Result<(), String> {
-    if name == "auto" { Ok(()) } else { Err(format!("{what} must be \"auto\" or a number, got {name:?}")) }
+    if name == "auto" {
+        Ok(())
+    } else {
+        Err(format!("{what} must be \"auto\" or a number, got {name:?}"))
+    }
 }
 
 impl TryFrom<AutoOr<f64>> for Contamination {
@@ -256,15 +298,30 @@ mod tests {
     fn rejects_a_cycle() {
         let mut v = serde_json::to_value(fitted()).unwrap();
         v["trees"][0]["children_left"][0] = json!(0);
+        v["trees"][0]["children_right"][0] = json!(1);
         let err = load(v).unwrap_err();
-        assert!(err.contains("tree 0: node 0: child 0 is not a later, unclaimed node"), "{err}");
+        assert!(
+            err.contains("tree 0: node 0: child 0 is not a later, unclaimed node"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn rejects_non_adjacent_children() {
+        let mut v = serde_json::to_value(fitted()).unwrap();
+        v["trees"][0]["children_right"][0] = json!(5);
+        assert!(load(v).unwrap_err().contains("are not adjacent"));
     }
 
     #[test]
     fn rejects_out_of_range_feature() {
         let mut v = serde_json::to_value(fitted()).unwrap();
         v["trees"][1]["feature"][0] = json!(4);
-        assert!(load(v).unwrap_err().contains("tree 1: node 0: feature 4 is out of range"));
+        assert!(
+            load(v)
+                .unwrap_err()
+                .contains("tree 1: node 0: feature 4 is out of range")
+        );
     }
 
     #[test]

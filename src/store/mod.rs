@@ -1,0 +1,502 @@
+//! The model store (`user_models/`): the single owner of the on-disk format.
+//!
+//! Per user: `<id>_features.npy` (float64 [samples, features], loadable by NumPy),
+//! `<id>_samples.jsonl` (raw events, one sample a line), `<id>_metadata.json`, and
+//! `<id>.model.json` (the fitted detector). Writes go through [`Store::with_user`], one writer
+//! per user at a time; every file is replaced atomically, and the metadata, written last, is the
+//! commit point: a crash at any moment leaves the previous committed state readable.
+
+mod atomic;
+mod npy;
+mod records;
+mod user_id;
+mod versioned;
+
+use std::collections::HashMap;
+use std::fs::{self, OpenOptions};
+use std::io::{self, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use chrono::NaiveDateTime;
+use ndarray::{Array2, Axis, s};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::capture::{KeyEvent, Sample};
+use crate::detect::{DetectorParams, FitError};
+use crate::features::Features;
+pub use records::{METADATA_FORMAT, MODEL_FORMAT, Metadata, ModelFile};
+pub use user_id::{MAX_USER_ID_CHARS, UserId, UserIdError};
+use versioned::{DecodeError, FileFormat};
+
+/// Why a store operation failed. Every variant says which user and file.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// A file-system operation failed.
+    #[error("cannot {action} {path}: {source}")]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// On which path.
+        path: PathBuf,
+        /// The cause.
+        source: io::Error,
+    },
+    /// A file is damaged or inconsistent.
+    #[error("user '{user}': {path} is corrupt: {message}")]
+    Corrupt {
+        /// The user.
+        user: UserId,
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A file of a version this build does not read.
+    #[error("user '{user}': {path} is version {found}, this build reads 1–{supported}")]
+    UnknownVersion {
+        /// The user.
+        user: UserId,
+        /// The file.
+        path: PathBuf,
+        /// Its version.
+        found: u64,
+        /// The newest version read.
+        supported: u64,
+    },
+    /// Files of the old Flask backend, which are never trained from.
+    #[error("user '{user}' was enrolled by the old backend ({path}); they must enrol again")]
+    Legacy {
+        /// The user.
+        user: UserId,
+        /// The old metadata file.
+        path: PathBuf,
+    },
+    /// The sample's keys differ from the enrolled phrase.
+    #[error("typed keys differ from the enrolled phrase: enrolled [{}], typed [{}]", .enrolled.join(" "), .typed.join(" "))]
+    PhraseMismatch {
+        /// The enrolled key sequence.
+        enrolled: Vec<String>,
+        /// The sample's key sequence.
+        typed: Vec<String>,
+    },
+    /// Training failed.
+    #[error("user '{user}': cannot train: {source}")]
+    Fit {
+        /// The user.
+        user: UserId,
+        /// The cause.
+        source: FitError,
+    },
+    /// Training was asked for a user with no samples.
+    #[error("user '{0}' has no samples to train on")]
+    NoSamples(UserId),
+}
+
+/// Formats a local time as the store and the API write it: ISO 8601, microseconds, no zone.
+pub fn format_time(time: NaiveDateTime) -> String {
+    time.format("%Y-%m-%dT%H:%M:%S%.6f").to_string()
+}
+
+/// One line of `<id>_samples.jsonl`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoredSample {
+    /// When it was stored.
+    pub added_at: String,
+    /// Its events, as received.
+    pub keystroke_data: Vec<KeyEvent>,
+}
+
+/// The files of one user.
+#[derive(Debug, Clone)]
+pub struct UserPaths {
+    /// `<id>_features.npy`.
+    pub features: PathBuf,
+    /// `<id>_samples.jsonl`.
+    pub samples: PathBuf,
+    /// `<id>_metadata.json`.
+    pub metadata: PathBuf,
+    /// `<id>.model.json`.
+    pub model: PathBuf,
+}
+
+/// A model store folder.
+#[derive(Debug)]
+pub struct Store {
+    dir: PathBuf,
+    locks: Mutex<HashMap<UserId, Arc<Mutex<()>>>>,
+}
+
+impl Store {
+    /// Opens (creating if needed) a store folder and removes temporary files a crash left.
+    pub fn open(dir: impl Into<PathBuf>) -> Result<Store, StoreError> {
+        let dir = dir.into();
+        fs::create_dir_all(&dir).map_err(|source| StoreError::Io {
+            action: "create",
+            path: dir.clone(),
+            source,
+        })?;
+        atomic::remove_stale_temps(&dir).map_err(|source| StoreError::Io {
+            action: "clean temporary files in",
+            path: dir.clone(),
+            source,
+        })?;
+        Ok(Store {
+            dir,
+            locks: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The files of `user`.
+    pub fn paths(&self, user: &UserId) -> UserPaths {
+        let id = user.as_str();
+        UserPaths {
+            features: self.dir.join(format!("{id}_features.npy")),
+            samples: self.dir.join(format!("{id}_samples.jsonl")),
+            metadata: self.dir.join(format!("{id}_metadata.json")),
+            model: self.dir.join(format!("{id}.model.json")),
+        }
+    }
+
+    /// Users with metadata in the store, sorted.
+    pub fn users(&self) -> Result<Vec<UserId>, StoreError> {
+        let io_error = |source| StoreError::Io {
+            action: "list",
+            path: self.dir.clone(),
+            source,
+        };
+        let mut users = Vec::new();
+        for entry in fs::read_dir(&self.dir).map_err(io_error)? {
+            let name = entry.map_err(io_error)?.file_name();
+            if let Some(id) = name.to_str().and_then(|n| n.strip_suffix("_metadata.json"))
+                && let Ok(user) = UserId::parse(id)
+            {
+                users.push(user);
+            }
+        }
+        users.sort();
+        Ok(users)
+    }
+
+    /// The user's committed metadata; `None` if the user has none.
+    pub fn metadata(&self, user: &UserId) -> Result<Option<Metadata>, StoreError> {
+        let path = self.paths(user).metadata;
+        let Some(bytes) = read_if_exists(&path)? else {
+            return Ok(None);
+        };
+        let metadata: Metadata = decode(user, &path, METADATA_FORMAT, &bytes)?;
+        metadata
+            .validate(user)
+            .map_err(|message| corrupt(user, &path, message))?;
+        Ok(Some(metadata))
+    }
+
+    /// The committed feature rows ([samples, feature_length], ms).
+    pub fn features(&self, user: &UserId, metadata: &Metadata) -> Result<Array2<f64>, StoreError> {
+        let path = self.paths(user).features;
+        let all = npy::read(&path).map_err(|message| corrupt(user, &path, message))?;
+        if all.ncols() != metadata.feature_length || all.nrows() < metadata.samples {
+            return Err(corrupt(
+                user,
+                &path,
+                format!(
+                    "shape {:?}, the metadata records {} samples of {} features",
+                    all.dim(),
+                    metadata.samples,
+                    metadata.feature_length
+                ),
+            ));
+        }
+        Ok(all.slice_move(s![..metadata.samples, ..]))
+    }
+
+    /// The committed samples' raw events.
+    pub fn samples(
+        &self,
+        user: &UserId,
+        metadata: &Metadata,
+    ) -> Result<Vec<StoredSample>, StoreError> {
+        let path = self.paths(user).samples;
+        let bytes = read_if_exists(&path)?.unwrap_or_default();
+        let committed = usize::try_from(metadata.samples_file_bytes).unwrap_or(usize::MAX);
+        let Some(text) = bytes.get(..committed) else {
+            return Err(corrupt(
+                user,
+                &path,
+                format!("{} bytes, the metadata records {committed}", bytes.len()),
+            ));
+        };
+        let samples = text
+            .split(|&b| b == b'\n')
+            .filter(|line| !line.is_empty())
+            .enumerate()
+            .map(|(i, line)| {
+                serde_json::from_slice(line)
+                    .map_err(|e| corrupt(user, &path, format!("line {}: {e}", i + 1)))
+            })
+            .collect::<Result<Vec<StoredSample>, _>>()?;
+        if samples.len() != metadata.samples {
+            return Err(corrupt(
+                user,
+                &path,
+                format!(
+                    "{} samples, the metadata records {}",
+                    samples.len(),
+                    metadata.samples
+                ),
+            ));
+        }
+        Ok(samples)
+    }
+
+    /// The user's model, if one was trained on committed samples of the enrolled phrase.
+    pub fn model(
+        &self,
+        user: &UserId,
+        metadata: &Metadata,
+    ) -> Result<Option<ModelFile>, StoreError> {
+        let path = self.paths(user).model;
+        let Some(bytes) = read_if_exists(&path)? else {
+            return Ok(None);
+        };
+        let model: ModelFile = decode(user, &path, MODEL_FORMAT, &bytes)?;
+        model
+            .validate(user)
+            .map_err(|message| corrupt(user, &path, message))?;
+        // A model trained on samples the metadata does not commit comes from an interrupted
+        // write: it is not used.
+        let current = model.trained_on_samples <= metadata.samples
+            && model.key_sequence == metadata.key_sequence;
+        Ok(current.then_some(model))
+    }
+
+    /// Runs `f` as the only writer of `user`'s files.
+    pub fn with_user<T>(&self, user: &UserId, f: impl FnOnce(&mut UserWriter<'_>) -> T) -> T {
+        let lock = {
+            let mut locks = self.locks.lock().unwrap_or_else(PoisonError::into_inner);
+            Arc::clone(locks.entry(user.clone()).or_default())
+        };
+        // A panic in another writer leaves the files consistent (every write is atomic).
+        let _guard = lock.lock().unwrap_or_else(PoisonError::into_inner);
+        f(&mut UserWriter { store: self, user })
+    }
+}
+
+/// Writes one user's files; only exists inside [`Store::with_user`].
+pub struct UserWriter<'a> {
+    store: &'a Store,
+    user: &'a UserId,
+}
+
+impl UserWriter<'_> {
+    /// The user's committed metadata.
+    pub fn metadata(&self) -> Result<Option<Metadata>, StoreError> {
+        self.store.metadata(self.user)
+    }
+
+    /// Stores a sample (features and raw events) and, with `train`, fits a model on all samples.
+    /// The first sample fixes the user's phrase; a sample of another phrase is refused. Nothing
+    /// is written unless everything (training included) succeeds.
+    pub fn add_sample(
+        &mut self,
+        sample: &Sample,
+        train: Option<&DetectorParams>,
+        now: NaiveDateTime,
+    ) -> Result<Metadata, StoreError> {
+        let previous = self.metadata()?;
+        let features = Features::of(sample);
+        let (mut matrix, mut metadata) = match previous {
+            Some(m) => {
+                if m.key_sequence != features.key_sequence {
+                    return Err(StoreError::PhraseMismatch {
+                        enrolled: m.key_sequence.clone(),
+                        typed: features.key_sequence,
+                    });
+                }
+                (self.store.features(self.user, &m)?, m)
+            }
+            None => (
+                Array2::zeros((0, features.values_ms.len())),
+                Metadata {
+                    user_id: self.user.clone(),
+                    samples: 0,
+                    feature_length: features.values_ms.len(),
+                    key_sequence: features.key_sequence.clone(),
+                    detector: None,
+                    params: None,
+                    trained_at: None,
+                    created_at: format_time(now),
+                    updated_at: String::new(),
+                    samples_file_bytes: 0,
+                },
+            ),
+        };
+        matrix
+            .push(Axis(0), ndarray::ArrayView1::from(&features.values_ms))
+            .expect("the row has the enrolled feature length");
+        let model = train
+            .map(|params| self.fit(params, &matrix, &metadata.key_sequence, now))
+            .transpose()?;
+
+        let paths = self.store.paths(self.user);
+        let line = StoredSample {
+            added_at: format_time(now),
+            keystroke_data: sample.events().to_vec(),
+        };
+        metadata.samples_file_bytes =
+            append_line(&paths.samples, metadata.samples_file_bytes, &line)?;
+        replace(&paths.features, |w| npy::write(w, matrix.view()))?;
+        metadata.samples += 1;
+        metadata.updated_at = format_time(now);
+        if let Some(model) = model {
+            self.write_model(&mut metadata, &model)?;
+        }
+        replace(&paths.metadata, |w| {
+            w.write_all(&encode(METADATA_FORMAT, &metadata))
+        })?;
+        Ok(metadata)
+    }
+
+    /// Fits a model on all the user's committed samples and stores it.
+    pub fn train(
+        &mut self,
+        params: &DetectorParams,
+        now: NaiveDateTime,
+    ) -> Result<Metadata, StoreError> {
+        let mut metadata = self
+            .metadata()?
+            .ok_or_else(|| StoreError::NoSamples(self.user.clone()))?;
+        let matrix = self.store.features(self.user, &metadata)?;
+        let model = self.fit(params, &matrix, &metadata.key_sequence, now)?;
+        self.write_model(&mut metadata, &model)?;
+        let path = self.store.paths(self.user).metadata;
+        replace(&path, |w| w.write_all(&encode(METADATA_FORMAT, &metadata)))?;
+        Ok(metadata)
+    }
+
+    fn fit(
+        &self,
+        params: &DetectorParams,
+        matrix: &Array2<f64>,
+        key_sequence: &[String],
+        now: NaiveDateTime,
+    ) -> Result<ModelFile, StoreError> {
+        let model = params
+            .fit(matrix.view())
+            .map_err(|source| StoreError::Fit {
+                user: self.user.clone(),
+                source,
+            })?;
+        Ok(ModelFile {
+            user_id: self.user.clone(),
+            trained_at: format_time(now),
+            trained_on_samples: matrix.nrows(),
+            key_sequence: key_sequence.to_vec(),
+            params: params.clone(),
+            model,
+        })
+    }
+
+    /// Writes the model file and records it in `metadata` (which the caller then commits).
+    fn write_model(&self, metadata: &mut Metadata, model: &ModelFile) -> Result<(), StoreError> {
+        let path = self.store.paths(self.user).model;
+        replace(&path, |w| w.write_all(&encode(MODEL_FORMAT, model)))?;
+        metadata.detector = Some(model.params.kind());
+        metadata.params = Some(model.params.clone());
+        metadata.trained_at = Some(model.trained_at.clone());
+        Ok(())
+    }
+}
+
+fn encode<T: Serialize>(format: FileFormat, body: &T) -> Vec<u8> {
+    versioned::encode(format, body).expect("store records serialise to JSON objects")
+}
+
+fn decode<T: serde::de::DeserializeOwned>(
+    user: &UserId,
+    path: &Path,
+    format: FileFormat,
+    bytes: &[u8],
+) -> Result<T, StoreError> {
+    versioned::decode(format, bytes).map_err(|e| match e {
+        DecodeError::Invalid(message) => corrupt(user, path, message),
+        DecodeError::Foreign if format.name == METADATA_FORMAT.name => StoreError::Legacy {
+            user: user.clone(),
+            path: path.to_path_buf(),
+        },
+        DecodeError::Foreign => corrupt(user, path, format!("not a {} file", format.name)),
+        DecodeError::UnknownVersion(found) => StoreError::UnknownVersion {
+            user: user.clone(),
+            path: path.to_path_buf(),
+            found,
+            supported: format.version,
+        },
+    })
+}
+
+fn corrupt(user: &UserId, path: &Path, message: String) -> StoreError {
+    StoreError::Corrupt {
+        user: user.clone(),
+        path: path.to_path_buf(),
+        message,
+    }
+}
+
+fn read_if_exists(path: &Path) -> Result<Option<Vec<u8>>, StoreError> {
+    match fs::read(path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(StoreError::Io {
+            action: "read",
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+fn replace(
+    path: &Path,
+    write: impl FnOnce(&mut io::BufWriter<fs::File>) -> io::Result<()>,
+) -> Result<(), StoreError> {
+    atomic::replace(path, write).map_err(|source| StoreError::Io {
+        action: "write",
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Appends `line` as JSON after the first `committed` bytes of `path` (dropping any uncommitted
+/// tail), fsyncs, and returns the new committed length.
+fn append_line(path: &Path, committed: u64, line: &StoredSample) -> Result<u64, StoreError> {
+    let io_error = |source| StoreError::Io {
+        action: "append to",
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut bytes = serde_json::to_vec(line).expect("samples serialise");
+    bytes.push(b'\n');
+    let mut file = OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(false)
+        .open(path)
+        .map_err(io_error)?;
+    let length = file.metadata().map_err(io_error)?.len();
+    if length < committed {
+        return Err(io_error(io::Error::other(format!(
+            "it has {length} bytes, {committed} are committed"
+        ))));
+    }
+    file.set_len(committed).map_err(io_error)?;
+    file.seek(SeekFrom::Start(committed)).map_err(io_error)?;
+    file.write_all(&bytes).map_err(io_error)?;
+    file.sync_all().map_err(io_error)?;
+    Ok(committed + bytes.len() as u64)
+}

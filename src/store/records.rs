@@ -1,0 +1,111 @@
+//! What the store keeps about a user: the metadata record (the commit point of every write) and
+//! the fitted-model file.
+
+use serde::{Deserialize, Serialize};
+
+use super::UserId;
+use super::versioned::FileFormat;
+use crate::detect::{DetectorKind, DetectorParams, FittedDetector, Scorer};
+use crate::features::feature_len;
+
+/// `<id>_metadata.json`.
+pub const METADATA_FORMAT: FileFormat = FileFormat {
+    name: "keystroke-workbench/metadata",
+    version: 1,
+};
+
+/// `<id>.model.json`.
+pub const MODEL_FORMAT: FileFormat = FileFormat {
+    name: "keystroke-workbench/model",
+    version: 1,
+};
+
+/// A user's metadata. Written last by every change, it says what is committed: the first
+/// `samples` rows of the features file and the first `samples_file_bytes` bytes of the samples
+/// file; anything after them is the remains of an interrupted write and is ignored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Metadata {
+    /// The user.
+    pub user_id: UserId,
+    /// Committed samples.
+    pub samples: usize,
+    /// Length of every feature vector (`3n − 2`).
+    pub feature_length: usize,
+    /// The enrolled phrase, as keys in press order.
+    pub key_sequence: Vec<String>,
+    /// Detector of the current model, if trained.
+    pub detector: Option<DetectorKind>,
+    /// Its parameters.
+    pub params: Option<DetectorParams>,
+    /// When the current model was trained (local time, ISO 8601).
+    pub trained_at: Option<String>,
+    /// When the user was created.
+    pub created_at: String,
+    /// When a sample was last added.
+    pub updated_at: String,
+    /// Committed length of the samples file.
+    pub samples_file_bytes: u64,
+}
+
+impl Metadata {
+    /// Checks internal consistency and that the record belongs to `user`.
+    pub(super) fn validate(&self, user: &UserId) -> Result<(), String> {
+        if &self.user_id != user {
+            return Err(format!("it names user {:?}", self.user_id.as_str()));
+        }
+        if self.samples == 0 {
+            return Err("it records 0 samples".into());
+        }
+        if self.feature_length != feature_len(self.key_sequence.len())
+            || self.key_sequence.len() < 2
+        {
+            return Err(format!(
+                "feature_length {} does not fit a key sequence of {} keys",
+                self.feature_length,
+                self.key_sequence.len()
+            ));
+        }
+        if self.detector != self.params.as_ref().map(DetectorParams::kind) {
+            return Err("detector and params disagree".into());
+        }
+        Ok(())
+    }
+}
+
+/// `<id>.model.json`: a fitted detector and what it was trained on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelFile {
+    /// The user.
+    pub user_id: UserId,
+    /// When it was trained (local time, ISO 8601).
+    pub trained_at: String,
+    /// How many samples (the first ones) it was trained on.
+    pub trained_on_samples: usize,
+    /// The phrase it was trained on.
+    pub key_sequence: Vec<String>,
+    /// Parameters it was fitted with.
+    pub params: DetectorParams,
+    /// The fitted detector.
+    pub model: FittedDetector,
+}
+
+impl ModelFile {
+    pub(super) fn validate(&self, user: &UserId) -> Result<(), String> {
+        if &self.user_id != user {
+            return Err(format!("it names user {:?}", self.user_id.as_str()));
+        }
+        if self.model.kind() != self.params.kind() {
+            return Err("model and params are of different detectors".into());
+        }
+        if self.model.n_features() != feature_len(self.key_sequence.len()) {
+            return Err(format!(
+                "the model takes {} features, its key sequence gives {}",
+                self.model.n_features(),
+                feature_len(self.key_sequence.len())
+            ));
+        }
+        Ok(())
+    }
+}

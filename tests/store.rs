@@ -1,0 +1,354 @@
+//! The model store on real files: layout, atomicity, phrase binding, rejection of damaged files,
+//! and a `.npy` that NumPy loads.
+
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+
+use chrono::NaiveDate;
+use keystroke_workbench::capture::{KeyAction, KeyEvent, Sample};
+use keystroke_workbench::detect::{DetectorParams, Scorer};
+use keystroke_workbench::store::{Store, StoreError, UserId};
+
+fn now() -> chrono::NaiveDateTime {
+    NaiveDate::from_ymd_opt(2026, 11, 21)
+        .unwrap()
+        .and_hms_micro_opt(10, 30, 0, 123456)
+        .unwrap()
+}
+
+/// A typing of `keys`: key i goes down at 200·i + jitter and is held 80 + jitter ms.
+fn sample(keys: &[&str], jitter: f64) -> Sample {
+    let mut events = Vec::new();
+    for (i, key) in keys.iter().enumerate() {
+        let down = 200.0 * i as f64 + jitter * (i % 3) as f64;
+        events.push(KeyEvent::new(*key, KeyAction::Down, down).unwrap());
+        events.push(KeyEvent::new(*key, KeyAction::Up, down + 80.0 + jitter).unwrap());
+    }
+    Sample::from_events(events).unwrap()
+}
+
+fn user(id: &str) -> UserId {
+    UserId::parse(id).unwrap()
+}
+
+fn enrol(store: &Store, id: &UserId, n: usize, train_from: usize) {
+    for i in 0..n {
+        let train = (i + 1 >= train_from).then(DetectorParams::default);
+        store
+            .with_user(id, |w| {
+                w.add_sample(
+                    &sample(&["p", "a", "s", "s"], i as f64),
+                    train.as_ref(),
+                    now(),
+                )
+            })
+            .unwrap();
+    }
+}
+
+fn file_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn enrols_an_email_user_with_the_spec_layout() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let alice = user("alice@example.com");
+    enrol(&store, &alice, 5, 5);
+    assert_eq!(
+        file_names(dir.path()),
+        [
+            "alice@example.com.model.json",
+            "alice@example.com_features.npy",
+            "alice@example.com_metadata.json",
+            "alice@example.com_samples.jsonl",
+        ]
+    );
+    let metadata = store.metadata(&alice).unwrap().unwrap();
+    assert_eq!(metadata.samples, 5);
+    assert_eq!(metadata.feature_length, 10);
+    assert_eq!(metadata.key_sequence, ["p", "a", "s", "s"]);
+    assert_eq!(
+        metadata.trained_at.as_deref(),
+        Some("2026-11-21T10:30:00.123456")
+    );
+    assert_eq!(store.features(&alice, &metadata).unwrap().dim(), (5, 10));
+    assert_eq!(store.samples(&alice, &metadata).unwrap().len(), 5);
+    let model = store.model(&alice, &metadata).unwrap().unwrap();
+    assert_eq!(model.trained_on_samples, 5);
+    assert_eq!(store.users().unwrap(), [alice]);
+}
+
+#[test]
+fn plus_addressed_ids_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let bob = user("bob+lab@uni.edu");
+    enrol(&store, &bob, 2, 99);
+    assert_eq!(store.metadata(&bob).unwrap().unwrap().samples, 2);
+    assert!(dir.path().join("bob+lab@uni.edu_features.npy").exists());
+}
+
+#[test]
+fn invalid_user_ids_are_refused_before_any_file_access() {
+    let dir = tempfile::tempdir().unwrap();
+    let long = "a".repeat(129);
+    for id in ["../x", "a/b", "a\\b", "", long.as_str(), ".hidden"] {
+        assert!(UserId::parse(id).is_err(), "{id:?} was accepted");
+    }
+    // Only a validated UserId reaches the store, so nothing was created.
+    assert!(file_names(dir.path()).is_empty());
+}
+
+#[test]
+fn unknown_user_has_no_metadata_and_creates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    assert!(store.metadata(&user("nobody")).unwrap().is_none());
+    assert!(file_names(dir.path()).is_empty());
+}
+
+#[test]
+fn a_sample_of_another_phrase_is_refused_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let alice = user("alice");
+    enrol(&store, &alice, 3, 99);
+    let before: Vec<Vec<u8>> = file_names(dir.path())
+        .iter()
+        .map(|n| fs::read(dir.path().join(n)).unwrap())
+        .collect();
+    let err = store
+        .with_user(&alice, |w| {
+            w.add_sample(&sample(&["p", "a", "s"], 0.0), None, now())
+        })
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "typed keys differ from the enrolled phrase: enrolled [p a s s], typed [p a s]"
+    );
+    let after: Vec<Vec<u8>> = file_names(dir.path())
+        .iter()
+        .map(|n| fs::read(dir.path().join(n)).unwrap())
+        .collect();
+    assert_eq!(before, after);
+}
+
+#[test]
+fn a_failed_training_stores_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let alice = user("alice");
+    // Mahalanobis needs two samples: training on the first one fails, and it is not kept.
+    let err = store
+        .with_user(&alice, |w| {
+            w.add_sample(
+                &sample(&["a", "b"], 0.0),
+                Some(&DetectorParams::Mahalanobis),
+                now(),
+            )
+        })
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Fit { .. }), "{err}");
+    assert!(file_names(dir.path()).is_empty());
+}
+
+#[test]
+fn uncommitted_tails_are_ignored_and_overwritten() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let alice = user("alice");
+    enrol(&store, &alice, 2, 99);
+    // A crash after the samples line was appended but before the metadata committed it.
+    let samples = dir.path().join("alice_samples.jsonl");
+    let mut bytes = fs::read(&samples).unwrap();
+    bytes.extend_from_slice(b"{\"added_at\": \"half-writ");
+    fs::write(&samples, &bytes).unwrap();
+    let metadata = store.metadata(&alice).unwrap().unwrap();
+    assert_eq!(store.samples(&alice, &metadata).unwrap().len(), 2);
+    enrol(&store, &alice, 1, 99);
+    let metadata = store.metadata(&alice).unwrap().unwrap();
+    assert_eq!(store.samples(&alice, &metadata).unwrap().len(), 3);
+    assert!(!fs::read_to_string(&samples).unwrap().contains("half-writ"));
+}
+
+#[test]
+fn stale_temporary_files_are_removed_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join(".tmp-alice_metadata.json-1-1"), b"{").unwrap();
+    Store::open(dir.path()).unwrap();
+    assert!(file_names(dir.path()).is_empty());
+}
+
+#[test]
+fn corrupt_metadata_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let alice = user("alice");
+    enrol(&store, &alice, 1, 99);
+    fs::write(
+        dir.path().join("alice_metadata.json"),
+        b"{\"format\": \"keystroke-workbench/metadata\", \"ver",
+    )
+    .unwrap();
+    let err = store.metadata(&alice).unwrap_err().to_string();
+    assert!(err.starts_with("user 'alice': "), "{err}");
+    assert!(
+        err.contains("alice_metadata.json is corrupt: EOF while parsing"),
+        "{err}"
+    );
+}
+
+#[test]
+fn unknown_model_version_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let alice = user("alice");
+    enrol(&store, &alice, 5, 5);
+    let path = dir.path().join("alice.model.json");
+    let text = fs::read_to_string(&path)
+        .unwrap()
+        .replacen("\"version\": 1", "\"version\": 7", 1);
+    fs::write(&path, text).unwrap();
+    let metadata = store.metadata(&alice).unwrap().unwrap();
+    let err = store.model(&alice, &metadata).unwrap_err().to_string();
+    assert!(
+        err.ends_with("alice.model.json is version 7, this build reads 1–1"),
+        "{err}"
+    );
+}
+
+#[test]
+fn tampered_model_is_rejected_not_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let alice = user("alice");
+    enrol(&store, &alice, 5, 5);
+    let path = dir.path().join("alice.model.json");
+    let text =
+        fs::read_to_string(&path)
+            .unwrap()
+            .replacen("\"feature\": [", "\"feature\": [99, ", 1);
+    fs::write(&path, text).unwrap();
+    let metadata = store.metadata(&alice).unwrap().unwrap();
+    assert!(matches!(
+        store.model(&alice, &metadata),
+        Err(StoreError::Corrupt { .. })
+    ));
+}
+
+#[test]
+fn truncated_features_file_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let alice = user("alice");
+    enrol(&store, &alice, 3, 99);
+    let path = dir.path().join("alice_features.npy");
+    let bytes = fs::read(&path).unwrap();
+    fs::write(&path, &bytes[..bytes.len() - 8]).unwrap();
+    let metadata = store.metadata(&alice).unwrap().unwrap();
+    let err = store.features(&alice, &metadata).unwrap_err().to_string();
+    assert!(err.contains("alice_features.npy is corrupt"), "{err}");
+}
+
+#[test]
+fn old_backend_metadata_is_reported_as_legacy() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("carol_metadata.json"),
+        br#"{"user_id": "carol", "samples_count": 7}"#,
+    )
+    .unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let err = store.metadata(&user("carol")).unwrap_err();
+    assert!(matches!(err, StoreError::Legacy { .. }), "{err}");
+}
+
+#[test]
+fn stored_model_scores_like_a_fresh_fit() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let alice = user("alice");
+    enrol(&store, &alice, 6, 6);
+    let metadata = store.metadata(&alice).unwrap().unwrap();
+    let features = store.features(&alice, &metadata).unwrap();
+    let fresh = DetectorParams::default().fit(features.view()).unwrap();
+    let stored = store.model(&alice, &metadata).unwrap().unwrap().model;
+    let probe = features.row(2).to_vec();
+    assert_eq!(stored.score(&probe), fresh.score(&probe));
+}
+
+#[test]
+fn concurrent_writers_lose_no_sample() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let alice = user("alice");
+    std::thread::scope(|scope| {
+        for t in 0..8 {
+            let (store, alice) = (&store, &alice);
+            scope.spawn(move || {
+                for i in 0..5 {
+                    let s = sample(&["x", "y", "z"], f64::from(t * 5 + i));
+                    store
+                        .with_user(alice, |w| {
+                            w.add_sample(&s, Some(&DetectorParams::default()), now())
+                        })
+                        .unwrap();
+                }
+            });
+        }
+    });
+    let metadata = store.metadata(&alice).unwrap().unwrap();
+    assert_eq!(metadata.samples, 40);
+    assert_eq!(store.features(&alice, &metadata).unwrap().nrows(), 40);
+    assert_eq!(store.samples(&alice, &metadata).unwrap().len(), 40);
+    assert_eq!(
+        store
+            .model(&alice, &metadata)
+            .unwrap()
+            .unwrap()
+            .trained_on_samples,
+        40
+    );
+}
+
+/// The features file loads in NumPy with the right shape and values. Needs python3 with numpy
+/// (the README's test command installs it).
+#[test]
+fn numpy_loads_the_features_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let alice = user("alice@example.com");
+    enrol(&store, &alice, 3, 99);
+    let metadata = store.metadata(&alice).unwrap().unwrap();
+    let expected = store.features(&alice, &metadata).unwrap();
+    let script = "import sys, json, numpy as np\n\
+                  a = np.load(sys.argv[1], allow_pickle=False)\n\
+                  print(json.dumps({'dtype': str(a.dtype), 'shape': list(a.shape), \
+                  'c': bool(a.flags['C_CONTIGUOUS']), 'values': a.tolist()}))";
+    let python = std::env::var("KW_PYTHON").unwrap_or_else(|_| "python3".into());
+    let output = Command::new(&python)
+        .args(["-c", script])
+        .arg(dir.path().join("alice@example.com_features.npy"))
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {python} (install python3 with numpy): {e}"));
+    assert!(
+        output.status.success(),
+        "numpy failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let loaded: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(loaded["dtype"], "float64");
+    assert_eq!(loaded["shape"], serde_json::json!([3, 10]));
+    assert_eq!(loaded["c"], true);
+    let values: Vec<Vec<f64>> = serde_json::from_value(loaded["values"].clone()).unwrap();
+    let rows: Vec<Vec<f64>> = expected.rows().into_iter().map(|r| r.to_vec()).collect();
+    assert_eq!(values, rows);
+}
