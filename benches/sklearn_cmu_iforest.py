@@ -7,7 +7,7 @@ time of the evaluation (data loading excluded), and of its fit + score_samples c
 each seed.
 
     pip install scikit-learn numpy
-    python3 benches/sklearn_cmu_iforest.py [--seeds K] [--cmu PATH]
+    python3 benches/sklearn_cmu_iforest.py [--seeds K] [--train-samples N] [--cmu PATH]
 """
 import argparse
 import time
@@ -34,6 +34,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--cmu", default="sample_sessions/cmu/DSL-StrongPasswordData.csv")
     parser.add_argument("--seeds", type=int, default=1)
+    parser.add_argument("--train-samples", type=int, default=200)
     args = parser.parse_args()
     raw = np.genfromtxt(args.cmu, delimiter=",", skip_header=1, dtype=str)
     subjects = list(dict.fromkeys(raw[:, 0]))
@@ -47,7 +48,7 @@ def main():
             data = by_subject[s]
             impostors = np.concatenate([by_subject[o][:5] for o in subjects if o != s])
             t = time.perf_counter()
-            model = IsolationForest(n_estimators=100, random_state=seed).fit(data[:200])
+            model = IsolationForest(n_estimators=100, random_state=seed).fit(data[:args.train_samples])
             genuine, impostor = model.score_samples(data[200:400]), model.score_samples(impostors)
             model_seconds += time.perf_counter() - t
             eers.append(eer(genuine, impostor))

@@ -240,10 +240,8 @@ fn choose_split(
 fn partition(rows: &mut [u32], goes_left: impl Fn(u32) -> bool) -> usize {
     let mut mid = 0;
     for i in 0..rows.len() {
-        let row = rows[i];
-        rows[i] = rows[mid];
-        rows[mid] = row;
-        mid += usize::from(goes_left(row));
+        rows.swap(mid, i);
+        mid += usize::from(goes_left(rows[mid]));
     }
     mid
 }
