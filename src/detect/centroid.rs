@@ -130,19 +130,19 @@ pub(crate) fn spread_floor(spreads: &[f64]) -> f64 {
 
 impl EuclideanModel {
     pub(crate) fn validate(&self) -> Result<(), String> {
-        check_loaded_vec("mean", &self.mean, self.mean.len().max(1))
+        check_loaded_vec("mean", &self.mean, self.mean.len())
     }
 }
 
 impl ManhattanModel {
     pub(crate) fn validate(&self) -> Result<(), String> {
-        check_loaded_vec("mean", &self.mean, self.mean.len().max(1))
+        check_loaded_vec("mean", &self.mean, self.mean.len())
     }
 }
 
 impl ManhattanScaledModel {
     pub(crate) fn validate(&self) -> Result<(), String> {
-        let n = self.mean.len().max(1);
+        let n = self.mean.len();
         check_loaded_vec("mean", &self.mean, n)?;
         check_loaded_vec("mean_abs_dev", &self.mean_abs_dev, n)?;
         if self.mean_abs_dev.iter().any(|a| *a <= 0.0) {

@@ -150,7 +150,7 @@ fn check_projection(projection: &[Vec<f64>], d: usize) -> Result<(), String> {
 
 impl MahalanobisModel {
     pub(crate) fn validate(&self) -> Result<(), String> {
-        check_loaded_vec("mean", &self.mean, self.mean.len().max(1))?;
+        check_loaded_vec("mean", &self.mean, self.mean.len())?;
         check_projection(&self.projection, self.mean.len())
     }
 }
@@ -164,12 +164,16 @@ impl NearestNeighborModel {
         if self.projected_train.is_empty() {
             return Err("projected_train is empty".into());
         }
-        self.projected_train
+        // Rows are empty when every training row was the same (nothing to project onto).
+        let k = self.projection.len();
+        match self
+            .projected_train
             .iter()
-            .enumerate()
-            .try_for_each(|(i, p)| {
-                check_loaded_vec(&format!("projected_train[{i}]"), p, self.projection.len())
-            })
+            .position(|p| p.len() != k || p.iter().any(|v| !v.is_finite()))
+        {
+            Some(i) => Err(format!("projected_train[{i}] must have {k} finite values")),
+            None => Ok(()),
+        }
     }
 }
 
@@ -205,6 +209,23 @@ mod tests {
         let m = NearestNeighbor.fit(x.view()).unwrap();
         assert!(m.score(&[2.0, 3.0]).unwrap().abs() < 1e-12);
         assert!(m.score(&[10.0, -3.0]).unwrap() < -1.0);
+    }
+
+    #[test]
+    fn identical_training_rows_give_a_loadable_model() {
+        let x = array![[1.0, 2.0], [1.0, 2.0], [1.0, 2.0]];
+        for model in [
+            crate::detect::DetectorParams::Mahalanobis
+                .fit(x.view())
+                .unwrap(),
+            crate::detect::DetectorParams::NearestNeighbor
+                .fit(x.view())
+                .unwrap(),
+        ] {
+            let json = serde_json::to_string(&model).unwrap();
+            let back: crate::detect::FittedDetector = serde_json::from_str(&json).unwrap();
+            assert_eq!(back.score(&[5.0, 5.0]).unwrap(), 0.0);
+        }
     }
 
     #[test]

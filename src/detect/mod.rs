@@ -145,8 +145,11 @@ pub(crate) fn column_means(train: ArrayView2<f64>) -> Vec<f64> {
     train.columns().into_iter().map(|c| c.sum() / n).collect()
 }
 
-/// Checks a loaded model's vector: expected length and finite values.
+/// Checks a loaded model's vector: not empty, of the expected length, finite values.
 pub(crate) fn check_loaded_vec(name: &str, values: &[f64], len: usize) -> Result<(), String> {
+    if values.is_empty() {
+        return Err(format!("{name} is empty"));
+    }
     if values.len() != len {
         return Err(format!(
             "{name} has {} values, expected {len}",

@@ -66,7 +66,7 @@ impl Scorer for OutlierCountModel {
 
 impl OutlierCountModel {
     pub(crate) fn validate(&self) -> Result<(), String> {
-        let n = self.mean.len().max(1);
+        let n = self.mean.len();
         check_loaded_vec("mean", &self.mean, n)?;
         check_loaded_vec("sd", &self.sd, n)?;
         if self.sd.iter().any(|s| *s < 0.0) {
