@@ -187,15 +187,12 @@ impl Store {
 
     /// The user's committed metadata; `None` if the user has none.
     pub fn metadata(&self, user: &UserId) -> Result<Option<Metadata>, StoreError> {
-        let path = self.paths(user).metadata;
-        let Some(bytes) = read_if_exists(&path)? else {
-            return Ok(None);
-        };
-        let metadata: Metadata = decode(user, &path, METADATA_FORMAT, &bytes)?;
-        metadata
-            .validate(user)
-            .map_err(|message| corrupt(user, &path, message))?;
-        Ok(Some(metadata))
+        load_record(
+            user,
+            &self.paths(user).metadata,
+            METADATA_FORMAT,
+            Metadata::validate,
+        )
     }
 
     /// The committed feature rows ([samples, feature_length], ms).
@@ -263,13 +260,9 @@ impl Store {
         metadata: &Metadata,
     ) -> Result<Option<ModelFile>, StoreError> {
         let path = self.paths(user).model;
-        let Some(bytes) = read_if_exists(&path)? else {
+        let Some(model) = load_record(user, &path, MODEL_FORMAT, ModelFile::validate)? else {
             return Ok(None);
         };
-        let model: ModelFile = decode(user, &path, MODEL_FORMAT, &bytes)?;
-        model
-            .validate(user)
-            .map_err(|message| corrupt(user, &path, message))?;
         // A model trained on samples the metadata does not commit comes from an interrupted
         // write: it is not used.
         let current = model.trained_on_samples <= metadata.samples
@@ -358,9 +351,7 @@ impl UserWriter<'_> {
         if let Some(model) = model {
             self.write_model(&mut metadata, &model)?;
         }
-        replace(&paths.metadata, |w| {
-            w.write_all(&encode(METADATA_FORMAT, &metadata))
-        })?;
+        write_record(&paths.metadata, METADATA_FORMAT, &metadata)?;
         Ok(metadata)
     }
 
@@ -376,8 +367,11 @@ impl UserWriter<'_> {
         let matrix = self.store.features(self.user, &metadata)?;
         let model = self.fit(params, &matrix, &metadata.key_sequence, now)?;
         self.write_model(&mut metadata, &model)?;
-        let path = self.store.paths(self.user).metadata;
-        replace(&path, |w| w.write_all(&encode(METADATA_FORMAT, &metadata)))?;
+        write_record(
+            &self.store.paths(self.user).metadata,
+            METADATA_FORMAT,
+            &metadata,
+        )?;
         Ok(metadata)
     }
 
@@ -406,8 +400,7 @@ impl UserWriter<'_> {
 
     /// Writes the model file and records it in `metadata` (which the caller then commits).
     fn write_model(&self, metadata: &mut Metadata, model: &ModelFile) -> Result<(), StoreError> {
-        let path = self.store.paths(self.user).model;
-        replace(&path, |w| w.write_all(&encode(MODEL_FORMAT, model)))?;
+        write_record(&self.store.paths(self.user).model, MODEL_FORMAT, model)?;
         metadata.detector = Some(model.params.kind());
         metadata.params = Some(model.params.clone());
         metadata.trained_at = Some(model.trained_at.clone());
@@ -415,8 +408,25 @@ impl UserWriter<'_> {
     }
 }
 
-fn encode<T: Serialize>(format: FileFormat, body: &T) -> Vec<u8> {
-    versioned::encode(format, body).expect("store records serialise to JSON objects")
+/// Atomically writes `body` as a versioned JSON file.
+fn write_record<T: Serialize>(path: &Path, format: FileFormat, body: &T) -> Result<(), StoreError> {
+    let bytes = versioned::encode(format, body).expect("store records serialise to JSON objects");
+    replace(path, |w| w.write_all(&bytes))
+}
+
+/// Reads a versioned JSON file of `user`, if it exists, and checks it with `validate`.
+fn load_record<T: serde::de::DeserializeOwned>(
+    user: &UserId,
+    path: &Path,
+    format: FileFormat,
+    validate: impl FnOnce(&T, &UserId) -> Result<(), String>,
+) -> Result<Option<T>, StoreError> {
+    let Some(bytes) = read_if_exists(path)? else {
+        return Ok(None);
+    };
+    let record: T = decode(user, path, format, &bytes)?;
+    validate(&record, user).map_err(|message| corrupt(user, path, message))?;
+    Ok(Some(record))
 }
 
 fn decode<T: serde::de::DeserializeOwned>(
