@@ -29,10 +29,12 @@
 //! assert!(forest.score(&[1.0]).is_err()); // wrong length: an error, not a panic
 //! ```
 
+pub mod api;
 pub mod capture;
 pub mod cli;
 pub mod detect;
 pub mod eval;
 pub mod features;
+pub mod server;
 pub mod store;
 pub mod workers;

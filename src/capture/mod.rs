@@ -4,5 +4,6 @@
 mod event;
 mod sample;
 
+pub(crate) use event::json_type;
 pub use event::{EventError, KeyAction, KeyEvent, MAX_EVENTS, MAX_KEY_CHARS};
 pub use sample::{MIN_PRESSES, Press, Sample, SampleError};

@@ -1,10 +1,12 @@
 //! The command line: argument definitions and the commands behind them.
 
 mod eval;
+mod serve;
 
 use clap::{Parser, Subcommand};
 
 pub use eval::{EvalArgs, EvalReport};
+pub use serve::{ServeArgs, ServeSettings};
 
 /// Keystroke Workbench: keystroke-dynamics authentication research and serving.
 #[derive(Debug, Parser)]
@@ -20,11 +22,14 @@ pub struct Cli {
 pub enum Command {
     /// Evaluate detectors on the CMU keystroke benchmark (Killourhy & Maxion 2009 protocol).
     Eval(EvalArgs),
+    /// Serve the HTTP API (`/health`, `/train`, `/predict`, `/user/{id}/info`) until Ctrl-C.
+    Serve(ServeArgs),
 }
 
 /// Runs a command, writing its output to standard output.
 pub fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Eval(args) => eval::run(&args, &mut std::io::stdout().lock()),
+        Command::Serve(args) => serve::run(&args),
     }
 }

@@ -41,6 +41,27 @@ pub struct ManhattanScaledModel {
     mean_abs_dev: Vec<f64>,
 }
 
+impl EuclideanModel {
+    /// Approximate heap size, in bytes.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        super::vec_bytes(&self.mean)
+    }
+}
+
+impl ManhattanModel {
+    /// Approximate heap size, in bytes.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        super::vec_bytes(&self.mean)
+    }
+}
+
+impl ManhattanScaledModel {
+    /// Approximate heap size, in bytes.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        super::vec_bytes(&self.mean) + super::vec_bytes(&self.mean_abs_dev)
+    }
+}
+
 impl Detector for Euclidean {
     type Model = EuclideanModel;
     fn fit(&self, train: ArrayView2<f64>) -> Result<EuclideanModel, FitError> {

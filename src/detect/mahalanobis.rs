@@ -42,6 +42,29 @@ pub struct NearestNeighborModel {
 }
 
 /// W for the training rows: rows u_k / √λ_k for the eigenvalues kept by `MASS::ginv`'s rule.
+impl MahalanobisModel {
+    /// Approximate heap size, in bytes.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        super::vec_bytes(&self.mean)
+            + self
+                .projection
+                .iter()
+                .map(|r| super::vec_bytes(r))
+                .sum::<usize>()
+    }
+}
+
+impl NearestNeighborModel {
+    /// Approximate heap size, in bytes.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.projection
+            .iter()
+            .chain(&self.projected_train)
+            .map(|r| super::vec_bytes(r))
+            .sum()
+    }
+}
+
 fn whitening(train: ArrayView2<f64>, mean: &[f64]) -> Vec<Vec<f64>> {
     let (n, d) = train.dim();
     let centred = DMatrix::from_fn(n, d, |r, c| train[(r, c)] - mean[c]);

@@ -17,6 +17,7 @@ use thiserror::Error;
 pub use centroid::{
     Euclidean, EuclideanModel, Manhattan, ManhattanModel, ManhattanScaled, ManhattanScaledModel,
 };
+pub(crate) use iforest::numpy_percentile;
 pub use iforest::{
     Contamination, IsolationForest, IsolationForestParams, MaxSamples, average_path_length,
 };
@@ -143,6 +144,11 @@ pub(crate) fn check_training(
 pub(crate) fn column_means(train: ArrayView2<f64>) -> Vec<f64> {
     let n = train.nrows() as f64;
     train.columns().into_iter().map(|c| c.sum() / n).collect()
+}
+
+/// Heap bytes of a vector of floats (with its header), for memory accounting.
+pub(crate) fn vec_bytes(values: &[f64]) -> usize {
+    std::mem::size_of_val(values) + std::mem::size_of::<Vec<f64>>()
 }
 
 /// Checks a loaded model's vector: not empty, of the expected length, finite values.

@@ -23,6 +23,13 @@ pub struct OutlierCountModel {
     sd: Vec<f64>,
 }
 
+impl OutlierCountModel {
+    /// Approximate heap size, in bytes.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        super::vec_bytes(&self.mean) + super::vec_bytes(&self.sd)
+    }
+}
+
 impl Detector for OutlierCount {
     type Model = OutlierCountModel;
     fn fit(&self, train: ArrayView2<f64>) -> Result<OutlierCountModel, FitError> {

@@ -203,6 +203,9 @@ impl DetectorParams {
     }
 }
 
+/// Share of training samples a non-forest detector's threshold rejects, in percent.
+const DEFAULT_REJECT_PERCENT: f64 = 10.0;
+
 /// A fitted model of any detector. Deserialising validates it: a loaded model scores without
 /// panicking whatever the file said.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -282,6 +285,37 @@ impl FittedDetector {
             FittedDetector::Mahalanobis(_) => DetectorKind::Mahalanobis,
             FittedDetector::Manhattan(_) => DetectorKind::Manhattan,
             FittedDetector::Euclidean(_) => DetectorKind::Euclidean,
+        }
+    }
+
+    /// The score at and above which a sample is taken as genuine, given the training rows the
+    /// model was fitted on: the isolation forest's `offset_` (so `score − threshold` is
+    /// scikit-learn's `decision_function`); for the other detectors the 10th percentile of the
+    /// training scores, the rule scikit-learn applies with contamination 0.1.
+    pub fn threshold(&self, train: ArrayView2<f64>) -> Result<f64, super::LengthMismatch> {
+        match self {
+            FittedDetector::IsolationForest(forest) => Ok(forest.offset()),
+            other => {
+                let mut scores = other.score_rows(train)?;
+                Ok(if scores.is_empty() {
+                    0.0
+                } else {
+                    super::numpy_percentile(&mut scores, DEFAULT_REJECT_PERCENT)
+                })
+            }
+        }
+    }
+
+    /// Approximate heap size, in bytes (for caches that bound their memory).
+    pub fn heap_bytes(&self) -> usize {
+        match self {
+            FittedDetector::IsolationForest(m) => m.heap_bytes(),
+            FittedDetector::ManhattanScaled(m) => m.heap_bytes(),
+            FittedDetector::NearestNeighbor(m) => m.heap_bytes(),
+            FittedDetector::OutlierCount(m) => m.heap_bytes(),
+            FittedDetector::Mahalanobis(m) => m.heap_bytes(),
+            FittedDetector::Manhattan(m) => m.heap_bytes(),
+            FittedDetector::Euclidean(m) => m.heap_bytes(),
         }
     }
 

@@ -43,7 +43,7 @@ pub fn replace(
 }
 
 /// Makes renames and creations in `dir` durable.
-fn sync_dir(dir: &Path) -> io::Result<()> {
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 

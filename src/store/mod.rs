@@ -16,6 +16,7 @@ use std::collections::HashMap;
 use std::fs::{self, OpenOptions};
 use std::io::{self, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::NaiveDateTime;
@@ -65,7 +66,8 @@ pub enum StoreError {
         /// The newest version read.
         supported: u64,
     },
-    /// Files of the old Flask backend, which are never trained from.
+    /// Files of the old Flask backend, which are never trained from (and whose `.joblib`
+    /// pickle is never opened).
     #[error("user '{user}' was enrolled by the old backend ({path}); they must enrol again")]
     Legacy {
         /// The user.
@@ -109,6 +111,26 @@ pub struct StoredSample {
     pub keystroke_data: Vec<KeyEvent>,
 }
 
+/// A user's committed metadata and the model trained with it, read together.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// The metadata.
+    pub metadata: Metadata,
+    /// The model the metadata records, if it is there and matches.
+    pub model: Option<ModelFile>,
+}
+
+impl Snapshot {
+    /// The model is the one the metadata records (or none is recorded).
+    fn is_consistent(&self) -> bool {
+        match (&self.metadata.trained_at, &self.model) {
+            (None, _) => true,
+            (Some(at), Some(model)) => &model.trained_at == at,
+            (Some(_), None) => false,
+        }
+    }
+}
+
 /// The files of one user.
 #[derive(Debug, Clone)]
 pub struct UserPaths {
@@ -120,13 +142,26 @@ pub struct UserPaths {
     pub metadata: PathBuf,
     /// `<id>.model.json`.
     pub model: PathBuf,
+    /// `<id>.joblib`: the old backend's pickled model, never opened.
+    pub legacy_model: PathBuf,
 }
 
-/// A model store folder.
+/// Folder (inside the store) where an old-backend user's files are moved when they enrol again.
+pub const LEGACY_ARCHIVE_DIR: &str = "legacy";
+
+/// A model store folder. Shared between threads (the GUI and the embedded server) behind an
+/// `Arc`; writes to one user are serialised in-process by [`Store::with_user`].
 #[derive(Debug)]
 pub struct Store {
     dir: PathBuf,
-    locks: Mutex<HashMap<UserId, Arc<Mutex<()>>>>,
+    users: Mutex<HashMap<UserId, Arc<UserSlot>>>,
+}
+
+/// In-process state of one user: the writer lock and a count of finished writes.
+#[derive(Debug, Default)]
+struct UserSlot {
+    writer: Mutex<()>,
+    generation: AtomicU64,
 }
 
 impl Store {
@@ -145,7 +180,7 @@ impl Store {
         })?;
         Ok(Store {
             dir,
-            locks: Mutex::new(HashMap::new()),
+            users: Mutex::new(HashMap::new()),
         })
     }
 
@@ -162,10 +197,11 @@ impl Store {
             samples: self.dir.join(format!("{id}_samples.jsonl")),
             metadata: self.dir.join(format!("{id}_metadata.json")),
             model: self.dir.join(format!("{id}.model.json")),
+            legacy_model: self.dir.join(format!("{id}.joblib")),
         }
     }
 
-    /// Users with metadata in the store, sorted.
+    /// Users with metadata (or an old backend's `.joblib`) in the store, sorted.
     pub fn users(&self) -> Result<Vec<UserId>, StoreError> {
         let io_error = |source| StoreError::Io {
             action: "list",
@@ -175,24 +211,52 @@ impl Store {
         let mut users = Vec::new();
         for entry in fs::read_dir(&self.dir).map_err(io_error)? {
             let name = entry.map_err(io_error)?.file_name();
-            if let Some(id) = name.to_str().and_then(|n| n.strip_suffix("_metadata.json"))
+            let name = name.to_str().unwrap_or_default();
+            if let Some(id) = name
+                .strip_suffix("_metadata.json")
+                .or_else(|| name.strip_suffix(".joblib"))
                 && let Ok(user) = UserId::parse(id)
             {
                 users.push(user);
             }
         }
         users.sort();
+        users.dedup();
         Ok(users)
     }
 
-    /// The user's committed metadata; `None` if the user has none.
+    /// Users enrolled by the old backend, who must enrol again.
+    pub fn legacy_users(&self) -> Result<Vec<UserId>, StoreError> {
+        let mut legacy = Vec::new();
+        for user in self.users()? {
+            if let Err(StoreError::Legacy { .. }) = self.metadata(&user) {
+                legacy.push(user);
+            }
+        }
+        Ok(legacy)
+    }
+
+    /// How many writes to `user` this process has finished. A reader that caches what it
+    /// loaded compares this before reusing it; another process's writes show in the files.
+    pub fn generation(&self, user: &UserId) -> u64 {
+        let users = self.users.lock().unwrap_or_else(PoisonError::into_inner);
+        users
+            .get(user)
+            .map_or(0, |slot| slot.generation.load(Ordering::Acquire))
+    }
+
+    /// The user's committed metadata; `None` if the user has none. A user of the old backend
+    /// (its metadata, or its `.joblib` alone) is [`StoreError::Legacy`].
     pub fn metadata(&self, user: &UserId) -> Result<Option<Metadata>, StoreError> {
-        load_record(
-            user,
-            &self.paths(user).metadata,
-            METADATA_FORMAT,
-            Metadata::validate,
-        )
+        let paths = self.paths(user);
+        let metadata = load_record(user, &paths.metadata, METADATA_FORMAT, Metadata::validate)?;
+        if metadata.is_none() && paths.legacy_model.exists() {
+            return Err(StoreError::Legacy {
+                user: user.clone(),
+                path: paths.legacy_model,
+            });
+        }
+        Ok(metadata)
     }
 
     /// The committed feature rows ([samples, feature_length], ms).
@@ -270,15 +334,45 @@ impl Store {
         Ok(current.then_some(model))
     }
 
-    /// Runs `f` as the only writer of `user`'s files.
-    pub fn with_user<T>(&self, user: &UserId, f: impl FnOnce(&mut UserWriter<'_>) -> T) -> T {
-        let lock = {
-            let mut locks = self.locks.lock().unwrap_or_else(PoisonError::into_inner);
-            Arc::clone(locks.entry(user.clone()).or_default())
+    /// The committed metadata and the model that goes with it (`None` if the user has no data),
+    /// read consistently while another thread may be writing: a writer stores the model before
+    /// committing the metadata, so a reader can meet the new model beside the old metadata. It
+    /// then waits for that writer and reads again.
+    pub fn snapshot(&self, user: &UserId) -> Result<Option<Snapshot>, StoreError> {
+        let read = || -> Result<Option<Snapshot>, StoreError> {
+            let Some(metadata) = self.metadata(user)? else {
+                return Ok(None);
+            };
+            let model = match metadata.trained_at {
+                Some(_) => self.model(user, &metadata)?,
+                None => None,
+            };
+            Ok(Some(Snapshot { metadata, model }))
         };
+        let first = read()?;
+        if first.as_ref().is_none_or(Snapshot::is_consistent) {
+            return Ok(first);
+        }
+        let slot = self.slot(user);
+        let _writer_done = slot.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        // Still inconsistent now: a write was interrupted after storing its model, which is
+        // then not used (the metadata is the commit point).
+        read()
+    }
+
+    fn slot(&self, user: &UserId) -> Arc<UserSlot> {
+        let mut users = self.users.lock().unwrap_or_else(PoisonError::into_inner);
+        Arc::clone(users.entry(user.clone()).or_default())
+    }
+
+    /// Runs `f` as the only writer of `user`'s files (in this process).
+    pub fn with_user<T>(&self, user: &UserId, f: impl FnOnce(&mut UserWriter<'_>) -> T) -> T {
+        let slot = self.slot(user);
         // A panic in another writer leaves the files consistent (every write is atomic).
-        let _guard = lock.lock().unwrap_or_else(PoisonError::into_inner);
-        f(&mut UserWriter { store: self, user })
+        let _guard = slot.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let result = f(&mut UserWriter { store: self, user });
+        slot.generation.fetch_add(1, Ordering::AcqRel);
+        result
     }
 }
 
@@ -296,14 +390,19 @@ impl UserWriter<'_> {
 
     /// Stores a sample (features and raw events) and, with `train`, fits a model on all samples.
     /// The first sample fixes the user's phrase; a sample of another phrase is refused. Nothing
-    /// is written unless everything (training included) succeeds.
+    /// is written unless everything (training included) succeeds. A user of the old backend
+    /// enrols afresh: their old files are first moved to `legacy/<id>/`, never read.
     pub fn add_sample(
         &mut self,
         sample: &Sample,
         train: Option<&DetectorParams>,
         now: NaiveDateTime,
     ) -> Result<Metadata, StoreError> {
-        let previous = self.metadata()?;
+        let (previous, legacy) = match self.metadata() {
+            Ok(previous) => (previous, false),
+            Err(StoreError::Legacy { .. }) => (None, true),
+            Err(e) => return Err(e),
+        };
         let features = Features::of(sample);
         let (mut matrix, mut metadata) = match previous {
             Some(m) => {
@@ -339,6 +438,9 @@ impl UserWriter<'_> {
             .transpose()?;
 
         let paths = self.store.paths(self.user);
+        if legacy {
+            self.archive_legacy()?;
+        }
         let line = StoredSample {
             added_at: format_time(now),
             keystroke_data: sample.events().to_vec(),
@@ -388,7 +490,11 @@ impl UserWriter<'_> {
                 user: self.user.clone(),
                 source,
             })?;
+        let threshold = model
+            .threshold(matrix.view())
+            .expect("scored on the rows it was fitted on");
         Ok(ModelFile {
+            threshold,
             user_id: self.user.clone(),
             trained_at: format_time(now),
             trained_on_samples: matrix.nrows(),
@@ -396,6 +502,40 @@ impl UserWriter<'_> {
             params: params.clone(),
             model,
         })
+    }
+
+    /// Moves an old-backend user's files to `legacy/<id>/`, the metadata last: a crash before
+    /// the end leaves the user still marked as legacy.
+    fn archive_legacy(&self) -> Result<(), StoreError> {
+        let paths = self.store.paths(self.user);
+        let archive = self
+            .store
+            .dir
+            .join(LEGACY_ARCHIVE_DIR)
+            .join(self.user.as_str());
+        let io_error = |action, path: &Path| {
+            let path = path.to_path_buf();
+            move |source| StoreError::Io {
+                action,
+                path,
+                source,
+            }
+        };
+        fs::create_dir_all(&archive).map_err(io_error("create", &archive))?;
+        for old in [
+            &paths.features,
+            &paths.samples,
+            &paths.legacy_model,
+            &paths.metadata,
+        ] {
+            if let Some(name) = old.file_name()
+                && old.exists()
+            {
+                fs::rename(old, archive.join(name)).map_err(io_error("move", old))?;
+            }
+        }
+        atomic::sync_dir(&archive).map_err(io_error("sync", &archive))?;
+        atomic::sync_dir(&self.store.dir).map_err(io_error("sync", &self.store.dir))
     }
 
     /// Writes the model file and records it in `metadata` (which the caller then commits).

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::UserId;
 use super::versioned::FileFormat;
-use crate::detect::{DetectorKind, DetectorParams, FittedDetector, Scorer};
+use crate::detect::{DetectorKind, DetectorParams, FittedDetector, LengthMismatch, Scorer};
 use crate::features::feature_len;
 
 /// `<id>_metadata.json`.
@@ -89,12 +89,23 @@ pub struct ModelFile {
     pub params: DetectorParams,
     /// The fitted detector.
     pub model: FittedDetector,
+    /// Scores at or above it are genuine ([`FittedDetector::threshold`]).
+    pub threshold: f64,
 }
 
 impl ModelFile {
+    /// `score − threshold`: non-negative means genuine. For the isolation forest this is
+    /// scikit-learn's `decision_function`.
+    pub fn decision(&self, x: &[f64]) -> Result<f64, LengthMismatch> {
+        Ok(self.model.score(x)? - self.threshold)
+    }
+
     pub(super) fn validate(&self, user: &UserId) -> Result<(), String> {
         if &self.user_id != user {
             return Err(format!("it names user {:?}", self.user_id.as_str()));
+        }
+        if !self.threshold.is_finite() {
+            return Err(format!("threshold {} is not finite", self.threshold));
         }
         if self.model.kind() != self.params.kind() {
             return Err("model and params are of different detectors".into());

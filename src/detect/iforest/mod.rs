@@ -197,6 +197,11 @@ impl IsolationForest {
         self.offset
     }
 
+    /// Approximate heap size, in bytes.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.trees.iter().map(Tree::heap_bytes).sum()
+    }
+
     /// scikit-learn's `score_samples`: −2^(−mean path length / c(ψ)), in [−1, 0); higher is
     /// more normal.
     pub fn score_samples(&self, x: &[f64]) -> Result<f64, super::LengthMismatch> {
@@ -325,7 +330,7 @@ fn max_depth(psi: usize) -> u32 {
 
 /// `np.percentile(values, q)` with NumPy's default linear method, to the last bit: the virtual
 /// index `n·q + (1 − q) − 1` and NumPy's `_lerp`. Sorts `values`.
-fn numpy_percentile(values: &mut [f64], percent: f64) -> f64 {
+pub(crate) fn numpy_percentile(values: &mut [f64], percent: f64) -> f64 {
     values.sort_by(f64::total_cmp);
     let n = values.len();
     let q = percent / 100.0;

@@ -100,6 +100,14 @@ impl Tree {
         tree
     }
 
+    /// Approximate heap size, in bytes.
+    pub fn heap_bytes(&self) -> usize {
+        std::mem::size_of_val(self.nodes.as_slice())
+            + std::mem::size_of_val(self.n_samples.as_slice())
+            + std::mem::size_of_val(self.path_length.as_slice())
+            + std::mem::size_of::<Tree>()
+    }
+
     /// The nodes, root first.
     pub fn nodes(&self) -> &[Node] {
         &self.nodes

@@ -12,6 +12,12 @@ use crate::util::RefinedTcpStream;
 use crate::util::{SequentialReader, SequentialReaderBuilder, SequentialWriterBuilder};
 use crate::Request;
 
+/// Longest request or header line accepted, in bytes (patched in, see PATCHES.md).
+const MAX_HEADER_LINE: usize = 8192;
+
+/// Most headers accepted in one request (patched in, see PATCHES.md).
+const MAX_HEADERS: usize = 100;
+
 /// A ClientConnection is an object that will store a socket to a client
 /// and return Request objects.
 pub struct ClientConnection {
@@ -97,6 +103,10 @@ impl ClientConnection {
 
             prev_byte_was_cr = byte == b'\r';
 
+            // Patched (keystroke-workbench, see PATCHES.md): a bounded header line.
+            if buf.len() >= MAX_HEADER_LINE {
+                return Err(IoError::new(ErrorKind::InvalidInput, "Header line too long"));
+            }
             buf.push(byte);
         }
     }
@@ -123,6 +133,10 @@ impl ClientConnection {
                     if line.is_empty() {
                         break;
                     };
+                    // Patched (keystroke-workbench, see PATCHES.md): a bounded header count.
+                    if headers.len() >= MAX_HEADERS {
+                        return Err(ReadError::WrongHeader(version));
+                    }
                     headers.push(match FromStr::from_str(line.as_str().trim()) {
                         // TODO: remove this conversion
                         Ok(h) => h,

@@ -90,6 +90,8 @@
 #![forbid(unsafe_code)]
 #![deny(rust_2018_idioms)]
 #![allow(clippy::match_like_matches_macro)]
+// Patched (keystroke-workbench, see PATCHES.md): warnings newer rustc reports in 0.12.0.
+#![allow(dead_code, unused_imports)]
 
 #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
 use zeroize::Zeroizing;

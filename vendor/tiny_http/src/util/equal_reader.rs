@@ -64,12 +64,15 @@ where
     R: Read,
 {
     fn drop(&mut self) {
+        // Patched (keystroke-workbench, see PATCHES.md): drain through a fixed buffer. The
+        // published version allocated `vec![0; remaining]`, the size a client declared in
+        // Content-Length, so one request could abort the process.
         let mut remaining_to_read = self.size;
+        let mut buf = [0u8; 4096];
 
         while remaining_to_read > 0 {
-            let mut buf = vec![0; remaining_to_read];
-
-            match self.reader.read(&mut buf) {
+            let want = remaining_to_read.min(buf.len());
+            match self.reader.read(&mut buf[..want]) {
                 Err(e) => {
                     self.last_read_signal.send(Err(e)).ok();
                     break;

@@ -1,0 +1,105 @@
+//! What the API is configured with (the spec's "Configuration" section, minus the transport).
+
+use crate::detect::DetectorParams;
+
+/// Default minimum number of samples before a user's model is trained.
+pub const DEFAULT_MIN_SAMPLES: usize = 5;
+
+/// Default memory budget of the model cache.
+pub const DEFAULT_MODEL_CACHE_BYTES: usize = 256 << 20;
+
+/// API settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiConfig {
+    /// Samples a user needs before their model is trained (≥ 1).
+    pub min_samples: usize,
+    /// The detector /train fits.
+    pub detector: DetectorParams,
+    /// When set, /train needs `Authorization: Bearer <token>`.
+    pub api_token: Option<String>,
+    /// Cross-origin access for browser clients.
+    pub cors: Cors,
+    /// Memory the cache of loaded models may use before it evicts the least recently used.
+    pub model_cache_bytes: usize,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            min_samples: DEFAULT_MIN_SAMPLES,
+            detector: DetectorParams::default(),
+            api_token: None,
+            cors: Cors::Off,
+            model_cache_bytes: DEFAULT_MODEL_CACHE_BYTES,
+        }
+    }
+}
+
+/// Which browser origins may call the API (`KW_CORS_ORIGINS`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cors {
+    /// No CORS headers (the default; the mobile app needs none).
+    Off,
+    /// `*`: any origin.
+    Any,
+    /// These origins, exactly.
+    Origins(Vec<String>),
+}
+
+impl Cors {
+    /// Parses `KW_CORS_ORIGINS`: empty = off, `*`, or a comma-separated list of origins.
+    pub fn parse(value: &str) -> Cors {
+        let value = value.trim();
+        if value.is_empty() {
+            Cors::Off
+        } else if value == "*" {
+            Cors::Any
+        } else {
+            Cors::Origins(
+                value
+                    .split(',')
+                    .map(|o| o.trim().trim_end_matches('/').to_string())
+                    .filter(|o| !o.is_empty())
+                    .collect(),
+            )
+        }
+    }
+
+    /// The `Access-Control-Allow-Origin` value for a request from `origin`, if allowed.
+    pub fn allow_origin(&self, origin: Option<&str>) -> Option<String> {
+        match self {
+            Cors::Off => None,
+            Cors::Any => Some("*".into()),
+            Cors::Origins(list) => {
+                let origin = origin?;
+                list.iter().any(|o| o == origin).then(|| origin.to_string())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_cors_settings() {
+        assert_eq!(Cors::parse(""), Cors::Off);
+        assert_eq!(Cors::parse("*"), Cors::Any);
+        let list = Cors::parse("https://a.example, http://b.example:8080/");
+        assert_eq!(
+            list,
+            Cors::Origins(vec![
+                "https://a.example".into(),
+                "http://b.example:8080".into()
+            ])
+        );
+        assert_eq!(
+            list.allow_origin(Some("http://b.example:8080")).as_deref(),
+            Some("http://b.example:8080")
+        );
+        assert_eq!(list.allow_origin(Some("https://evil.example")), None);
+        assert_eq!(list.allow_origin(None), None);
+        assert_eq!(Cors::Any.allow_origin(None).as_deref(), Some("*"));
+    }
+}

@@ -1,0 +1,346 @@
+//! The HTTP API of `spec/api.md` as plain functions over the model store: a [`Request`] in, a
+//! [`Response`] out, no sockets. The server (`crate::server`) only decodes HTTP, calls
+//! [`Api::handle`] and encodes the answer; tests call it directly.
+
+mod body;
+mod cache;
+mod config;
+mod routes;
+
+use std::sync::Arc;
+
+use chrono::NaiveDateTime;
+use serde_json::{Value, json};
+
+use crate::features::Features;
+use crate::store::{Store, StoreError, UserId, format_time};
+pub use cache::{Lookup, ModelCache};
+pub use config::{ApiConfig, Cors, DEFAULT_MIN_SAMPLES, DEFAULT_MODEL_CACHE_BYTES};
+pub use routes::Route;
+
+/// `service` of /health.
+pub const SERVICE_NAME: &str = "Keystroke Dynamics Authentication API";
+
+/// `error` of a /predict for a user without a model.
+pub const NO_MODEL: &str = "User model not found. Please train the model first.";
+
+/// `reason` of a /predict whose typed keys differ from the enrolled phrase.
+pub const PHRASE_MISMATCH: &str = "Typed text does not match the enrolled phrase";
+
+/// `reason` of a /predict the model judges an imposter.
+pub const ANOMALY: &str = "Typing pattern anomaly detected";
+
+/// The parts of an HTTP request the API reads.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    /// `GET`, `POST`, …
+    pub method: &'a str,
+    /// The request target: path and optional query, as sent.
+    pub target: &'a str,
+    /// The body (already bounded by the transport).
+    pub body: &'a [u8],
+    /// The `Authorization` header.
+    pub authorization: Option<&'a str>,
+    /// The `Origin` header.
+    pub origin: Option<&'a str>,
+}
+
+/// An answer: a status, a JSON body and extra headers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Response {
+    /// HTTP status.
+    pub status: u16,
+    /// The JSON body.
+    pub body: Value,
+    /// Headers besides `Content-Type` (which is always `application/json`).
+    pub headers: Vec<(&'static str, String)>,
+    /// The user the request was about, for the request log.
+    pub user: Option<UserId>,
+}
+
+impl Response {
+    /// A JSON answer.
+    pub fn json(status: u16, body: Value) -> Response {
+        Response {
+            status,
+            body,
+            headers: Vec::new(),
+            user: None,
+        }
+    }
+
+    /// `{"error": message}`.
+    pub fn error(status: u16, message: impl Into<String>) -> Response {
+        Response::json(status, json!({ "error": message.into() }))
+    }
+
+    fn for_user(mut self, user: &UserId) -> Response {
+        self.user = Some(user.clone());
+        self
+    }
+
+    fn header(mut self, name: &'static str, value: impl Into<String>) -> Response {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    /// The body as bytes.
+    pub fn body_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(&self.body).expect("JSON values serialise")
+    }
+}
+
+/// The API over one model store.
+#[derive(Debug)]
+pub struct Api {
+    store: Arc<Store>,
+    config: ApiConfig,
+    models: ModelCache,
+}
+
+impl Api {
+    /// The API over `store` (shared with the caller, e.g. the GUI).
+    pub fn new(store: Arc<Store>, config: ApiConfig) -> Api {
+        let models = ModelCache::new(config.model_cache_bytes);
+        Api {
+            store,
+            config,
+            models,
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &ApiConfig {
+        &self.config
+    }
+
+    /// The model cache.
+    pub fn models(&self) -> &ModelCache {
+        &self.models
+    }
+
+    /// Answers `request`; `now` is the server's local time.
+    pub fn handle(&self, request: &Request<'_>, now: NaiveDateTime) -> Response {
+        let response = match Route::of(request.target) {
+            None => Response::error(404, format!("no such endpoint: {}", path_of(request))),
+            Some(route) => self.dispatch(&route, request, now),
+        };
+        self.with_cors(response, request)
+    }
+
+    fn dispatch(&self, route: &Route, request: &Request<'_>, now: NaiveDateTime) -> Response {
+        let allowed = route.methods();
+        let method = request.method;
+        if !allowed.contains(&method) {
+            return Response::error(
+                405,
+                format!(
+                    "{method} is not allowed on {}; use {}",
+                    path_of(request),
+                    allowed.join(", ")
+                ),
+            )
+            .header("Allow", allowed.join(", "));
+        }
+        if method == "OPTIONS" {
+            return Response::json(200, json!({ "allow": allowed }))
+                .header("Allow", allowed.join(", "));
+        }
+        let result = match route {
+            Route::Health => Ok(self.health(now)),
+            Route::Train => self.train(request, now),
+            Route::Predict => self.predict(request),
+            Route::UserInfo(raw) => self.info(raw),
+        };
+        result.unwrap_or_else(|failure| failure)
+    }
+
+    fn with_cors(&self, mut response: Response, request: &Request<'_>) -> Response {
+        if let Some(origin) = self.config.cors.allow_origin(request.origin) {
+            if origin != "*" {
+                response.headers.push(("Vary", "Origin".into()));
+            }
+            response
+                .headers
+                .push(("Access-Control-Allow-Origin", origin));
+            if request.method == "OPTIONS" {
+                response.headers.extend([
+                    ("Access-Control-Allow-Methods", "GET, POST, OPTIONS".into()),
+                    (
+                        "Access-Control-Allow-Headers",
+                        "Content-Type, Authorization".into(),
+                    ),
+                    ("Access-Control-Max-Age", "600".into()),
+                ]);
+            }
+        }
+        response
+    }
+
+    fn health(&self, now: NaiveDateTime) -> Response {
+        Response::json(
+            200,
+            json!({
+                "status": "healthy",
+                "service": SERVICE_NAME,
+                "timestamp": format_time(now),
+                "version": env!("CARGO_PKG_VERSION"),
+            }),
+        )
+    }
+
+    fn train(&self, request: &Request<'_>, now: NaiveDateTime) -> Result<Response, Response> {
+        self.authorize(request)?;
+        let (user, sample) = body::decode_sample(request.body).map_err(bad_request)?;
+        let min = self.config.min_samples;
+        let result = self.store.with_user(&user, |writer| {
+            let stored = match writer.metadata() {
+                Ok(metadata) => metadata.map_or(0, |m| m.samples),
+                Err(StoreError::Legacy { .. }) => 0,
+                Err(e) => return Err(e),
+            };
+            let train = (stored + 1 >= min).then_some(&self.config.detector);
+            writer
+                .add_sample(&sample, train, now)
+                .map(|m| (m.samples, train.is_some()))
+        });
+        let (count, trained) = match result {
+            Ok(done) => done,
+            Err(e @ StoreError::PhraseMismatch { .. }) => {
+                return Err(bad_request(e.to_string()).for_user(&user));
+            }
+            Err(e) => return Err(internal(&e).for_user(&user)),
+        };
+        let mut body = json!({
+            "status": "Training data received",
+            "samples_count": count,
+            "model_trained": trained,
+        });
+        if !trained {
+            body["message"] = format!("Need {min} samples to train model").into();
+        }
+        Ok(Response::json(200, body).for_user(&user))
+    }
+
+    fn predict(&self, request: &Request<'_>) -> Result<Response, Response> {
+        let (user, sample) = body::decode_sample(request.body).map_err(bad_request)?;
+        let lookup = self
+            .models
+            .get(&self.store, &user)
+            .map_err(|e| internal(&e).for_user(&user))?;
+        let snapshot = match lookup {
+            Lookup::Enrolled(snapshot) if snapshot.model.is_some() => snapshot,
+            Lookup::Legacy => {
+                let mut missing = Response::error(404, NO_MODEL);
+                missing.body["needs_reenrolment"] = true.into();
+                return Err(missing.for_user(&user));
+            }
+            _ => return Err(Response::error(404, NO_MODEL).for_user(&user)),
+        };
+        let model = snapshot.model.as_ref().expect("checked above");
+        let features = Features::of(&sample);
+        let body = if features.key_sequence != model.key_sequence {
+            json!({
+                "authenticated": false,
+                "reason": PHRASE_MISMATCH,
+                "confidence_score": -1.0,
+                "user_id": user.as_str(),
+            })
+        } else {
+            let score = model.decision(&features.values_ms).map_err(|e| {
+                Response::error(500, format!("stored model of '{user}' is unusable: {e}"))
+                    .for_user(&user)
+            })?;
+            let mut body = json!({
+                "authenticated": score >= 0.0,
+                "confidence_score": score,
+                "user_id": user.as_str(),
+            });
+            if score < 0.0 {
+                body["reason"] = ANOMALY.into();
+            }
+            body
+        };
+        Ok(Response::json(200, body).for_user(&user))
+    }
+
+    fn info(&self, raw_id: &str) -> Result<Response, Response> {
+        let user = routes::path_user_id(raw_id).map_err(bad_request)?;
+        let lookup = self
+            .models
+            .get(&self.store, &user)
+            .map_err(|e| internal(&e).for_user(&user))?;
+        let mut body = json!({
+            "user_id": user.as_str(),
+            "training_samples": 0,
+            "has_trained_model": false,
+            "min_samples_required": self.config.min_samples,
+            "max_feature_length": 0,
+            "needs_reenrolment": matches!(lookup, Lookup::Legacy),
+            "phrase_length": 0,
+            "detector": null,
+            "trained_at": null,
+        });
+        if let Lookup::Enrolled(snapshot) = &lookup {
+            let metadata = &snapshot.metadata;
+            body["training_samples"] = metadata.samples.into();
+            body["max_feature_length"] = metadata.feature_length.into();
+            body["phrase_length"] = metadata.key_sequence.len().into();
+            if let Some(model) = &snapshot.model {
+                body["has_trained_model"] = true.into();
+                body["detector"] = model.params.kind().id().into();
+                body["trained_at"] = model.trained_at.clone().into();
+            }
+        }
+        Ok(Response::json(200, body).for_user(&user))
+    }
+
+    /// With a token configured, the request must carry `Authorization: Bearer <token>`
+    /// (compared in constant time).
+    fn authorize(&self, request: &Request<'_>) -> Result<(), Response> {
+        let Some(token) = &self.config.api_token else {
+            return Ok(());
+        };
+        let presented = request.authorization.and_then(|value| {
+            let (scheme, credentials) = value.trim().split_once(' ')?;
+            scheme
+                .eq_ignore_ascii_case("bearer")
+                .then(|| credentials.trim())
+        });
+        match presented {
+            Some(given)
+                if constant_time_eq::constant_time_eq(given.as_bytes(), token.as_bytes()) =>
+            {
+                Ok(())
+            }
+            _ => Err(Response::error(
+                401,
+                format!(
+                    "{} needs the API token: send \"Authorization: Bearer <token>\"",
+                    path_of(request)
+                ),
+            )
+            .header("WWW-Authenticate", "Bearer")),
+        }
+    }
+}
+
+fn path_of<'a>(request: &Request<'a>) -> &'a str {
+    request
+        .target
+        .split_once('?')
+        .map_or(request.target, |(path, _)| path)
+}
+
+fn bad_request(message: String) -> Response {
+    Response::error(400, message)
+}
+
+fn internal(error: &StoreError) -> Response {
+    Response::error(500, format!("internal error: {error}"))
+}

@@ -1,0 +1,305 @@
+//! `keystroke-workbench serve`: the HTTP API, headless. Settings come from flags, then the
+//! spec's `KW_*` environment variables, then the old backend's names (`FLASK_HOST`,
+//! `FLASK_PORT`, `MIN_SAMPLES`, `CONTAMINATION`, `RANDOM_STATE`), then the defaults.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+
+use crate::api::{Api, ApiConfig, Cors, DEFAULT_MIN_SAMPLES, DEFAULT_MODEL_CACHE_BYTES};
+use crate::detect::{Contamination, DetectorParams, IsolationForest};
+use crate::server::{ServerConfig, ServerHandle, default_workers};
+use crate::store::Store;
+
+/// Arguments of `serve`. Each falls back to the environment variables named in its help.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ServeArgs {
+    /// Address to listen on [env: KW_HOST, FLASK_HOST] [default: 0.0.0.0]
+    #[arg(long, value_name = "ADDR")]
+    pub host: Option<String>,
+    /// Port [env: KW_PORT, FLASK_PORT] [default: 5000; 0 = any free port]
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Model store folder [env: KW_MODELS_DIR] [default: user_models]
+    #[arg(long, value_name = "DIR")]
+    pub models: Option<PathBuf>,
+    /// Samples before a user's model is trained [env: KW_MIN_SAMPLES, MIN_SAMPLES] [default: 5]
+    #[arg(long, value_name = "N")]
+    pub min_samples: Option<usize>,
+    /// Isolation-forest contamination, a fraction in (0, 0.5] or `auto` [env: KW_CONTAMINATION,
+    /// CONTAMINATION] [default: 0.1]
+    #[arg(long, value_name = "FRACTION|auto")]
+    pub contamination: Option<Contamination>,
+    /// Isolation-forest trees [env: KW_N_ESTIMATORS] [default: 100]
+    #[arg(long, value_name = "N")]
+    pub n_estimators: Option<usize>,
+    /// Isolation-forest seed [env: KW_RANDOM_STATE, RANDOM_STATE] [default: 42]
+    #[arg(long, value_name = "SEED")]
+    pub random_state: Option<u64>,
+    /// Worker threads [env: KW_WORKERS] [default: twice the cores, at least 4]
+    #[arg(long, value_name = "N")]
+    pub workers: Option<usize>,
+    /// Memory for cached models, in MiB [env: KW_MODEL_CACHE_MB] [default: 256]
+    #[arg(long, value_name = "MIB")]
+    pub model_cache_mb: Option<usize>,
+    /// Origins allowed by CORS: `*` or a comma-separated list [env: KW_CORS_ORIGINS]
+    /// [default: none, no CORS headers]
+    #[arg(long, value_name = "ORIGINS")]
+    pub cors_origins: Option<String>,
+    /// Log level: off, error, warn, info (one line per request), debug [env: KW_LOG]
+    /// [default: info]
+    #[arg(long, value_name = "LEVEL")]
+    pub log: Option<String>,
+}
+
+/// Everything `serve` runs with. The API token is read from `KW_API_TOKEN` only, never a flag
+/// (a flag shows in the process list).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServeSettings {
+    /// The transport.
+    pub server: ServerConfig,
+    /// The API.
+    pub api: ApiConfig,
+    /// The store folder.
+    pub models: PathBuf,
+    /// The log filter.
+    pub log: String,
+}
+
+impl ServeArgs {
+    /// Resolves the settings, reading the environment through `env`.
+    pub fn resolve(&self, env: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<ServeSettings> {
+        let lookup = Lookup { env };
+        let defaults = IsolationForest::params();
+        let contamination = lookup.value(
+            self.contamination,
+            &["KW_CONTAMINATION", "CONTAMINATION"],
+            defaults.get_contamination(),
+        )?;
+        let n_estimators = lookup.value(
+            self.n_estimators,
+            &["KW_N_ESTIMATORS"],
+            defaults.get_n_trees(),
+        )?;
+        let seed = lookup.value(
+            self.random_state,
+            &["KW_RANDOM_STATE", "RANDOM_STATE"],
+            defaults.get_seed(),
+        )?;
+        let forest = defaults
+            .n_trees(n_estimators)
+            .contamination(contamination)
+            .seed(seed);
+        forest
+            .validate()
+            .context("invalid isolation-forest settings")?;
+        let detector = DetectorParams::IsolationForest(forest);
+        let min_samples = lookup.value(
+            self.min_samples,
+            &["KW_MIN_SAMPLES", "MIN_SAMPLES"],
+            DEFAULT_MIN_SAMPLES,
+        )?;
+        anyhow::ensure!(
+            min_samples >= 1,
+            "the minimum number of samples must be at least 1"
+        );
+        let workers = lookup.value(self.workers, &["KW_WORKERS"], default_workers())?;
+        anyhow::ensure!(workers >= 1, "at least 1 worker thread is needed");
+        let cache_mb = lookup.value(
+            self.model_cache_mb,
+            &["KW_MODEL_CACHE_MB"],
+            DEFAULT_MODEL_CACHE_BYTES >> 20,
+        )?;
+        let cors = lookup.value(
+            self.cors_origins.clone(),
+            &["KW_CORS_ORIGINS"],
+            String::new(),
+        )?;
+        let api_token = env("KW_API_TOKEN").filter(|t| !t.is_empty());
+        Ok(ServeSettings {
+            server: ServerConfig {
+                host: lookup.value(
+                    self.host.clone(),
+                    &["KW_HOST", "FLASK_HOST"],
+                    "0.0.0.0".into(),
+                )?,
+                port: lookup.value(self.port, &["KW_PORT", "FLASK_PORT"], 5000)?,
+                workers,
+                io_timeout: Duration::from_secs(60),
+            },
+            api: ApiConfig {
+                min_samples,
+                detector,
+                api_token,
+                cors: Cors::parse(&cors),
+                model_cache_bytes: cache_mb.saturating_mul(1 << 20),
+            },
+            models: lookup.value(
+                self.models.clone(),
+                &["KW_MODELS_DIR"],
+                "user_models".into(),
+            )?,
+            log: lookup.value(self.log.clone(), &["KW_LOG"], "info".into())?,
+        })
+    }
+}
+
+struct Lookup<'a> {
+    env: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl Lookup<'_> {
+    /// The flag, else the first non-empty variable of `names`, else `default`.
+    fn value<T: FromStr>(&self, flag: Option<T>, names: &[&str], default: T) -> anyhow::Result<T>
+    where
+        T::Err: std::fmt::Display,
+    {
+        if let Some(value) = flag {
+            return Ok(value);
+        }
+        for name in names {
+            if let Some(raw) = (self.env)(name).filter(|v| !v.trim().is_empty()) {
+                return raw
+                    .trim()
+                    .parse()
+                    .map_err(|e| anyhow::anyhow!("{name}={raw:?} is invalid: {e}"));
+            }
+        }
+        Ok(default)
+    }
+}
+
+/// Runs the server until Ctrl-C or SIGTERM, then finishes the requests in flight and exits.
+pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
+    let settings = args.resolve(&|name| std::env::var(name).ok())?;
+    env_logger::Builder::new()
+        .parse_filters(&settings.log)
+        .format_timestamp_millis()
+        .init();
+    let store =
+        Arc::new(Store::open(&settings.models).with_context(|| {
+            format!("cannot open the model store {}", settings.models.display())
+        })?);
+    report_legacy_users(&store);
+    let api = Arc::new(Api::new(Arc::clone(&store), settings.api.clone()));
+    let server = ServerHandle::start(api, &settings.server)?;
+    let (stop_tx, stop_rx) = mpsc::channel();
+    ctrlc::set_handler(move || {
+        let _ = stop_tx.send(());
+    })
+    .context("cannot install the Ctrl-C/SIGTERM handler")?;
+    println!(
+        "Keystroke Workbench API serving {} (store {})",
+        settings.server.host,
+        store.dir().display()
+    );
+    for url in server.urls() {
+        println!("  {url}");
+    }
+    if settings.api.api_token.is_some() {
+        println!("  /train needs the bearer token from KW_API_TOKEN");
+    }
+    log::info!("listening on {}", server.addr());
+    let _ = stop_rx.recv();
+    log::info!("stopping: finishing requests in flight");
+    let counts = server.stats().counts();
+    server.stop();
+    log::info!("stopped after {} requests", counts.requests);
+    Ok(())
+}
+
+/// Logs the old backend's users, who must enrol again.
+fn report_legacy_users(store: &Store) {
+    match store.legacy_users() {
+        Ok(users) if users.is_empty() => {}
+        Ok(users) => {
+            let names: Vec<&str> = users.iter().map(|u| u.as_str()).collect();
+            log::warn!(
+                "{} user(s) were enrolled by the old backend and must enrol again (their old \
+                 files are never read): {}",
+                users.len(),
+                names.join(", ")
+            );
+        }
+        Err(e) => log::error!("cannot list the store's users: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn resolve(args: &ServeArgs, env: &[(&str, &str)]) -> anyhow::Result<ServeSettings> {
+        let env: HashMap<String, String> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        args.resolve(&|name| env.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_follow_the_spec() {
+        let s = resolve(&ServeArgs::default(), &[]).unwrap();
+        assert_eq!(s.server.host, "0.0.0.0");
+        assert_eq!(s.server.port, 5000);
+        assert_eq!(s.models, PathBuf::from("user_models"));
+        assert_eq!(s.api.min_samples, 5);
+        assert_eq!(s.api.detector, DetectorParams::default());
+        assert_eq!(s.api.api_token, None);
+        assert_eq!(s.api.cors, Cors::Off);
+        assert_eq!(s.log, "info");
+    }
+
+    #[test]
+    fn flags_beat_kw_variables_which_beat_the_old_names() {
+        let env = [
+            ("KW_PORT", "6000"),
+            ("FLASK_PORT", "7000"),
+            ("FLASK_HOST", "127.0.0.1"),
+            ("MIN_SAMPLES", "8"),
+            ("CONTAMINATION", "auto"),
+            ("RANDOM_STATE", "7"),
+            ("KW_API_TOKEN", "s3cret"),
+            ("KW_CORS_ORIGINS", "*"),
+        ];
+        let s = resolve(&ServeArgs::default(), &env).unwrap();
+        assert_eq!(s.server.port, 6000);
+        assert_eq!(s.server.host, "127.0.0.1");
+        assert_eq!(s.api.min_samples, 8);
+        assert_eq!(
+            s.api.detector,
+            DetectorParams::IsolationForest(
+                IsolationForest::params()
+                    .contamination(Contamination::Auto)
+                    .seed(7)
+            )
+        );
+        assert_eq!(s.api.api_token.as_deref(), Some("s3cret"));
+        assert_eq!(s.api.cors, Cors::Any);
+        let flags = ServeArgs {
+            port: Some(8000),
+            ..ServeArgs::default()
+        };
+        assert_eq!(resolve(&flags, &env).unwrap().server.port, 8000);
+    }
+
+    #[test]
+    fn a_bad_value_names_the_variable() {
+        let err = resolve(&ServeArgs::default(), &[("FLASK_PORT", "five")]).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("FLASK_PORT=\"five\" is invalid"),
+            "{err}"
+        );
+        let err = resolve(&ServeArgs::default(), &[("KW_CONTAMINATION", "0.9")]).unwrap_err();
+        assert!(err.to_string().contains("KW_CONTAMINATION"), "{err}");
+        let err = resolve(&ServeArgs::default(), &[("KW_MIN_SAMPLES", "0")]).unwrap_err();
+        assert!(err.to_string().contains("at least 1"), "{err}");
+    }
+}

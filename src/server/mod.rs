@@ -1,0 +1,302 @@
+//! The HTTP transport: tiny_http in front of [`crate::api`]. Worker threads take requests
+//! from tiny_http's queue, read the body (bounded), call [`Api::handle`] and write the JSON
+//! answer, so a slow /train on one worker never holds up a /predict on another.
+
+mod listener;
+mod stats;
+mod urls;
+
+use std::io::{self, Read};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use chrono::Local;
+use thiserror::Error;
+
+use crate::api::{Api, Request, Response};
+pub use stats::{Counts, RECENT_REQUESTS, RequestRecord, ServerStats};
+pub use urls::reachable_urls;
+
+/// Largest request body accepted (413 above).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Transport settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerConfig {
+    /// Address to listen on (`0.0.0.0` = every interface).
+    pub host: String,
+    /// Port (0 = any free port).
+    pub port: u16,
+    /// Worker threads answering requests.
+    pub workers: usize,
+    /// A connection silent this long, or a body this slow, is dropped.
+    pub io_timeout: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            host: "0.0.0.0".into(),
+            port: 5000,
+            workers: default_workers(),
+            io_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Worker threads by default: twice the cores, at least 4.
+pub fn default_workers() -> usize {
+    thread::available_parallelism().map_or(4, |n| (2 * n.get()).max(4))
+}
+
+/// The server could not start.
+#[derive(Debug, Error)]
+pub enum ServerError {
+    /// Binding the address failed.
+    #[error("cannot listen on {host}:{port}: {source}")]
+    Bind {
+        /// Host.
+        host: String,
+        /// Port.
+        port: u16,
+        /// Cause.
+        source: io::Error,
+    },
+    /// Another start-up failure.
+    #[error("cannot start the HTTP server: {0}")]
+    Start(String),
+}
+
+/// A running server. Stopping (explicitly or by dropping the handle) finishes the requests
+/// already taken, then joins every worker and closes the port.
+pub struct ServerHandle {
+    addr: SocketAddr,
+    http: Arc<tiny_http::Server>,
+    workers: Vec<JoinHandle<()>>,
+    stopping: Arc<AtomicBool>,
+    stats: Arc<ServerStats>,
+}
+
+impl ServerHandle {
+    /// Starts serving `api` (whose store the caller may share) on `config.host:config.port`.
+    pub fn start(api: Arc<Api>, config: &ServerConfig) -> Result<ServerHandle, ServerError> {
+        let socket =
+            listener::bind(&config.host, config.port, config.io_timeout).map_err(|source| {
+                ServerError::Bind {
+                    host: config.host.clone(),
+                    port: config.port,
+                    source,
+                }
+            })?;
+        let addr = socket
+            .local_addr()
+            .map_err(|e| ServerError::Start(e.to_string()))?;
+        let http = Arc::new(
+            tiny_http::Server::from_listener(socket, None)
+                .map_err(|e| ServerError::Start(e.to_string()))?,
+        );
+        let mut handle = ServerHandle {
+            addr,
+            http,
+            workers: Vec::new(),
+            stopping: Arc::new(AtomicBool::new(false)),
+            stats: Arc::new(ServerStats::default()),
+        };
+        for i in 0..config.workers.max(1) {
+            let worker = Worker {
+                api: Arc::clone(&api),
+                http: Arc::clone(&handle.http),
+                stopping: Arc::clone(&handle.stopping),
+                stats: Arc::clone(&handle.stats),
+            };
+            // On failure, dropping `handle` stops the workers already started.
+            let thread = thread::Builder::new()
+                .name(format!("http-worker-{i}"))
+                .spawn(move || worker.run())
+                .map_err(|e| ServerError::Start(format!("cannot start a worker thread: {e}")))?;
+            handle.workers.push(thread);
+        }
+        Ok(handle)
+    }
+
+    /// The bound address (with the real port when 0 was asked for).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The URLs clients can use: loopback and each LAN address for a wildcard host.
+    pub fn urls(&self) -> Vec<String> {
+        reachable_urls(self.addr)
+    }
+
+    /// Counters and recent requests.
+    pub fn stats(&self) -> &Arc<ServerStats> {
+        &self.stats
+    }
+
+    /// Stops: finishes the requests already taken, joins the workers, closes the port.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        for _ in &self.workers {
+            self.http.unblock();
+        }
+        for worker in self.workers.drain(..) {
+            if worker.join().is_err() {
+                log::error!("an HTTP worker panicked");
+            }
+        }
+    }
+}
+
+impl Drop for ServerHandle {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+struct Worker {
+    api: Arc<Api>,
+    http: Arc<tiny_http::Server>,
+    stopping: Arc<AtomicBool>,
+    stats: Arc<ServerStats>,
+}
+
+impl Worker {
+    fn run(self) {
+        while !self.stopping.load(Ordering::SeqCst) {
+            match self.http.recv() {
+                Ok(request) => self.serve(request),
+                // Woken by stop(), or an accept error tiny_http passes on.
+                Err(e) if !self.stopping.load(Ordering::SeqCst) => {
+                    log::warn!("HTTP listener: {e}");
+                }
+                Err(_) => {}
+            }
+        }
+        // Answer what was already queued before leaving.
+        while let Ok(Some(request)) = self.http.try_recv() {
+            self.serve(request);
+        }
+    }
+
+    fn serve(&self, mut request: tiny_http::Request) {
+        let started = Instant::now();
+        let arrived = Local::now().naive_local();
+        let method = request.method().as_str().to_string();
+        let target = request.url().to_string();
+        let response = match read_body(&mut request) {
+            Ok(body) => {
+                let header = |name: &'static str| {
+                    request
+                        .headers()
+                        .iter()
+                        .find(|h| h.field.equiv(name))
+                        .map(|h| h.value.as_str())
+                };
+                self.api.handle(
+                    &Request {
+                        method: &method,
+                        target: &target,
+                        body: &body,
+                        authorization: header("Authorization"),
+                        origin: header("Origin"),
+                    },
+                    arrived,
+                )
+            }
+            Err(refused) => refused,
+        };
+        let status = response.status;
+        let user = response.user.clone();
+        if status >= 500
+            && let Some(message) = response.body.get("error")
+        {
+            log::error!("{method} {} failed: {message}", loggable(&target));
+        }
+        if let Err(e) = request.respond(encode(&response)) {
+            log::debug!(
+                "{method} {}: cannot write the answer: {e}",
+                loggable(&target)
+            );
+        }
+        let latency = started.elapsed();
+        let path = loggable(&target);
+        log::info!(
+            target: "http",
+            "{method} {path} {status} {:.2}ms user={}",
+            latency.as_secs_f64() * 1e3,
+            user.as_ref().map_or("-", |u| u.as_str())
+        );
+        self.stats.record(RequestRecord {
+            at: arrived,
+            method,
+            path,
+            status,
+            latency,
+            user,
+        });
+    }
+}
+
+/// The request body, at most [`MAX_BODY_BYTES`]; otherwise the error answer.
+fn read_body(request: &mut tiny_http::Request) -> Result<Vec<u8>, Response> {
+    let too_large = || {
+        Response::error(
+            413,
+            format!("request body is larger than {MAX_BODY_BYTES} bytes"),
+        )
+    };
+    if request.body_length().is_some_and(|n| n > MAX_BODY_BYTES) {
+        return Err(too_large());
+    }
+    let mut body = Vec::with_capacity(request.body_length().unwrap_or(0));
+    match request
+        .as_reader()
+        .take(MAX_BODY_BYTES as u64 + 1)
+        .read_to_end(&mut body)
+    {
+        Ok(_) if body.len() > MAX_BODY_BYTES => Err(too_large()),
+        Ok(_) => Ok(body),
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+            ) =>
+        {
+            Err(Response::error(408, "request body did not arrive in time"))
+        }
+        Err(e) => Err(Response::error(
+            400,
+            format!("cannot read request body: {e}"),
+        )),
+    }
+}
+
+fn encode(response: &Response) -> tiny_http::Response<io::Cursor<Vec<u8>>> {
+    let header = |name: &str, value: &str| {
+        tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes())
+            .expect("header names and values are ASCII")
+    };
+    response.headers.iter().fold(
+        tiny_http::Response::from_data(response.body_bytes())
+            .with_status_code(response.status)
+            .with_header(header("Content-Type", "application/json")),
+        |r, (name, value)| r.with_header(header(name, value)),
+    )
+}
+
+/// The path without its query, shortened, for the log (queries may carry anything).
+fn loggable(target: &str) -> String {
+    let path = target.split_once('?').map_or(target, |(path, _)| path);
+    path.chars()
+        .take(160)
+        .map(|c| if c.is_ascii_graphic() { c } else { '?' })
+        .collect()
+}
