@@ -20,6 +20,9 @@ use crate::api::{Api, Request, Response};
 pub use stats::{Counts, RECENT_REQUESTS, RequestRecord, ServerStats};
 pub use urls::reachable_urls;
 
+/// How often an idle worker checks whether the server is stopping.
+const POLL: Duration = Duration::from_millis(50);
+
 /// Largest request body accepted (413 above).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
@@ -171,13 +174,12 @@ struct Worker {
 impl Worker {
     fn run(self) {
         while !self.stopping.load(Ordering::SeqCst) {
-            match self.http.recv() {
-                Ok(request) => self.serve(request),
-                // Woken by stop(), or an accept error tiny_http passes on.
-                Err(e) if !self.stopping.load(Ordering::SeqCst) => {
-                    log::warn!("HTTP listener: {e}");
-                }
-                Err(_) => {}
+            // A timeout, not only stop()'s wake-up: another worker's final drain may consume a
+            // wake-up meant for this one.
+            match self.http.recv_timeout(POLL) {
+                Ok(Some(request)) => self.serve(request),
+                Ok(None) => {}
+                Err(e) => log::warn!("HTTP listener: {e}"),
             }
         }
         // Answer what was already queued before leaving.

@@ -1,0 +1,234 @@
+//! Shared by the server tests: a raw HTTP/1.1 client (so tests control every byte), a server on
+//! 127.0.0.1 port 0 over a temporary store, and keystroke samples.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use keystroke_workbench::api::{Api, ApiConfig};
+use keystroke_workbench::server::{ServerConfig, ServerHandle};
+use keystroke_workbench::store::Store;
+use serde_json::{Value, json};
+
+/// An HTTP answer.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "status {}: body is not JSON ({e}): {:?}",
+                self.status,
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The `error` message of an error answer (which must be a JSON object with one).
+    pub fn error(&self) -> String {
+        self.json()["error"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no \"error\" string in {}", self.text()))
+            .to_string()
+    }
+}
+
+/// Writes `raw` on a new connection and reads the answer (the request should close).
+pub fn send_raw(addr: SocketAddr, raw: &[u8]) -> Reply {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    // The server may answer (413) before reading everything: a failed write is not an error.
+    let _ = stream.write_all(raw);
+    read_reply(&mut stream).expect("an HTTP answer")
+}
+
+/// Reads one answer from `stream`.
+pub fn read_reply(stream: &mut TcpStream) -> Option<Reply> {
+    let mut buffer = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let head_end = loop {
+        if let Some(i) = find(&buffer, b"\r\n\r\n") {
+            break i;
+        }
+        let n = stream.read(&mut chunk).ok()?;
+        if n == 0 {
+            return None;
+        }
+        buffer.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8(buffer[..head_end].to_vec()).expect("ASCII head");
+    let mut lines = head.split("\r\n");
+    let status = lines.next()?.split(' ').nth(1)?.parse().ok()?;
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
+        .collect();
+    let length: usize = headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+        .map_or(0, |(_, v)| v.parse().unwrap());
+    let mut body = buffer[head_end + 4..].to_vec();
+    while body.len() < length {
+        let n = stream.read(&mut chunk).ok()?;
+        if n == 0 {
+            break;
+        }
+        body.extend_from_slice(&chunk[..n]);
+    }
+    Some(Reply {
+        status,
+        headers,
+        body,
+    })
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// A request with a `Content-Length` body on its own connection.
+pub fn request(
+    addr: SocketAddr,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Reply {
+    let mut raw = format!(
+        "{method} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        raw.push_str(&format!("{name}: {value}\r\n"));
+    }
+    raw.push_str("\r\n");
+    let mut raw = raw.into_bytes();
+    raw.extend_from_slice(body);
+    send_raw(addr, &raw)
+}
+
+pub fn get(addr: SocketAddr, target: &str) -> Reply {
+    request(addr, "GET", target, &[], b"")
+}
+
+pub fn post(addr: SocketAddr, target: &str, body: &Value) -> Reply {
+    request(addr, "POST", target, &[], body.to_string().as_bytes())
+}
+
+/// A server on 127.0.0.1 (port 0) over a temporary store.
+pub struct TestServer {
+    pub dir: tempfile::TempDir,
+    pub store: Arc<Store>,
+    pub server: ServerHandle,
+}
+
+impl TestServer {
+    pub fn start() -> TestServer {
+        Self::with_config(ApiConfig::default())
+    }
+
+    pub fn with_config(config: ApiConfig) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        Self::in_dir(dir, config)
+    }
+
+    pub fn in_dir(dir: tempfile::TempDir, config: ApiConfig) -> TestServer {
+        let store = Arc::new(Store::open(dir.path()).unwrap());
+        let api = Arc::new(Api::new(Arc::clone(&store), config));
+        let server = ServerHandle::start(
+            api,
+            &ServerConfig {
+                host: "127.0.0.1".into(),
+                port: 0,
+                workers: 4,
+                io_timeout: Duration::from_secs(10),
+            },
+        )
+        .unwrap();
+        TestServer { dir, store, server }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.server.addr()
+    }
+
+    /// Every file under the store folder with its bytes.
+    pub fn files(&self) -> BTreeMap<String, Vec<u8>> {
+        files_under(self.dir.path())
+    }
+}
+
+pub fn files_under(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut files = BTreeMap::new();
+    for entry in fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if path.is_dir() {
+            for (inner, bytes) in files_under(&path) {
+                files.insert(format!("{name}/{inner}"), bytes);
+            }
+        } else {
+            files.insert(name, fs::read(&path).unwrap_or_default());
+        }
+    }
+    files
+}
+
+/// Events of typing `keys` with per-key holds and gaps from `timing` (ms).
+pub fn events(keys: &[&str], timing: impl Fn(usize) -> (f64, f64)) -> Value {
+    let mut events = Vec::new();
+    let mut t = 1000.0;
+    for (i, key) in keys.iter().enumerate() {
+        let (hold, gap) = timing(i);
+        events.push(json!({"key": key, "event": "down", "timestamp": t}));
+        events.push(json!({"key": key, "event": "up", "timestamp": t + hold}));
+        t += gap;
+    }
+    Value::Array(events)
+}
+
+pub const PHRASE: [&str; 8] = ["p", "a", "s", "s", "w", "o", "r", "d"];
+
+/// A genuine-looking typing of [`PHRASE`]: holds around 90 ms, gaps around 180 ms, varied by
+/// `variant`.
+pub fn genuine(variant: usize) -> Value {
+    events(&PHRASE, |i| {
+        let wobble = ((variant * 7 + i * 13) % 11) as f64;
+        (85.0 + wobble, 175.0 + 1.5 * wobble)
+    })
+}
+
+/// A very different typing of the same phrase: long holds and pauses.
+pub fn imposter() -> Value {
+    events(&PHRASE, |i| {
+        (300.0 + 40.0 * i as f64, 900.0 + 120.0 * i as f64)
+    })
+}
+
+pub fn sample_body(user: &str, events: Value) -> Value {
+    json!({"user_id": user, "keystroke_data": events})
+}
