@@ -49,8 +49,9 @@ fn spawn_serve(
 }
 
 fn signal(child: &Child, name: &str) {
-    let status = Command::new("kill")
-        .args([format!("-{name}"), child.id().to_string()])
+    // The shell's own `kill`: no procps needed.
+    let status = Command::new("sh")
+        .args(["-c", &format!("kill -{name} {}", child.id())])
         .status()
         .unwrap();
     assert!(status.success());
@@ -71,7 +72,9 @@ fn wait_exit(child: &mut Child) -> std::process::ExitStatus {
 fn serve_finishes_the_request_in_flight_on_sigterm_then_exits() {
     let dir = tempfile::tempdir().unwrap();
     let (mut child, addr, mut stderr) = spawn_serve(dir.path(), &[("MIN_SAMPLES", "3")]);
-    let phrase = [".", "t", "i", "e", "5", "R", "o", "a", "n", "l", "Shift", "Enter"];
+    let phrase = [
+        ".", "t", "i", "e", "5", "R", "o", "a", "n", "l", "Shift", "Enter",
+    ];
     let body = sample_body("alice@example.com", events(&phrase, |_| (90.0, 180.0))).to_string();
     assert!(body.len() > 1024, "a body tiny_http does not read ahead");
     let (head, tail) = body.as_bytes().split_at(body.len() / 2);

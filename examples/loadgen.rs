@@ -1,0 +1,233 @@
+//! Load generator for the HTTP API: keep-alive connections on loopback, bounded in requests and
+//! time, reporting throughput and p50/p99 latency per endpoint and connection count.
+//!
+//! ```text
+//! cargo run --release --example loadgen -- [--connections 1,16,64] [--seconds 3]
+//!     [--max-requests 200000] [--endpoints predict,train] [--addr 127.0.0.1:5000]
+//! ```
+//!
+//! Without `--addr` it starts the server in this process on 127.0.0.1 (port 0) over a fresh
+//! temporary store, with request logging off. `/predict` goes to 64 enrolled users (20 samples
+//! each, isolation forest); `/train` enrols fresh users, 10 samples each (the model is trained
+//! from the 5th on), every write durable (fsync).
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use keystroke_workbench::api::{Api, ApiConfig};
+use keystroke_workbench::server::{ServerConfig, ServerHandle, default_workers};
+use keystroke_workbench::store::Store;
+use serde_json::{Value, json};
+
+const PHRASE: [&str; 11] = [".", "t", "i", "e", "5", "R", "o", "a", "n", "l", "Enter"];
+const PREDICT_USERS: usize = 64;
+
+struct Options {
+    connections: Vec<usize>,
+    seconds: f64,
+    max_requests: usize,
+    endpoints: Vec<String>,
+    addr: Option<SocketAddr>,
+}
+
+fn options() -> Options {
+    let mut o = Options {
+        connections: vec![1, 16, 64],
+        seconds: 3.0,
+        max_requests: 200_000,
+        endpoints: vec!["predict".into(), "train".into()],
+        addr: None,
+    };
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    for pair in args.chunks(2) {
+        let value = pair.get(1).map(String::as_str).unwrap_or_default();
+        match pair[0].as_str() {
+            "--connections" => {
+                o.connections = value.split(',').map(|v| v.parse().unwrap()).collect()
+            }
+            "--seconds" => o.seconds = value.parse().unwrap(),
+            "--max-requests" => o.max_requests = value.parse().unwrap(),
+            "--endpoints" => o.endpoints = value.split(',').map(String::from).collect(),
+            "--addr" => o.addr = Some(value.parse().expect("HOST:PORT")),
+            other => panic!("unknown option {other}"),
+        }
+    }
+    if let Some(addr) = o.addr {
+        assert!(addr.ip().is_loopback(), "loopback only");
+    }
+    o
+}
+
+/// One typing of the phrase, varied by `variant`.
+fn sample(variant: usize) -> Value {
+    let mut events = Vec::new();
+    let mut t = 1000.0;
+    for (i, key) in PHRASE.iter().enumerate() {
+        let wobble = ((variant * 7 + i * 13) % 17) as f64;
+        events.push(json!({"key": key, "event": "down", "timestamp": t}));
+        events.push(json!({"key": key, "event": "up", "timestamp": t + 80.0 + wobble}));
+        t += 170.0 + 2.0 * wobble;
+    }
+    Value::Array(events)
+}
+
+fn http_post(path: &str, body: &Value) -> Vec<u8> {
+    let body = body.to_string();
+    format!(
+        "POST {path} HTTP/1.1\r\nHost: loadgen\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// Sends `request` and reads one answer; returns its status.
+fn exchange(stream: &mut TcpStream, request: &[u8], buffer: &mut Vec<u8>) -> u16 {
+    stream.write_all(request).expect("write");
+    buffer.clear();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = stream.read(&mut chunk).expect("read");
+        assert!(n > 0, "server closed the connection");
+        buffer.extend_from_slice(&chunk[..n]);
+        if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = std::str::from_utf8(&buffer[..end]).unwrap().to_string();
+            let length: usize = head
+                .lines()
+                .find_map(|l| {
+                    let (name, value) = l.split_once(':')?;
+                    name.eq_ignore_ascii_case("content-length")
+                        .then(|| value.trim().parse().unwrap())
+                })
+                .unwrap_or(0);
+            while buffer.len() < end + 4 + length {
+                let n = stream.read(&mut chunk).expect("read body");
+                assert!(n > 0, "server closed the connection");
+                buffer.extend_from_slice(&chunk[..n]);
+            }
+            return head[9..12].parse().unwrap();
+        }
+    }
+}
+
+struct Cell {
+    requests: usize,
+    elapsed: Duration,
+    latencies_us: Vec<u32>,
+}
+
+fn run_cell(
+    addr: SocketAddr,
+    endpoint: &str,
+    connections: usize,
+    o: &Options,
+    round: usize,
+) -> Cell {
+    let per_connection = o.max_requests.div_ceil(connections);
+    let deadline = Duration::from_secs_f64(o.seconds);
+    let started = Instant::now();
+    let threads: Vec<_> = (0..connections)
+        .map(|c| {
+            let endpoint = endpoint.to_string();
+            thread::Builder::new()
+                .name(format!("loadgen-{c}"))
+                .spawn(move || {
+                    let mut stream = TcpStream::connect(addr).expect("connect");
+                    stream.set_nodelay(true).unwrap();
+                    let mut buffer = Vec::new();
+                    let mut latencies = Vec::new();
+                    let begin = Instant::now();
+                    for i in 0..per_connection {
+                        if begin.elapsed() >= deadline {
+                            break;
+                        }
+                        let request = if endpoint == "predict" {
+                            let user = format!("user{}", (c + i) % PREDICT_USERS);
+                            http_post(
+                                "/predict",
+                                &json!({"user_id": user, "keystroke_data": sample(i)}),
+                            )
+                        } else {
+                            let user = format!("r{round}-c{c}-u{}", i / 10);
+                            http_post(
+                                "/train",
+                                &json!({"user_id": user, "keystroke_data": sample(i)}),
+                            )
+                        };
+                        let sent = Instant::now();
+                        let status = exchange(&mut stream, &request, &mut buffer);
+                        latencies.push(sent.elapsed().as_micros() as u32);
+                        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&buffer));
+                    }
+                    latencies
+                })
+                .unwrap()
+        })
+        .collect();
+    let mut latencies_us: Vec<u32> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    let elapsed = started.elapsed();
+    latencies_us.sort_unstable();
+    Cell {
+        requests: latencies_us.len(),
+        elapsed,
+        latencies_us,
+    }
+}
+
+fn percentile_ms(sorted: &[u32], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    f64::from(sorted[i]) / 1000.0
+}
+
+fn main() {
+    let o = options();
+    let dir = tempfile::tempdir().unwrap();
+    let (addr, _server) = match o.addr {
+        Some(addr) => (addr, None),
+        None => {
+            let store = Arc::new(Store::open(dir.path()).unwrap());
+            let api = Arc::new(Api::new(store, ApiConfig::default()));
+            let config = ServerConfig {
+                host: "127.0.0.1".into(),
+                port: 0,
+                workers: default_workers(),
+                io_timeout: Duration::from_secs(30),
+            };
+            let server = ServerHandle::start(api, &config).unwrap();
+            (server.addr(), Some(server))
+        }
+    };
+    if o.endpoints.iter().any(|e| e == "predict") {
+        let mut stream = TcpStream::connect(addr).unwrap();
+        let mut buffer = Vec::new();
+        for u in 0..PREDICT_USERS {
+            for i in 0..20 {
+                let body = json!({"user_id": format!("user{u}"), "keystroke_data": sample(i)});
+                assert_eq!(
+                    exchange(&mut stream, &http_post("/train", &body), &mut buffer),
+                    200
+                );
+            }
+        }
+    }
+    println!(
+        "| endpoint | connections | requests | req/s | p50 ms | p99 ms |\n|---|---:|---:|---:|---:|---:|"
+    );
+    for (round, endpoint) in o.endpoints.iter().enumerate() {
+        for &connections in &o.connections {
+            let cell = run_cell(addr, endpoint, connections, &o, round * 1000 + connections);
+            println!(
+                "| /{endpoint} | {connections} | {} | {:.0} | {:.3} | {:.3} |",
+                cell.requests,
+                cell.requests as f64 / cell.elapsed.as_secs_f64(),
+                percentile_ms(&cell.latencies_us, 0.50),
+                percentile_ms(&cell.latencies_us, 0.99),
+            );
+        }
+    }
+}
