@@ -10,11 +10,12 @@
 //! resident set size (Linux `/proc/self/status`) before and after, per user, with the model
 //! cache's own count.
 
-use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+mod support;
 
 use chrono::Local;
 use keystroke_workbench::api::{Api, ApiConfig};
@@ -23,21 +24,8 @@ use keystroke_workbench::detect::DetectorParams;
 use keystroke_workbench::server::{ServerConfig, ServerHandle};
 use keystroke_workbench::store::{Store, UserId};
 use keystroke_workbench::workers::parallel_map;
-use serde_json::{Value, json};
-
-const PHRASE: [&str; 11] = [".", "t", "i", "e", "5", "R", "o", "a", "n", "l", "Enter"];
-
-fn events(variant: usize) -> Value {
-    let mut events = Vec::new();
-    let mut t = 1000.0;
-    for (i, key) in PHRASE.iter().enumerate() {
-        let wobble = ((variant * 7 + i * 13) % 17) as f64;
-        events.push(json!({"key": key, "event": "down", "timestamp": t}));
-        events.push(json!({"key": key, "event": "up", "timestamp": t + 80.0 + wobble}));
-        t += 170.0 + 2.0 * wobble;
-    }
-    Value::Array(events)
-}
+use serde_json::json;
+use support::{exchange, http_post, sample};
 
 fn user(i: usize) -> String {
     format!("user{i:05}@example.com")
@@ -57,7 +45,7 @@ fn build(dir: &Path, users: usize) {
     let params = DetectorParams::default();
     let samples: Vec<Sample> = (0..5)
         .map(|v| {
-            Sample::from_events(serde_json::from_value::<Vec<KeyEvent>>(events(v)).unwrap())
+            Sample::from_events(serde_json::from_value::<Vec<KeyEvent>>(sample(v)).unwrap())
                 .unwrap()
         })
         .collect();
@@ -124,26 +112,14 @@ fn main() {
     let before = rss_kib();
     let mut stream = TcpStream::connect(server.addr()).unwrap();
     stream.set_nodelay(true).unwrap();
+    let mut buffer = Vec::new();
     let started = Instant::now();
     let mut authenticated = 0;
     for i in 0..users {
-        let body = json!({"user_id": user(i), "keystroke_data": events(i % 5)}).to_string();
-        write!(
-            stream,
-            "POST /predict HTTP/1.1\r\nHost: m\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        )
-        .unwrap();
-        let mut reply = Vec::new();
-        let mut chunk = [0u8; 2048];
-        while !reply.ends_with(b"}") {
-            let n = stream.read(&mut chunk).unwrap();
-            assert!(n > 0);
-            reply.extend_from_slice(&chunk[..n]);
-        }
-        let text = String::from_utf8_lossy(&reply);
-        assert!(text.starts_with("HTTP/1.1 200"), "{text}");
-        authenticated += usize::from(text.contains("\"authenticated\":true"));
+        let body = json!({"user_id": user(i), "keystroke_data": sample(i % 5)});
+        let status = exchange(&mut stream, &http_post("/predict", &body), &mut buffer);
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&buffer));
+        authenticated += usize::from(buffer.windows(20).any(|w| w == b"\"authenticated\":true"));
     }
     let elapsed = started.elapsed();
     let after = rss_kib();
