@@ -336,3 +336,45 @@ fn thirty_two_concurrent_trainers_lose_no_sample() {
     let header = String::from_utf8_lossy(&npy[10..npy.len().min(128)]);
     assert!(header.contains("'shape': (320, 22)"), "{header}");
 }
+
+#[test]
+fn a_train_in_progress_does_not_hold_up_predict() {
+    let server = TestServer::start();
+    let addr = server.addr();
+    for i in 0..5 {
+        assert_eq!(
+            post(addr, "/train", &sample_body("alice", genuine(i))).status,
+            200
+        );
+    }
+    // Three /train requests stall half-way through their bodies, each holding a worker.
+    let phrase = [
+        ".", "t", "i", "e", "5", "R", "o", "a", "n", "l", "Shift", "Enter",
+    ];
+    let body = sample_body("bob", events(&phrase, |_| (90.0, 180.0))).to_string();
+    let stalled: Vec<TcpStream> = (0..3)
+        .map(|_| {
+            let mut stream = TcpStream::connect(addr).unwrap();
+            write!(
+                stream,
+                "POST /train HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\n\r\n",
+                body.len()
+            )
+            .unwrap();
+            stream
+                .write_all(&body.as_bytes()[..body.len() / 2])
+                .unwrap();
+            stream
+        })
+        .collect();
+    thread::sleep(Duration::from_millis(200));
+    let started = Instant::now();
+    let reply = post(addr, "/predict", &sample_body("alice", genuine(2)));
+    assert_eq!(reply.status, 200);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    drop(stalled);
+}
