@@ -7,7 +7,7 @@ mod stats;
 mod urls;
 
 use std::io::{self, Read};
-use std::net::SocketAddr;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, JoinHandle};
@@ -77,7 +77,8 @@ pub enum ServerError {
 /// already taken, then joins every worker and closes the port.
 pub struct ServerHandle {
     addr: SocketAddr,
-    http: Arc<tiny_http::Server>,
+    /// `None` once stopped.
+    http: Option<Arc<tiny_http::Server>>,
     workers: Vec<JoinHandle<()>>,
     stopping: Arc<AtomicBool>,
     stats: Arc<ServerStats>,
@@ -103,7 +104,7 @@ impl ServerHandle {
         );
         let mut handle = ServerHandle {
             addr,
-            http,
+            http: Some(http),
             workers: Vec::new(),
             stopping: Arc::new(AtomicBool::new(false)),
             stats: Arc::new(ServerStats::default()),
@@ -111,7 +112,7 @@ impl ServerHandle {
         for i in 0..config.workers.max(1) {
             let worker = Worker {
                 api: Arc::clone(&api),
-                http: Arc::clone(&handle.http),
+                http: Arc::clone(handle.http.as_ref().expect("running")),
                 stopping: Arc::clone(&handle.stopping),
                 stats: Arc::clone(&handle.stats),
             };
@@ -146,21 +147,46 @@ impl ServerHandle {
     }
 
     fn shutdown(&mut self) {
+        let Some(http) = self.http.take() else {
+            return;
+        };
         self.stopping.store(true, Ordering::SeqCst);
         for _ in &self.workers {
-            self.http.unblock();
+            http.unblock();
         }
         for worker in self.workers.drain(..) {
             if worker.join().is_err() {
                 log::error!("an HTTP worker panicked");
             }
         }
+        // The last reference: tiny_http's accept thread closes the port a moment after this.
+        drop(http);
+        wait_until_closed(self.addr);
     }
 }
 
 impl Drop for ServerHandle {
     fn drop(&mut self) {
         self.shutdown();
+    }
+}
+
+/// Waits (up to a second) until nothing accepts connections on `addr` any more, so a stopped
+/// server's port is free when `stop` returns.
+fn wait_until_closed(addr: SocketAddr) {
+    let mut probe = addr;
+    if probe.ip().is_unspecified() {
+        probe.set_ip(if addr.is_ipv4() {
+            Ipv4Addr::LOCALHOST.into()
+        } else {
+            Ipv6Addr::LOCALHOST.into()
+        });
+    }
+    let deadline = Instant::now() + Duration::from_secs(1);
+    while Instant::now() < deadline
+        && TcpStream::connect_timeout(&probe, Duration::from_millis(100)).is_ok()
+    {
+        thread::sleep(Duration::from_millis(1));
     }
 }
 
