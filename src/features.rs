@@ -42,6 +42,23 @@ impl Features {
     }
 }
 
+/// Mean and sample standard deviation (0 for a single row) of each column of `rows`.
+pub fn column_stats(rows: ndarray::ArrayView2<f64>) -> Vec<(f64, f64)> {
+    let n = rows.nrows() as f64;
+    rows.columns()
+        .into_iter()
+        .map(|column| {
+            let mean = column.sum() / n;
+            let sd = if rows.nrows() > 1 {
+                (column.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt()
+            } else {
+                0.0
+            };
+            (mean, sd)
+        })
+        .collect()
+}
+
 /// Length of the feature vector for `n_keys` presses (0 for none).
 pub fn feature_len(n_keys: usize) -> usize {
     (3 * n_keys).saturating_sub(2)

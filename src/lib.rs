@@ -35,6 +35,8 @@ pub mod cli;
 pub mod detect;
 pub mod eval;
 pub mod features;
+#[cfg(feature = "gui")]
+pub mod gui;
 pub mod server;
 pub mod store;
 pub mod workers;

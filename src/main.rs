@@ -1,14 +1,16 @@
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser};
-use keystroke_workbench::cli::{self, Cli};
+use clap::Parser;
+use keystroke_workbench::cli::{self, Cli, Command};
 
 fn main() -> ExitCode {
     let args = Cli::parse();
-    let Some(command) = args.command else {
-        println!("GUI arrives with the workbench issue. Meanwhile, the command line:\n");
-        Cli::command().print_help().ok();
-        return ExitCode::SUCCESS;
+    let command = match args.command {
+        Some(command) => command,
+        None => match default_command() {
+            Some(command) => command,
+            None => return ExitCode::from(2),
+        },
     };
     match cli::run(command) {
         Ok(()) => ExitCode::SUCCESS,
@@ -17,4 +19,25 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// With no command: the workbench window, or where none can open, how to go on instead.
+#[cfg(feature = "gui")]
+fn default_command() -> Option<Command> {
+    if keystroke_workbench::gui::display_available() {
+        Some(Command::Workbench(cli::WorkbenchArgs::default()))
+    } else {
+        eprintln!("{}", cli::NO_DISPLAY);
+        None
+    }
+}
+
+#[cfg(not(feature = "gui"))]
+fn default_command() -> Option<Command> {
+    eprintln!(
+        "this build has no desktop workbench (built without the `gui` feature). Use:\n  \
+         keystroke-workbench serve    serve the HTTP API\n  \
+         keystroke-workbench eval     evaluate detectors on the CMU benchmark"
+    );
+    None
 }

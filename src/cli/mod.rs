@@ -2,11 +2,15 @@
 
 mod eval;
 mod serve;
+#[cfg(feature = "gui")]
+mod workbench;
 
 use clap::{Parser, Subcommand};
 
 pub use eval::{EvalArgs, EvalReport};
 pub use serve::{ServeArgs, ServeSettings};
+#[cfg(feature = "gui")]
+pub use workbench::{NO_DISPLAY, WorkbenchArgs};
 
 /// Keystroke Workbench: keystroke-dynamics authentication research and serving.
 #[derive(Debug, Parser)]
@@ -24,6 +28,9 @@ pub enum Command {
     Eval(EvalArgs),
     /// Serve the HTTP API (`/health`, `/train`, `/predict`, `/user/{id}/info`) until Ctrl-C.
     Serve(ServeArgs),
+    /// Open the desktop workbench (what running with no command does).
+    #[cfg(feature = "gui")]
+    Workbench(WorkbenchArgs),
 }
 
 /// Runs a command, writing its output to standard output.
@@ -31,5 +38,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Eval(args) => eval::run(&args, &mut std::io::stdout().lock()),
         Command::Serve(args) => serve::run(&args),
+        #[cfg(feature = "gui")]
+        Command::Workbench(args) => workbench::run(&args),
     }
 }

@@ -1,0 +1,467 @@
+//! The workbench's state and frame loop; each tab draws itself in its own file.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, TryRecvError};
+
+use chrono::Local;
+use ndarray::Array2;
+
+use super::capture::{self, GlobalCapture, RECORDING, RawKey, Source};
+use super::settings::Settings;
+use crate::api::{Lookup, ModelCache};
+use crate::capture::{Recorded, Recorder, Sample};
+use crate::eval::Attempt;
+use crate::features::Features;
+use crate::server::ServerHandle;
+use crate::store::{Metadata, Store, StoreError, UserId};
+
+/// How the workbench starts.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Settings to start from.
+    pub settings: Settings,
+    /// Where to save them (`None`: not saved).
+    pub settings_path: Option<PathBuf>,
+    /// Try rdev's global listener (otherwise window events only).
+    pub global_capture: bool,
+    /// Arm capture at once.
+    pub arm: bool,
+}
+
+/// The tabs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tab {
+    /// Users and samples.
+    Enrol,
+    /// Timing plots.
+    Timings,
+    /// Training and live tests.
+    Test,
+    /// The embedded server.
+    Server,
+    /// Sessions and exports.
+    Files,
+}
+
+impl Tab {
+    const ALL: [Tab; 5] = [Tab::Enrol, Tab::Timings, Tab::Test, Tab::Server, Tab::Files];
+
+    fn label(self) -> &'static str {
+        match self {
+            Tab::Enrol => "Enrol",
+            Tab::Timings => "Timings",
+            Tab::Test => "Train & test",
+            Tab::Server => "Server",
+            Tab::Files => "Files",
+        }
+    }
+}
+
+/// A completed sample waiting for the operator.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    /// The sample.
+    pub sample: Sample,
+    /// Its features.
+    pub features: Features,
+}
+
+/// What the store holds for the selected user, reloaded when it changes.
+#[derive(Debug, Clone)]
+pub struct UserView {
+    /// Store write count it was read at.
+    pub generation: u64,
+    /// Metadata (`None`: no samples yet).
+    pub metadata: Option<Metadata>,
+    /// Feature rows.
+    pub features: Array2<f64>,
+}
+
+/// The desktop workbench.
+pub struct Workbench {
+    pub(super) settings: Settings,
+    settings_path: Option<PathBuf>,
+    pub(super) store: Arc<Store>,
+    pub(super) models: ModelCache,
+    pub(super) tab: Tab,
+    pub(super) source: Source,
+    global: Option<GlobalCapture>,
+    pub(super) armed: bool,
+    pub(super) recorder: Recorder,
+    pub(super) user_input: String,
+    pub(super) user: Option<UserId>,
+    pub(super) view: Option<UserView>,
+    pub(super) pending: Vec<Pending>,
+    pub(super) message: String,
+    pub(super) live_test: bool,
+    pub(super) attempts: Vec<Attempt>,
+    pub(super) training: Option<Receiver<Result<Metadata, StoreError>>>,
+    pub(super) server: Option<ServerHandle>,
+    pub(super) plot: super::plots::PlotState,
+    pub(super) files: super::files::FilesState,
+}
+
+impl Workbench {
+    /// Opens the store and, if asked, the global listener.
+    pub fn new(options: Options) -> Result<Workbench, StoreError> {
+        let settings = options.settings;
+        let store = Arc::new(Store::open(&settings.store_dir)?);
+        let (source, global) = if options.global_capture {
+            match capture::start_global() {
+                Ok(global) => (Source::Global, Some(global)),
+                Err(why) => (Source::Window(why), None),
+            }
+        } else {
+            (Source::Window("global listener not requested".into()), None)
+        };
+        let user = settings
+            .last_user
+            .as_deref()
+            .and_then(|u| UserId::parse(u).ok());
+        let mut workbench = Workbench {
+            user_input: user.as_ref().map(|u| u.to_string()).unwrap_or_default(),
+            settings,
+            settings_path: options.settings_path,
+            store,
+            models: ModelCache::new(crate::api::DEFAULT_MODEL_CACHE_BYTES),
+            tab: Tab::Enrol,
+            source,
+            global,
+            armed: options.arm,
+            recorder: Recorder::new(),
+            user: None,
+            view: None,
+            pending: Vec::new(),
+            message: String::new(),
+            live_test: false,
+            attempts: Vec::new(),
+            training: None,
+            server: None,
+            plot: Default::default(),
+            files: Default::default(),
+        };
+        if let Some(user) = user {
+            workbench.select_user(user);
+        }
+        Ok(workbench)
+    }
+
+    /// The store the workbench (and its server) use.
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    /// The selected user.
+    pub fn user(&self) -> Option<&UserId> {
+        self.user.as_ref()
+    }
+
+    /// The status line.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The embedded server, if running.
+    pub fn server(&self) -> Option<&ServerHandle> {
+        self.server.as_ref()
+    }
+
+    /// Selects (or creates, on its first sample) a user.
+    pub fn select_user(&mut self, user: UserId) {
+        self.settings.last_user = Some(user.to_string());
+        self.user_input = user.to_string();
+        self.user = Some(user);
+        self.view = None;
+        self.pending.clear();
+        self.attempts.clear();
+        self.recorder.reset();
+        self.save_settings();
+    }
+
+    pub(super) fn save_settings(&mut self) {
+        if let Some(path) = &self.settings_path
+            && let Err(e) = self.settings.save(path)
+        {
+            self.message = format!("cannot save settings to {}: {e}", path.display());
+        }
+    }
+
+    /// The selected user's stored data, reloaded if the store changed.
+    pub(super) fn refresh_view(&mut self) {
+        let Some(user) = &self.user else {
+            self.view = None;
+            return;
+        };
+        let generation = self.store.generation(user);
+        if self
+            .view
+            .as_ref()
+            .is_some_and(|v| v.generation == generation)
+        {
+            return;
+        }
+        let loaded = self.store.metadata(user).and_then(|metadata| {
+            let features = match &metadata {
+                Some(m) => self.store.features(user, m)?,
+                None => Array2::zeros((0, 0)),
+            };
+            Ok(UserView {
+                generation,
+                metadata,
+                features,
+            })
+        });
+        match loaded {
+            Ok(view) => self.view = Some(view),
+            Err(StoreError::Legacy { .. }) => {
+                self.view = None;
+                self.message = format!(
+                    "{user} was enrolled by the old backend: their next sample starts a new enrolment"
+                );
+            }
+            Err(e) => {
+                self.view = None;
+                self.message = e.to_string();
+            }
+        }
+    }
+
+    /// Handles one captured key event.
+    pub fn on_key(&mut self, key: RawKey) {
+        match self.recorder.push(&key.key, key.action, key.timestamp_ms) {
+            Recorded::Pending => {}
+            Recorded::Refused(why) => self.message = format!("sample not taken: {why}"),
+            Recorded::Sample(sample) => self.on_sample(sample),
+        }
+    }
+
+    fn on_sample(&mut self, sample: Sample) {
+        let Some(user) = self.user.clone() else {
+            self.message = "choose a user before typing".into();
+            return;
+        };
+        let features = Features::of(&sample);
+        if self.live_test {
+            self.score_attempt(&user, &features);
+            return;
+        }
+        self.refresh_view();
+        if let Some(metadata) = self.view.as_ref().and_then(|v| v.metadata.as_ref())
+            && metadata.key_sequence != features.key_sequence
+        {
+            self.message = format!(
+                "sample refused: typed [{}], the enrolled phrase is [{}]",
+                features.key_sequence.join(" "),
+                metadata.key_sequence.join(" ")
+            );
+            return;
+        }
+        if let Some(first) = self.pending.first()
+            && first.features.key_sequence != features.key_sequence
+            && self.view.as_ref().is_none_or(|v| v.metadata.is_none())
+        {
+            self.message = "sample refused: it differs from the pending samples' phrase".into();
+            return;
+        }
+        self.pending.push(Pending { sample, features });
+        if self.settings.auto_accept {
+            self.accept(self.pending.len() - 1);
+        } else {
+            self.message = "sample ready: accept or discard it".into();
+        }
+    }
+
+    /// Stores pending sample `index`.
+    pub fn accept(&mut self, index: usize) {
+        let (Some(user), Some(pending)) = (self.user.clone(), self.pending.get(index)) else {
+            return;
+        };
+        let now = Local::now().naive_local();
+        let result = self
+            .store
+            .with_user(&user, |w| w.add_sample(&pending.sample, None, now));
+        match result {
+            Ok(metadata) => {
+                self.pending.remove(index);
+                self.message = format!("sample {} of {user} stored", metadata.samples);
+            }
+            Err(e) => self.message = format!("sample not stored: {e}"),
+        }
+        self.refresh_view();
+    }
+
+    /// Drops pending sample `index`.
+    pub fn discard(&mut self, index: usize) {
+        if index < self.pending.len() {
+            self.pending.remove(index);
+            self.message = "sample discarded".into();
+        }
+    }
+
+    fn score_attempt(&mut self, user: &UserId, features: &Features) {
+        let model = match self.models.get(&self.store, user) {
+            Ok(Lookup::Enrolled(snapshot)) => snapshot.model.clone(),
+            Ok(_) => None,
+            Err(e) => {
+                self.message = e.to_string();
+                return;
+            }
+        };
+        let Some(model) = model else {
+            self.message = format!("{user} has no trained model: train one first");
+            return;
+        };
+        if model.key_sequence != features.key_sequence {
+            self.message = "Typed text does not match the enrolled phrase".into();
+            self.attempts.push(Attempt {
+                score: -1.0,
+                label: None,
+            });
+            return;
+        }
+        match model.decision(&features.values_ms) {
+            Ok(score) => {
+                self.message = format!(
+                    "{} ({score:+.3})",
+                    if score >= 0.0 { "genuine" } else { "imposter" }
+                );
+                self.attempts.push(Attempt { score, label: None });
+            }
+            Err(e) => self.message = e.to_string(),
+        }
+    }
+
+    /// Takes this frame's key events from the active source.
+    fn capture(&mut self, ctx: &egui::Context) {
+        let focused = ctx.input(|i| i.viewport().focused).unwrap_or(true);
+        let recording = self.armed && focused;
+        RECORDING.store(recording, std::sync::atomic::Ordering::Relaxed);
+        let keys = match (&self.global, recording) {
+            (Some(global), true) => global.drain(),
+            (Some(global), false) => {
+                global.drain();
+                Vec::new()
+            }
+            (None, true) => capture::window_keys(ctx),
+            (None, false) => Vec::new(),
+        };
+        for key in keys {
+            self.on_key(key);
+        }
+        if recording && self.global.is_some() {
+            // Poll the listener's channel even without window events.
+            ctx.request_repaint_after(std::time::Duration::from_millis(15));
+        }
+    }
+
+    fn poll_training(&mut self) {
+        let Some(rx) = &self.training else {
+            return;
+        };
+        match rx.try_recv() {
+            Ok(Ok(metadata)) => {
+                self.message = format!(
+                    "trained {} on {} samples",
+                    metadata.detector.map_or("?", |d| d.id()),
+                    metadata.samples
+                );
+                self.training = None;
+            }
+            Ok(Err(e)) => {
+                self.message = format!("training failed: {e}");
+                self.training = None;
+            }
+            Err(TryRecvError::Empty) => {}
+            Err(TryRecvError::Disconnected) => {
+                self.message = "training stopped unexpectedly".into();
+                self.training = None;
+            }
+        }
+    }
+
+    fn header(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            for tab in Tab::ALL {
+                ui.selectable_value(&mut self.tab, tab, tab.label());
+            }
+        });
+        ui.horizontal(|ui| {
+            let label = ui.label("User:");
+            let edit = ui
+                .text_edit_singleline(&mut self.user_input)
+                .labelled_by(label.id);
+            let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+            if ui.button("Select").clicked() || enter {
+                match UserId::parse(self.user_input.trim()) {
+                    Ok(user) => self.select_user(user),
+                    Err(e) => self.message = e.to_string(),
+                }
+            }
+            if let Ok(users) = self.store.users()
+                && !users.is_empty()
+            {
+                let current = self
+                    .user
+                    .as_ref()
+                    .map_or("pick…".to_string(), |u| u.to_string());
+                let mut picked = None;
+                egui::ComboBox::from_id_salt("users")
+                    .selected_text(current)
+                    .show_ui(ui, |ui| {
+                        for user in users {
+                            if ui.selectable_label(false, user.as_str()).clicked() {
+                                picked = Some(user);
+                            }
+                        }
+                    });
+                if let Some(user) = picked {
+                    self.select_user(user);
+                }
+            }
+        });
+        ui.horizontal(|ui| {
+            ui.checkbox(&mut self.armed, "Capture armed");
+            ui.label(format!("Source: {}", self.source.describe()));
+        });
+        ui.label(
+            egui::RichText::new(
+                "Keys are recorded only while capture is armed and this window has focus; \
+                 keys typed into other windows are never recorded.",
+            )
+            .small()
+            .weak(),
+        );
+        ui.label(format!("Status: {}", self.message));
+        ui.separator();
+    }
+}
+
+impl eframe::App for Workbench {
+    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        self.capture(ctx);
+        self.poll_training();
+        if self.training.is_some() || self.server.is_some() {
+            ctx.request_repaint_after(std::time::Duration::from_millis(100));
+        }
+    }
+
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        self.refresh_view();
+        egui::CentralPanel::default_margins().show(ui, |ui| {
+            self.header(ui);
+            egui::ScrollArea::vertical().show(ui, |ui| match self.tab {
+                Tab::Enrol => self.enrol_tab(ui),
+                Tab::Timings => self.timings_tab(ui),
+                Tab::Test => self.test_tab(ui),
+                Tab::Server => self.server_tab(ui),
+                Tab::Files => self.files_tab(ui),
+            });
+        });
+    }
+
+    fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
+        RECORDING.store(false, std::sync::atomic::Ordering::Relaxed);
+        self.save_settings();
+    }
+}

@@ -1,0 +1,149 @@
+//! The Timings tab: hold, down-down and up-down per key position; the user's mean ± sd band
+//! with the latest (or a chosen) sample over it; ms or log scale.
+
+use egui_plot::{FilledArea, Line, Plot, PlotPoints, Points};
+
+use super::app::Workbench;
+use crate::features::{FeatureKind, column_stats, feature_kind};
+
+/// Plot options.
+#[derive(Debug, Clone, Default)]
+pub struct PlotState {
+    /// Which timing.
+    pub kind: Kind,
+    /// log10(ms) instead of ms.
+    pub log_scale: bool,
+    /// The sample shown over the band (`None`: the latest).
+    pub sample: Option<usize>,
+}
+
+/// Which timing is plotted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Kind {
+    /// Key hold.
+    #[default]
+    Hold,
+    /// Down to next down.
+    DownDown,
+    /// Up to next down.
+    UpDown,
+}
+
+impl Kind {
+    fn matches(self, kind: FeatureKind) -> bool {
+        matches!(
+            (self, kind),
+            (Kind::Hold, FeatureKind::Hold)
+                | (Kind::DownDown, FeatureKind::DownDown)
+                | (Kind::UpDown, FeatureKind::UpDown)
+        )
+    }
+}
+
+/// The series of one plot: per key position, the band (mean − sd, mean + sd), the mean and the
+/// chosen sample, in plot units (ms or log10 ms).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Series {
+    /// Key positions (1-based).
+    pub x: Vec<f64>,
+    /// Band bottom.
+    pub low: Vec<f64>,
+    /// Band top.
+    pub high: Vec<f64>,
+    /// Mean.
+    pub mean: Vec<f64>,
+    /// The chosen sample.
+    pub sample: Vec<f64>,
+}
+
+impl Workbench {
+    /// The plotted series for the selected user (empty without samples).
+    pub fn plot_series(&self) -> Series {
+        let Some(view) = &self.view else {
+            return Series::default();
+        };
+        let rows = view.features.view();
+        if rows.nrows() == 0 {
+            return Series::default();
+        }
+        let stats = column_stats(rows);
+        let chosen = self
+            .plot
+            .sample
+            .unwrap_or(rows.nrows() - 1)
+            .min(rows.nrows() - 1);
+        let scale = |v: f64| {
+            if self.plot.log_scale {
+                v.max(1.0).log10()
+            } else {
+                v
+            }
+        };
+        let mut series = Series::default();
+        for (column, (mean, sd)) in stats.iter().enumerate() {
+            let (kind, key) = feature_kind(column);
+            if !self.plot.kind.matches(kind) {
+                continue;
+            }
+            series.x.push((key + 1) as f64);
+            series.low.push(scale(mean - sd));
+            series.high.push(scale(mean + sd));
+            series.mean.push(scale(*mean));
+            series.sample.push(scale(rows[(chosen, column)]));
+        }
+        series
+    }
+
+    pub(super) fn timings_tab(&mut self, ui: &mut egui::Ui) {
+        let samples = self.view.as_ref().map_or(0, |v| v.features.nrows());
+        ui.horizontal(|ui| {
+            ui.radio_value(&mut self.plot.kind, Kind::Hold, "Hold");
+            ui.radio_value(&mut self.plot.kind, Kind::DownDown, "Down-down");
+            ui.radio_value(&mut self.plot.kind, Kind::UpDown, "Up-down");
+            ui.checkbox(&mut self.plot.log_scale, "Log scale");
+        });
+        if samples == 0 {
+            ui.label("No samples yet for this user.");
+            return;
+        }
+        ui.horizontal(|ui| {
+            let mut latest = self.plot.sample.is_none();
+            ui.checkbox(&mut latest, "Latest sample");
+            if latest {
+                self.plot.sample = None;
+            } else {
+                let mut index = self.plot.sample.unwrap_or(samples - 1).min(samples - 1);
+                let label = ui.label("Sample:");
+                ui.add(egui::Slider::new(&mut index, 0..=samples - 1))
+                    .labelled_by(label.id);
+                self.plot.sample = Some(index);
+            }
+            ui.label(format!("plotted samples: {samples}"));
+        });
+        let series = self.plot_series();
+        let unit = if self.plot.log_scale {
+            "log10 ms"
+        } else {
+            "ms"
+        };
+        Plot::new("timings")
+            .height(320.0)
+            .x_axis_label("key position")
+            .y_axis_label(unit)
+            .legend(egui_plot::Legend::default())
+            .show(ui, |plot| {
+                plot.add(FilledArea::new(
+                    "mean ± sd",
+                    &series.x,
+                    &series.low,
+                    &series.high,
+                ));
+                let pairs = |ys: &[f64]| -> PlotPoints<'static> {
+                    series.x.iter().zip(ys).map(|(&x, &y)| [x, y]).collect()
+                };
+                plot.line(Line::new("mean", pairs(&series.mean)));
+                plot.line(Line::new("sample", pairs(&series.sample)));
+                plot.points(Points::new("sample keys", pairs(&series.sample)).radius(3.0));
+            });
+    }
+}

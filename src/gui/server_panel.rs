@@ -1,0 +1,94 @@
+//! The Server tab: the embedded HTTP server over the workbench's store.
+
+use std::sync::Arc;
+
+use super::app::Workbench;
+use crate::api::{Api, ApiConfig};
+use crate::server::{ServerConfig, ServerHandle};
+
+impl Workbench {
+    /// Starts the embedded server on the configured host and port.
+    pub fn start_server(&mut self) {
+        if self.server.is_some() {
+            return;
+        }
+        let api = Arc::new(Api::new(
+            Arc::clone(&self.store),
+            ApiConfig {
+                min_samples: self.settings.min_samples.max(1),
+                ..ApiConfig::default()
+            },
+        ));
+        let config = ServerConfig {
+            host: self.settings.server_host.clone(),
+            port: self.settings.server_port,
+            ..ServerConfig::default()
+        };
+        match ServerHandle::start(api, &config) {
+            Ok(server) => {
+                self.message = format!("server listening on {}", server.addr());
+                self.server = Some(server);
+                self.save_settings();
+            }
+            Err(e) => self.message = e.to_string(),
+        }
+    }
+
+    /// Stops the embedded server (finishing requests in flight).
+    pub fn stop_server(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.stop();
+            self.message = "server stopped".into();
+        }
+    }
+
+    pub(super) fn server_tab(&mut self, ui: &mut egui::Ui) {
+        let running = self.server.is_some();
+        ui.horizontal(|ui| {
+            let label = ui.label("Host:");
+            ui.add_enabled(
+                !running,
+                egui::TextEdit::singleline(&mut self.settings.server_host).desired_width(120.0),
+            )
+            .labelled_by(label.id);
+            let label = ui.label("Port:");
+            ui.add_enabled(
+                !running,
+                egui::DragValue::new(&mut self.settings.server_port),
+            )
+            .labelled_by(label.id);
+            if running {
+                if ui.button("Stop server").clicked() {
+                    self.stop_server();
+                }
+            } else if ui.button("Start server").clicked() {
+                self.start_server();
+            }
+        });
+        let Some(server) = &self.server else {
+            ui.label("The server is stopped. It serves the mobile app's API over this store.");
+            return;
+        };
+        ui.label("Reachable at:");
+        for url in server.urls() {
+            ui.monospace(url);
+        }
+        let counts = server.stats().counts();
+        ui.label(format!(
+            "requests: {}  ok: {}  client errors: {}  server errors: {}",
+            counts.requests, counts.ok, counts.client_errors, counts.server_errors
+        ));
+        ui.separator();
+        for record in server.stats().recent().iter().rev().take(30) {
+            ui.monospace(format!(
+                "{} {} {} {} {:.2} ms {}",
+                record.at.format("%H:%M:%S"),
+                record.method,
+                record.path,
+                record.status,
+                record.latency.as_secs_f64() * 1e3,
+                record.user.as_ref().map_or("-", |u| u.as_str())
+            ));
+        }
+    }
+}
