@@ -117,13 +117,13 @@ impl Workbench {
                 ));
                 let label = attempt.label;
                 if ui
-                    .selectable_label(label == Some(Label::Genuine), "genuine")
+                    .selectable_label(label == Some(Label::Genuine), "was genuine")
                     .clicked()
                 {
                     relabel = Some((i, Label::Genuine));
                 }
                 if ui
-                    .selectable_label(label == Some(Label::Imposter), "imposter")
+                    .selectable_label(label == Some(Label::Imposter), "was imposter")
                     .clicked()
                 {
                     relabel = Some((i, Label::Imposter));

@@ -1,0 +1,171 @@
+//! The workbench UI driven headless with egui_kittest (no display, no GPU): enrol a user by
+//! feeding key events, see the count and the plot data change, train, run a live test, and
+//! start and stop the embedded server from its panel.
+#![cfg(feature = "gui")]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use keystroke_workbench::gui::{Options, Settings, Workbench};
+use keystroke_workbench::store::UserId;
+
+const PHRASE: [egui::Key; 5] = [
+    egui::Key::P,
+    egui::Key::A,
+    egui::Key::S,
+    egui::Key::S,
+    egui::Key::Enter,
+];
+
+fn workbench(dir: &std::path::Path) -> Harness<'static, Workbench> {
+    let settings = Settings {
+        store_dir: dir.to_path_buf(),
+        last_user: Some("alice".into()),
+        server_host: "127.0.0.1".into(),
+        server_port: 0,
+        ..Settings::default()
+    };
+    Harness::builder()
+        .with_size(egui::vec2(1000.0, 760.0))
+        .build_eframe(move |_cc| {
+            Workbench::new(Options {
+                settings,
+                settings_path: None,
+                global_capture: false,
+                arm: true,
+            })
+            .unwrap()
+        })
+}
+
+/// Types the phrase, a frame between every press and release (so timings are not zero).
+fn type_phrase(harness: &mut Harness<'_, Workbench>, frames_held: usize) {
+    for key in PHRASE {
+        harness.key_down(key);
+        harness.run_steps(frames_held);
+        harness.key_up(key);
+        harness.run_steps(2);
+    }
+}
+
+fn click(harness: &mut Harness<'_, Workbench>, label: &str) {
+    harness.get_by_label(label).click();
+    harness.run_steps(2);
+}
+
+#[test]
+fn enrol_plot_train_live_test_and_serve() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut harness = workbench(dir.path());
+    harness.run_steps(2);
+    let alice = UserId::parse("alice").unwrap();
+
+    // Enrol: each completed phrase is stored at once; the count and the plot data follow.
+    for n in 1..=5 {
+        type_phrase(&mut harness, 1 + n % 3);
+        let metadata = harness.state().store().metadata(&alice).unwrap().unwrap();
+        assert_eq!(metadata.samples, n);
+        harness.get_by_label(&format!("samples: {n} of 5"));
+    }
+    let metadata = harness.state().store().metadata(&alice).unwrap().unwrap();
+    assert_eq!(metadata.key_sequence, ["p", "a", "s", "s", "Enter"]);
+    click(&mut harness, "Timings");
+    let series = harness.state().plot_series();
+    assert_eq!(series.x, [1.0, 2.0, 3.0, 4.0, 5.0], "one hold per key");
+    assert!(
+        series.mean.iter().all(|h| *h > 0.0),
+        "holds span frames: {series:?}"
+    );
+    harness.get_by_label("plotted samples: 5");
+
+    // A sample of another phrase is refused with the reason, and not stored.
+    for key in [egui::Key::X, egui::Key::Y, egui::Key::Enter] {
+        harness.key_press(key);
+        harness.run_steps(2);
+    }
+    assert!(
+        harness.state().message().contains("sample refused"),
+        "{}",
+        harness.state().message()
+    );
+    assert_eq!(
+        harness
+            .state()
+            .store()
+            .metadata(&alice)
+            .unwrap()
+            .unwrap()
+            .samples,
+        5
+    );
+
+    // Train on a worker thread.
+    click(&mut harness, "Train & test");
+    click(&mut harness, "Train");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !harness.state().message().starts_with("trained") {
+        assert!(Instant::now() < deadline, "{}", harness.state().message());
+        std::thread::sleep(Duration::from_millis(20));
+        harness.run_steps(1);
+    }
+    assert_eq!(
+        harness.state().message(),
+        "trained isolation-forest on 5 samples"
+    );
+
+    // Live test: a typed attempt is judged, not stored; the operator labels it.
+    harness.get_by_label("Live test").click();
+    harness.run_steps(2);
+    type_phrase(&mut harness, 2);
+    let message = harness.state().message().to_string();
+    assert!(
+        message.starts_with("genuine") || message.starts_with("imposter"),
+        "{message}"
+    );
+    assert_eq!(
+        harness
+            .state()
+            .store()
+            .metadata(&alice)
+            .unwrap()
+            .unwrap()
+            .samples,
+        5
+    );
+    click(&mut harness, "was genuine");
+    assert!(
+        harness.query_by_label_contains("FRR").is_some(),
+        "session rates shown"
+    );
+
+    // The server panel serves the same store.
+    click(&mut harness, "Server");
+    click(&mut harness, "Start server");
+    let addr = harness.state().server().expect("running").addr();
+    let info = common::get(addr, "/user/alice/info").json();
+    assert_eq!(info["training_samples"], 5);
+    assert_eq!(info["has_trained_model"], true);
+    click(&mut harness, "Stop server");
+    assert!(harness.state().server().is_none());
+    assert!(std::net::TcpStream::connect(addr).is_err(), "stopped");
+}
+
+#[test]
+fn backspace_abandons_an_attempt_and_nothing_is_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut harness = workbench(dir.path());
+    harness.run_steps(2);
+    for key in [egui::Key::P, egui::Key::A, egui::Key::Backspace] {
+        harness.key_press(key);
+        harness.run_steps(2);
+    }
+    assert!(
+        harness.state().message().contains("abandoned"),
+        "{}",
+        harness.state().message()
+    );
+    assert!(harness.state().store().users().unwrap().is_empty());
+}
