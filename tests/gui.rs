@@ -72,6 +72,13 @@ fn enrol_plot_train_live_test_and_serve() {
     }
     let metadata = harness.state().store().metadata(&alice).unwrap().unwrap();
     assert_eq!(metadata.key_sequence, ["p", "a", "s", "s", "Enter"]);
+    let stored = harness.state().store().samples(&alice, &metadata).unwrap();
+    assert!(
+        stored
+            .iter()
+            .all(|s| s.capture.as_deref() == Some("window")),
+        "window-captured samples are marked as lower precision"
+    );
     click(&mut harness, "Timings");
     let series = harness.state().plot_series();
     assert_eq!(series.x, [1.0, 2.0, 3.0, 4.0, 5.0], "one hold per key");

@@ -65,6 +65,8 @@ pub struct Pending {
     pub sample: Sample,
     /// Its features.
     pub features: Features,
+    /// How it was captured ([`Source::tag`]; `file` for an opened session).
+    pub capture: &'static str,
 }
 
 /// What the store holds for the selected user, reloaded when it changes.
@@ -264,7 +266,11 @@ impl Workbench {
             self.message = "sample refused: it differs from the pending samples' phrase".into();
             return;
         }
-        self.pending.push(Pending { sample, features });
+        self.pending.push(Pending {
+            sample,
+            features,
+            capture: self.source.tag(),
+        });
         if self.settings.auto_accept {
             self.accept(self.pending.len() - 1);
         } else {
@@ -278,9 +284,9 @@ impl Workbench {
             return;
         };
         let now = Local::now().naive_local();
-        let result = self
-            .store
-            .with_user(&user, |w| w.add_sample(&pending.sample, None, now));
+        let result = self.store.with_user(&user, |w| {
+            w.add_captured_sample(&pending.sample, Some(pending.capture), None, now)
+        });
         match result {
             Ok(metadata) => {
                 self.pending.remove(index);

@@ -37,6 +37,14 @@ pub enum Source {
 }
 
 impl Source {
+    /// The tag stored with samples captured from this source.
+    pub fn tag(&self) -> &'static str {
+        match self {
+            Source::Global => "global",
+            Source::Window(_) => "window",
+        }
+    }
+
     /// Short description for the UI.
     pub fn describe(&self) -> String {
         match self {

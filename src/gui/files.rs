@@ -108,7 +108,11 @@ impl Workbench {
             let sample = Sample::from_events(sample.keystroke_data)
                 .map_err(|e| format!("sample {} of {}: {e}", i + 1, path.display()))?;
             let features = Features::of(&sample);
-            self.pending.push(Pending { sample, features });
+            self.pending.push(Pending {
+                sample,
+                features,
+                capture: "file",
+            });
             taken += 1;
         }
         Ok(taken)

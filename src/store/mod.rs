@@ -109,6 +109,10 @@ pub struct StoredSample {
     pub added_at: String,
     /// Its events, as received.
     pub keystroke_data: Vec<KeyEvent>,
+    /// How the workbench captured it: `global` (rdev, ~1 ms) or `window` (the window's own
+    /// events, frame-quantised: lower precision). Absent for samples received over the API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capture: Option<String>,
 }
 
 /// A user's committed metadata and the model trained with it, read together.
@@ -398,6 +402,18 @@ impl UserWriter<'_> {
         train: Option<&DetectorParams>,
         now: NaiveDateTime,
     ) -> Result<Metadata, StoreError> {
+        self.add_captured_sample(sample, None, train, now)
+    }
+
+    /// [`UserWriter::add_sample`] for a sample captured here, recording how (`capture`, e.g.
+    /// `global` or the lower-precision `window`) beside its events.
+    pub fn add_captured_sample(
+        &mut self,
+        sample: &Sample,
+        capture: Option<&str>,
+        train: Option<&DetectorParams>,
+        now: NaiveDateTime,
+    ) -> Result<Metadata, StoreError> {
         let (previous, legacy) = match self.metadata() {
             Ok(previous) => (previous, false),
             Err(StoreError::Legacy { .. }) => (None, true),
@@ -444,6 +460,7 @@ impl UserWriter<'_> {
         let line = StoredSample {
             added_at: format_time(now),
             keystroke_data: sample.events().to_vec(),
+            capture: capture.map(String::from),
         };
         metadata.samples_file_bytes =
             append_line(&paths.samples, metadata.samples_file_bytes, &line)?;

@@ -1,0 +1,167 @@
+//! The real window end to end: the workbench under Xvfb, xdotool typing a phrase into it, the
+//! samples found in the store with holds and flights matching xdotool's schedule. Also reports
+//! the capture path's timing error (run with `--nocapture` to see it).
+//!
+//! Needs `Xvfb` and `xdotool` (`.ci/setup --test` installs them); without them it says so and
+//! passes only where `KW_REQUIRE_XVFB` is unset.
+#![cfg(feature = "gui")]
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use keystroke_workbench::store::{Store, UserId};
+
+/// `xdotool type --delay D` holds each key D/4 ms and starts the next D/2 ms after the last.
+const DELAY_MS: f64 = 120.0;
+const SAMPLES: usize = 4;
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn tool(name: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {name}")])
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn xdotool(display: &str, args: &[&str]) -> String {
+    let output = Command::new("xdotool")
+        .args(args)
+        .env("DISPLAY", display)
+        .output()
+        .expect("xdotool");
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
+fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+#[test]
+fn xdotool_typing_into_the_real_window_is_stored_with_its_timings() {
+    if !(tool("Xvfb") && tool("xdotool")) {
+        assert!(
+            std::env::var_os("KW_REQUIRE_XVFB").is_none(),
+            "Xvfb and xdotool are required"
+        );
+        eprintln!("Xvfb or xdotool missing: real-window test skipped");
+        return;
+    }
+    let number = 70 + std::process::id() % 200;
+    let display = format!(":{number}");
+    let _xvfb = Killed(
+        Command::new("Xvfb")
+            .args([
+                display.as_str(),
+                "-screen",
+                "0",
+                "1280x800x24",
+                "-nolisten",
+                "tcp",
+            ])
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("Xvfb"),
+    );
+    let socket = format!("/tmp/.X11-unix/X{number}");
+    wait_for("Xvfb", Duration::from_secs(10), || {
+        Path::new(&socket).exists()
+    });
+
+    let dir = tempfile::tempdir().unwrap();
+    let store_dir = dir.path().join("store");
+    let _app = Killed(
+        Command::new(env!("CARGO_BIN_EXE_keystroke-workbench"))
+            .args(["workbench", "--user", "e2e", "--arm", "--models"])
+            .arg(&store_dir)
+            .env("DISPLAY", &display)
+            .env_remove("WAYLAND_DISPLAY")
+            .env("KW_SETTINGS", dir.path().join("settings.json"))
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("workbench"),
+    );
+    let mut window = String::new();
+    wait_for("the workbench window", Duration::from_secs(60), || {
+        window = xdotool(
+            &display,
+            &["search", "--onlyvisible", "--name", "Keystroke Workbench"],
+        );
+        !window.is_empty()
+    });
+    let window = window.lines().next().unwrap().to_string();
+    xdotool(&display, &["windowfocus", "--sync", &window]);
+    thread::sleep(Duration::from_millis(500));
+
+    let delay = format!("{DELAY_MS}");
+    for _ in 0..SAMPLES {
+        xdotool(&display, &["type", "--delay", &delay, "pass"]);
+        xdotool(&display, &["key", "Return"]);
+        thread::sleep(Duration::from_millis(300));
+    }
+    let user = UserId::parse("e2e").unwrap();
+    let mut found = 0;
+    wait_for("the samples in the store", Duration::from_secs(20), || {
+        found = Store::open(&store_dir)
+            .ok()
+            .and_then(|s| s.metadata(&user).ok().flatten())
+            .map_or(0, |m| m.samples);
+        found >= SAMPLES
+    });
+
+    let store = Store::open(&store_dir).unwrap();
+    let metadata = store.metadata(&user).unwrap().unwrap();
+    assert_eq!(metadata.key_sequence, ["p", "a", "s", "s", "Enter"]);
+    let samples = store.samples(&user, &metadata).unwrap();
+    assert!(
+        samples
+            .iter()
+            .all(|s| s.capture.as_deref() == Some("global"))
+    );
+    let features = store.features(&user, &metadata).unwrap();
+    // Holds of p a s s, and the down-downs between them (not Enter, typed by another command).
+    let mut hold_errors = Vec::new();
+    let mut flight_errors = Vec::new();
+    for row in features.rows() {
+        for key in 0..4 {
+            hold_errors.push(row[3 * key] - DELAY_MS / 4.0);
+            if key < 3 {
+                flight_errors.push(row[3 * key + 1] - DELAY_MS / 2.0);
+            }
+        }
+    }
+    let abs = |v: &[f64]| v.iter().map(|e| e.abs()).collect::<Vec<f64>>();
+    eprintln!(
+        "capture timing vs xdotool's schedule over {} holds / {} flights: median |error| {:.2} / {:.2} ms, max {:.2} / {:.2} ms",
+        hold_errors.len(),
+        flight_errors.len(),
+        median(abs(&hold_errors)),
+        median(abs(&flight_errors)),
+        abs(&hold_errors).into_iter().fold(0.0, f64::max),
+        abs(&flight_errors).into_iter().fold(0.0, f64::max),
+    );
+    assert!(median(abs(&hold_errors)) < 3.0, "holds {hold_errors:?}");
+    assert!(
+        median(abs(&flight_errors)) < 3.0,
+        "flights {flight_errors:?}"
+    );
+}
