@@ -38,5 +38,6 @@ pub mod features;
 #[cfg(feature = "gui")]
 pub mod gui;
 pub mod server;
+pub mod session;
 pub mod store;
 pub mod workers;

@@ -102,3 +102,88 @@ fn mahalanobis_from_one_sample_is_refused_with_the_reason() {
         "{err}"
     );
 }
+
+#[test]
+fn sessions_import_export_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let sessions = dir.path().join("sessions");
+    let out = workbench(&[
+        "cmu-sessions",
+        "--subjects",
+        "s002,s003",
+        "--reps",
+        "6",
+        "--out",
+        sessions.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = workbench(&[
+        "import",
+        sessions.join("s002.json").to_str().unwrap(),
+        sessions.join("s003.json").to_str().unwrap(),
+        "--models",
+        store.to_str().unwrap(),
+        "--train",
+        "manhattan-scaled",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("s002: 6 samples imported") && stdout.contains("manhattan-scaled trained"),
+        "{stdout}"
+    );
+    let exported = dir.path().join("s003-again.json");
+    let out = workbench(&[
+        "export",
+        "s003",
+        "--models",
+        store.to_str().unwrap(),
+        "--out",
+        exported.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let original: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(sessions.join("s003.json")).unwrap()).unwrap();
+    let again: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&exported).unwrap()).unwrap();
+    assert_eq!(original, again, "export gives back what was imported");
+
+    let out = workbench(&[
+        "import",
+        exported.to_str().unwrap(),
+        "--models",
+        store.to_str().unwrap(),
+        "--user",
+        "../x",
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("only A-Z a-z 0-9"));
+}
+
+#[test]
+fn no_command_without_a_display_says_how_to_go_on() {
+    let out = Command::new(env!("CARGO_BIN_EXE_keystroke-workbench"))
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("keystroke-workbench serve") && stderr.contains("keystroke-workbench eval"),
+        "{stderr}"
+    );
+}

@@ -2,6 +2,7 @@
 
 mod eval;
 mod serve;
+mod sessions;
 #[cfg(feature = "gui")]
 mod workbench;
 
@@ -9,6 +10,7 @@ use clap::{Parser, Subcommand};
 
 pub use eval::{EvalArgs, EvalReport};
 pub use serve::{ServeArgs, ServeSettings};
+pub use sessions::{CmuSessionsArgs, ExportArgs, ImportArgs};
 #[cfg(feature = "gui")]
 pub use workbench::{NO_DISPLAY, WorkbenchArgs};
 
@@ -28,6 +30,12 @@ pub enum Command {
     Eval(EvalArgs),
     /// Serve the HTTP API (`/health`, `/train`, `/predict`, `/user/{id}/info`) until Ctrl-C.
     Serve(ServeArgs),
+    /// Store the samples of session files (JSON, the API's event format) in a model store.
+    Import(ImportArgs),
+    /// Write a user's stored samples as a session file.
+    Export(ExportArgs),
+    /// Convert subjects of the CMU benchmark into session files.
+    CmuSessions(CmuSessionsArgs),
     /// Open the desktop workbench (what running with no command does).
     #[cfg(feature = "gui")]
     Workbench(WorkbenchArgs),
@@ -38,6 +46,9 @@ pub fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Eval(args) => eval::run(&args, &mut std::io::stdout().lock()),
         Command::Serve(args) => serve::run(&args),
+        Command::Import(args) => sessions::import(&args, &mut std::io::stdout().lock()),
+        Command::Export(args) => sessions::export(&args, &mut std::io::stdout().lock()),
+        Command::CmuSessions(args) => sessions::cmu_sessions(&args, &mut std::io::stdout().lock()),
         #[cfg(feature = "gui")]
         Command::Workbench(args) => workbench::run(&args),
     }

@@ -3,59 +3,15 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
-
 use super::app::{Pending, Workbench};
-use crate::capture::{KeyEvent, Sample};
 use crate::features::{Features, feature_names};
+use crate::session::SessionFile;
 
 /// The typed path.
 #[derive(Debug, Clone, Default)]
 pub struct FilesState {
     /// Path for the next open, save or export.
     pub path: String,
-}
-
-/// A session file: one user's samples, each in the API's `keystroke_data` format.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SessionFile {
-    /// Always `keystroke-workbench/session`.
-    pub format: String,
-    /// Format version (1).
-    pub version: u32,
-    /// The user.
-    pub user_id: String,
-    /// Samples, oldest first.
-    pub samples: Vec<SessionSample>,
-}
-
-/// One sample of a session file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SessionSample {
-    /// Its events.
-    pub keystroke_data: Vec<KeyEvent>,
-}
-
-/// `format` of session files.
-pub const SESSION_FORMAT: &str = "keystroke-workbench/session";
-
-impl SessionFile {
-    /// Reads and checks a session file.
-    pub fn read(path: &Path) -> Result<SessionFile, String> {
-        let bytes =
-            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        let file: SessionFile = serde_json::from_slice(&bytes)
-            .map_err(|e| format!("{} is not a session file: {e}", path.display()))?;
-        if file.format != SESSION_FORMAT || file.version != 1 {
-            return Err(format!(
-                "{} is {} version {}, expected {SESSION_FORMAT} version 1",
-                path.display(),
-                file.format,
-                file.version
-            ));
-        }
-        Ok(file)
-    }
 }
 
 impl Workbench {
@@ -81,39 +37,26 @@ impl Workbench {
                 .samples(&user, &metadata)
                 .map_err(|e| e.to_string())?
             {
-                samples.push(SessionSample {
-                    keystroke_data: stored.keystroke_data,
-                });
+                samples.push(stored.keystroke_data);
             }
         }
-        samples.extend(self.pending.iter().map(|p| SessionSample {
-            keystroke_data: p.sample.events().to_vec(),
-        }));
-        let file = SessionFile {
-            format: SESSION_FORMAT.into(),
-            version: 1,
-            user_id: user.to_string(),
-            samples,
-        };
-        let bytes = serde_json::to_vec_pretty(&file).expect("sessions serialise");
-        std::fs::write(path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        samples.extend(self.pending.iter().map(|p| p.sample.events().to_vec()));
+        let file = SessionFile::new(user.as_str(), samples);
+        file.write(path)?;
         Ok(file.samples.len())
     }
 
     /// Reads a session file's samples into the pending list of the selected user.
     pub fn open_session(&mut self, path: &Path) -> Result<usize, String> {
-        let file = SessionFile::read(path)?;
-        let mut taken = 0;
-        for (i, sample) in file.samples.into_iter().enumerate() {
-            let sample = Sample::from_events(sample.keystroke_data)
-                .map_err(|e| format!("sample {} of {}: {e}", i + 1, path.display()))?;
+        let (_, samples) = SessionFile::read(path)?;
+        let taken = samples.len();
+        for sample in samples {
             let features = Features::of(&sample);
             self.pending.push(Pending {
                 sample,
                 features,
                 capture: "file",
             });
-            taken += 1;
         }
         Ok(taken)
     }

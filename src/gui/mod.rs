@@ -12,7 +12,6 @@ mod testing;
 
 pub use app::{Options, Pending, Tab, UserView, Workbench};
 pub use capture::{RawKey, Source};
-pub use files::{SESSION_FORMAT, SessionFile, SessionSample};
 pub use plots::{Kind as PlotKind, Series};
 pub use settings::Settings;
 

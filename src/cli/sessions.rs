@@ -1,0 +1,143 @@
+//! `import`, `export` and `cmu-sessions`: moving users in and out of a store as session files.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use chrono::Local;
+use clap::Args;
+
+use crate::detect::DetectorKind;
+use crate::eval::{load_cmu, locate_cmu};
+use crate::session::SessionFile;
+use crate::store::{Store, UserId};
+
+/// Arguments of `import`.
+#[derive(Debug, Clone, Args)]
+pub struct ImportArgs {
+    /// Session files to import
+    #[arg(required = true, value_name = "SESSION.json")]
+    pub files: Vec<PathBuf>,
+    /// Model store folder
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "KW_MODELS_DIR",
+        default_value = "user_models"
+    )]
+    pub models: PathBuf,
+    /// Store the samples under this user instead of the file's
+    #[arg(long, value_name = "ID")]
+    pub user: Option<String>,
+    /// Train each imported user's model afterwards with this detector
+    #[arg(long, value_name = "DETECTOR")]
+    pub train: Option<DetectorKind>,
+}
+
+/// Arguments of `export`.
+#[derive(Debug, Clone, Args)]
+pub struct ExportArgs {
+    /// The user to export
+    pub user: String,
+    /// Model store folder
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "KW_MODELS_DIR",
+        default_value = "user_models"
+    )]
+    pub models: PathBuf,
+    /// Output file (default: <user>.json)
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+/// Arguments of `cmu-sessions`.
+#[derive(Debug, Clone, Args)]
+pub struct CmuSessionsArgs {
+    /// The benchmark CSV (default: the bundled copy)
+    #[arg(long, value_name = "PATH")]
+    pub cmu: Option<PathBuf>,
+    /// Subjects to convert
+    #[arg(long, value_delimiter = ',', default_value = "s002,s003,s004")]
+    pub subjects: Vec<String>,
+    /// Repetitions per subject (the first ones)
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub reps: usize,
+    /// Output folder
+    #[arg(long, value_name = "DIR", default_value = "sample_sessions")]
+    pub out: PathBuf,
+}
+
+/// Imports session files into a store.
+pub fn import(args: &ImportArgs, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
+    let store = Store::open(&args.models)?;
+    for path in &args.files {
+        let (file, samples) = SessionFile::read(path).map_err(anyhow::Error::msg)?;
+        let id = args.user.as_deref().unwrap_or(&file.user_id);
+        let user = UserId::parse(id).with_context(|| format!("{}: user {id:?}", path.display()))?;
+        let now = Local::now().naive_local();
+        let metadata = store.with_user(&user, |w| {
+            let mut last = None;
+            for sample in &samples {
+                last = Some(w.add_sample(sample, None, now)?);
+            }
+            if let Some(kind) = args.train {
+                last = Some(w.train(&kind.default_params(), now)?);
+            }
+            Ok::<_, crate::store::StoreError>(last)
+        })?;
+        let total = metadata.map_or(0, |m| m.samples);
+        writeln!(
+            out,
+            "{user}: {} samples imported from {} ({total} stored){}",
+            samples.len(),
+            path.display(),
+            args.train
+                .map_or(String::new(), |k| format!(", {} trained", k.id()))
+        )?;
+    }
+    Ok(())
+}
+
+/// Writes a user's stored samples as a session file.
+pub fn export(args: &ExportArgs, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
+    let store = Store::open(&args.models)?;
+    let user = UserId::parse(&args.user)?;
+    let metadata = store
+        .metadata(&user)?
+        .with_context(|| format!("{user} has no samples in {}", args.models.display()))?;
+    let samples = store.samples(&user, &metadata)?;
+    let path = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("{user}.json")));
+    let file = SessionFile::new(user.as_str(), samples.into_iter().map(|s| s.keystroke_data));
+    file.write(&path).map_err(anyhow::Error::msg)?;
+    writeln!(
+        out,
+        "{user}: {} samples written to {}",
+        file.samples.len(),
+        path.display()
+    )?;
+    Ok(())
+}
+
+/// Converts CMU benchmark subjects into session files.
+pub fn cmu_sessions(args: &CmuSessionsArgs, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
+    let data = load_cmu(&locate_cmu(args.cmu.as_deref())?)?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create {}", args.out.display()))?;
+    for subject in &args.subjects {
+        let session =
+            SessionFile::from_cmu(&data, subject, 0..args.reps).map_err(anyhow::Error::msg)?;
+        let path = args.out.join(format!("{subject}.json"));
+        session.write(&path).map_err(anyhow::Error::msg)?;
+        writeln!(
+            out,
+            "{subject}: {} samples written to {}",
+            args.reps,
+            path.display()
+        )?;
+    }
+    Ok(())
+}
