@@ -36,6 +36,7 @@ fn workbench(dir: &std::path::Path) -> Harness<'static, Workbench> {
                 settings_path: None,
                 global_capture: false,
                 arm: true,
+                ..Options::default()
             })
             .unwrap()
         })

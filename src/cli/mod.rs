@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 
 pub use eval::{EvalArgs, EvalReport};
 pub use serve::{ServeArgs, ServeSettings};
-pub use sessions::{CmuSessionsArgs, ExportArgs, ImportArgs};
+pub use sessions::{CmuSessionsArgs, ExportArgs, ImportArgs, TrainArgs};
 #[cfg(feature = "gui")]
 pub use workbench::{NO_DISPLAY, WorkbenchArgs};
 
@@ -34,6 +34,8 @@ pub enum Command {
     Import(ImportArgs),
     /// Write a user's stored samples as a session file.
     Export(ExportArgs),
+    /// Train a stored user's model.
+    Train(TrainArgs),
     /// Convert subjects of the CMU benchmark into session files.
     CmuSessions(CmuSessionsArgs),
     /// Open the desktop workbench (what running with no command does).
@@ -48,6 +50,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Serve(args) => serve::run(&args),
         Command::Import(args) => sessions::import(&args, &mut std::io::stdout().lock()),
         Command::Export(args) => sessions::export(&args, &mut std::io::stdout().lock()),
+        Command::Train(args) => sessions::train(&args, &mut std::io::stdout().lock()),
         Command::CmuSessions(args) => sessions::cmu_sessions(&args, &mut std::io::stdout().lock()),
         #[cfg(feature = "gui")]
         Command::Workbench(args) => workbench::run(&args),

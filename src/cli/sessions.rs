@@ -51,6 +51,24 @@ pub struct ExportArgs {
     pub out: Option<PathBuf>,
 }
 
+/// Arguments of `train`.
+#[derive(Debug, Clone, Args)]
+pub struct TrainArgs {
+    /// The user to train
+    pub user: String,
+    /// Model store folder
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "KW_MODELS_DIR",
+        default_value = "user_models"
+    )]
+    pub models: PathBuf,
+    /// Detector
+    #[arg(long, value_name = "NAME", default_value = "isolation-forest")]
+    pub detector: DetectorKind,
+}
+
 /// Arguments of `cmu-sessions`.
 #[derive(Debug, Clone, Args)]
 pub struct CmuSessionsArgs {
@@ -96,6 +114,21 @@ pub fn import(args: &ImportArgs, out: &mut dyn std::io::Write) -> anyhow::Result
                 .map_or(String::new(), |k| format!(", {} trained", k.id()))
         )?;
     }
+    Ok(())
+}
+
+/// Trains a user's model on all their stored samples.
+pub fn train(args: &TrainArgs, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
+    let store = Store::open(&args.models)?;
+    let user = UserId::parse(&args.user)?;
+    let params = args.detector.default_params();
+    let metadata = store.with_user(&user, |w| w.train(&params, Local::now().naive_local()))?;
+    writeln!(
+        out,
+        "{user}: {} trained on {} samples",
+        args.detector.id(),
+        metadata.samples
+    )?;
     Ok(())
 }
 

@@ -27,6 +27,15 @@ pub struct WorkbenchArgs {
     /// Use only the window's own key events (no global listener)
     #[arg(long)]
     pub window_capture: bool,
+    /// Tab to open on: enrol, timings, test, server, files
+    #[arg(long, value_name = "TAB")]
+    pub tab: Option<gui::Tab>,
+    /// Start in live-test mode
+    #[arg(long)]
+    pub live_test: bool,
+    /// Start the embedded server (host and port from the settings)
+    #[arg(long)]
+    pub serve: bool,
 }
 
 /// Opens the workbench window.
@@ -50,5 +59,8 @@ pub fn run(args: &WorkbenchArgs) -> anyhow::Result<()> {
         settings_path,
         global_capture: !args.window_capture,
         arm: args.arm,
+        tab: args.tab,
+        live_test: args.live_test,
+        serve: args.serve,
     })
 }

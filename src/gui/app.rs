@@ -27,6 +27,12 @@ pub struct Options {
     pub global_capture: bool,
     /// Arm capture at once.
     pub arm: bool,
+    /// Tab to open on.
+    pub tab: Option<Tab>,
+    /// Start in live-test mode.
+    pub live_test: bool,
+    /// Start the embedded server at once.
+    pub serve: bool,
 }
 
 /// The tabs.
@@ -44,8 +50,28 @@ pub enum Tab {
     Files,
 }
 
+impl std::str::FromStr for Tab {
+    type Err = String;
+    fn from_str(name: &str) -> Result<Tab, String> {
+        Tab::ALL
+            .into_iter()
+            .find(|t| t.id() == name)
+            .ok_or_else(|| format!("unknown tab {name:?}: enrol, timings, test, server or files"))
+    }
+}
+
 impl Tab {
     const ALL: [Tab; 5] = [Tab::Enrol, Tab::Timings, Tab::Test, Tab::Server, Tab::Files];
+
+    fn id(self) -> &'static str {
+        match self {
+            Tab::Enrol => "enrol",
+            Tab::Timings => "timings",
+            Tab::Test => "test",
+            Tab::Server => "server",
+            Tab::Files => "files",
+        }
+    }
 
     fn label(self) -> &'static str {
         match self {
@@ -127,7 +153,7 @@ impl Workbench {
             settings_path: options.settings_path,
             store,
             models: ModelCache::new(crate::api::DEFAULT_MODEL_CACHE_BYTES),
-            tab: Tab::Enrol,
+            tab: options.tab.unwrap_or(Tab::Enrol),
             source,
             global,
             armed: options.arm,
@@ -136,7 +162,7 @@ impl Workbench {
             view: None,
             pending: Vec::new(),
             message: String::new(),
-            live_test: false,
+            live_test: options.live_test,
             attempts: Vec::new(),
             training: None,
             server: None,
@@ -145,6 +171,9 @@ impl Workbench {
         };
         if let Some(user) = user {
             workbench.select_user(user);
+        }
+        if options.serve {
+            workbench.start_server();
         }
         Ok(workbench)
     }

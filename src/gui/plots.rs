@@ -132,12 +132,10 @@ impl Workbench {
             .y_axis_label(unit)
             .legend(egui_plot::Legend::default())
             .show(ui, |plot| {
-                plot.add(FilledArea::new(
-                    "mean ± sd",
-                    &series.x,
-                    &series.low,
-                    &series.high,
-                ));
+                plot.add(
+                    FilledArea::new("mean ± sd", &series.x, &series.low, &series.high)
+                        .fill_color(egui::Color32::from_rgba_unmultiplied(90, 140, 230, 70)),
+                );
                 let pairs = |ys: &[f64]| -> PlotPoints<'static> {
                     series.x.iter().zip(ys).map(|(&x, &y)| [x, y]).collect()
                 };
