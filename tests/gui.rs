@@ -177,3 +177,28 @@ fn backspace_abandons_an_attempt_and_nothing_is_stored() {
     );
     assert!(harness.state().store().users().unwrap().is_empty());
 }
+
+#[test]
+fn evaluate_tab_reproduces_the_published_scaled_manhattan_eer() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut harness = workbench(dir.path());
+    harness.run_steps(2);
+    click(&mut harness, "Evaluate");
+    click(&mut harness, "Run evaluation");
+    assert!(harness.state().evaluating());
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while harness.state().evaluating() {
+        assert!(Instant::now() < deadline, "evaluation still running");
+        std::thread::sleep(Duration::from_millis(50));
+        harness.run_steps(1);
+    }
+    harness.run_steps(2);
+    let message = harness.state().message().to_string();
+    // Killourhy & Maxion's table: scaled Manhattan, 0.0962 (see tests/cmu_benchmark.rs).
+    assert!(message.ends_with("mean EER 0.0962"), "{message}");
+    assert!(
+        message.contains("CMU benchmark, 200 training samples"),
+        "{message}"
+    );
+    harness.get_by_label("DET (miss rate) instead of ROC (hit rate)");
+}

@@ -27,7 +27,7 @@ pub struct WorkbenchArgs {
     /// Use only the window's own key events (no global listener)
     #[arg(long)]
     pub window_capture: bool,
-    /// Tab to open on: enrol, timings, test, server, files
+    /// Tab to open on: enrol, timings, test, evaluate, server, files
     #[arg(long, value_name = "TAB")]
     pub tab: Option<gui::Tab>,
     /// Start in live-test mode

@@ -5,6 +5,7 @@ mod cmu;
 mod eer;
 mod live;
 mod protocol;
+mod store_data;
 
 pub use cmu::{
     BUNDLED_CMU_PATH, CMU_FILE_NAME, CmuError, Dataset, Subject, load_cmu, locate_cmu, parse_cmu,
@@ -12,3 +13,4 @@ pub use cmu::{
 pub use eer::{ErrorRates, RocPoint, error_rates, roc_points};
 pub use live::{Attempt, Label, SessionRates, histogram};
 pub use protocol::{DetectorResult, EvalError, Evaluation, Protocol, SubjectResult};
+pub use store_data::{MIN_STORE_SAMPLES, store_dataset};

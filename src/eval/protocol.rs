@@ -159,6 +159,29 @@ impl<'a> Evaluation<'a> {
 
     /// Trains and tests subject `index`, averaging over seeds.
     pub fn run_subject(&self, index: usize) -> Result<SubjectResult, EvalError> {
+        let (mut eer, mut zero_miss_far) = (0.0, 0.0);
+        for &seed in &self.seeds {
+            let (genuine, impostor) = self.subject_scores(index, seed)?;
+            let rates = error_rates(&genuine, &impostor)
+                .expect("protocol guarantees non-empty genuine and impostor sets");
+            eer += rates.eer;
+            zero_miss_far += rates.zero_miss_far;
+        }
+        let n = self.seeds.len() as f64;
+        Ok(SubjectResult {
+            subject: self.data.subjects[index].id.clone(),
+            eer: eer / n,
+            zero_miss_far: zero_miss_far / n,
+        })
+    }
+
+    /// Subject `index`'s genuine and impostor scores with the detector fitted with `seed`
+    /// (for ROC and DET curves).
+    pub fn subject_scores(
+        &self,
+        index: usize,
+        seed: u64,
+    ) -> Result<(Vec<f64>, Vec<f64>), EvalError> {
         let subject = &self.data.subjects[index];
         let train = subject
             .samples_ms
@@ -166,32 +189,24 @@ impl<'a> Evaluation<'a> {
         let genuine = subject
             .samples_ms
             .slice(s![self.protocol.genuine.clone(), ..]);
-        let impostors = self.impostor_rows(index);
-        let (mut eer, mut zero_miss_far) = (0.0, 0.0);
-        for &seed in &self.seeds {
-            let model = self
-                .params
-                .clone()
-                .with_seed(seed)
-                .fit(train)
-                .map_err(|source| EvalError::Fit {
-                    subject: subject.id.clone(),
-                    source,
-                })?;
-            let rates = error_rates(
-                &model.score_rows(genuine)?,
-                &model.score_rows(impostors.view())?,
-            )
-            .expect("protocol guarantees non-empty genuine and impostor sets");
-            eer += rates.eer;
-            zero_miss_far += rates.zero_miss_far;
-        }
-        let n = self.seeds.len() as f64;
-        Ok(SubjectResult {
-            subject: subject.id.clone(),
-            eer: eer / n,
-            zero_miss_far: zero_miss_far / n,
-        })
+        let model = self
+            .params
+            .clone()
+            .with_seed(seed)
+            .fit(train)
+            .map_err(|source| EvalError::Fit {
+                subject: subject.id.clone(),
+                source,
+            })?;
+        Ok((
+            model.score_rows(genuine)?,
+            model.score_rows(self.impostor_rows(index).view())?,
+        ))
+    }
+
+    /// The seeds averaged over.
+    pub fn seeds(&self) -> &[u64] {
+        &self.seeds
     }
 
     fn impostor_rows(&self, index: usize) -> Array2<f64> {

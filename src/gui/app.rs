@@ -48,6 +48,8 @@ pub enum Tab {
     Server,
     /// Sessions and exports.
     Files,
+    /// Benchmark evaluation.
+    Evaluate,
 }
 
 impl std::str::FromStr for Tab {
@@ -56,12 +58,21 @@ impl std::str::FromStr for Tab {
         Tab::ALL
             .into_iter()
             .find(|t| t.id() == name)
-            .ok_or_else(|| format!("unknown tab {name:?}: enrol, timings, test, server or files"))
+            .ok_or_else(|| {
+                format!("unknown tab {name:?}: enrol, timings, test, evaluate, server or files")
+            })
     }
 }
 
 impl Tab {
-    const ALL: [Tab; 5] = [Tab::Enrol, Tab::Timings, Tab::Test, Tab::Server, Tab::Files];
+    const ALL: [Tab; 6] = [
+        Tab::Enrol,
+        Tab::Timings,
+        Tab::Test,
+        Tab::Evaluate,
+        Tab::Server,
+        Tab::Files,
+    ];
 
     fn id(self) -> &'static str {
         match self {
@@ -70,6 +81,7 @@ impl Tab {
             Tab::Test => "test",
             Tab::Server => "server",
             Tab::Files => "files",
+            Tab::Evaluate => "evaluate",
         }
     }
 
@@ -80,6 +92,7 @@ impl Tab {
             Tab::Test => "Train & test",
             Tab::Server => "Server",
             Tab::Files => "Files",
+            Tab::Evaluate => "Evaluate",
         }
     }
 }
@@ -128,6 +141,7 @@ pub struct Workbench {
     pub(super) server: Option<ServerHandle>,
     pub(super) plot: super::plots::PlotState,
     pub(super) files: super::files::FilesState,
+    pub(super) eval: super::evaluate::EvalState,
 }
 
 impl Workbench {
@@ -168,6 +182,7 @@ impl Workbench {
             server: None,
             plot: Default::default(),
             files: Default::default(),
+            eval: Default::default(),
         };
         if let Some(user) = user {
             workbench.select_user(user);
@@ -476,7 +491,8 @@ impl eframe::App for Workbench {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         self.capture(ctx);
         self.poll_training();
-        if self.training.is_some() || self.server.is_some() {
+        self.poll_evaluation();
+        if self.training.is_some() || self.server.is_some() || self.evaluating() {
             ctx.request_repaint_after(std::time::Duration::from_millis(100));
         }
     }
@@ -491,6 +507,7 @@ impl eframe::App for Workbench {
                 Tab::Test => self.test_tab(ui),
                 Tab::Server => self.server_tab(ui),
                 Tab::Files => self.files_tab(ui),
+                Tab::Evaluate => self.evaluate_tab(ui),
             });
         });
     }

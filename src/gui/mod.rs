@@ -4,6 +4,7 @@
 mod app;
 mod capture;
 mod enrol;
+mod evaluate;
 mod files;
 mod plots;
 mod server_panel;
@@ -12,6 +13,7 @@ mod testing;
 
 pub use app::{Options, Pending, Tab, UserView, Workbench};
 pub use capture::{RawKey, Source};
+pub use evaluate::{EvalOutcome, EvalState};
 pub use plots::{Kind as PlotKind, Series};
 pub use settings::Settings;
 
