@@ -456,7 +456,7 @@ impl Workbench {
                     .as_ref()
                     .map_or("pick…".to_string(), |u| u.to_string());
                 let mut picked = None;
-                egui::ComboBox::from_id_salt("users")
+                egui::ComboBox::from_label("Stored users")
                     .selected_text(current)
                     .show_ui(ui, |ui| {
                         for user in users {

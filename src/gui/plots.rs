@@ -15,6 +15,8 @@ pub struct PlotState {
     pub log_scale: bool,
     /// The sample shown over the band (`None`: the latest).
     pub sample: Option<usize>,
+    /// Draw every sample too, faintly.
+    pub all_samples: bool,
 }
 
 /// Which timing is plotted.
@@ -54,6 +56,8 @@ pub struct Series {
     pub mean: Vec<f64>,
     /// The chosen sample.
     pub sample: Vec<f64>,
+    /// Every sample (when [`PlotState::all_samples`] is on).
+    pub all: Vec<Vec<f64>>,
 }
 
 impl Workbench {
@@ -91,6 +95,16 @@ impl Workbench {
             series.mean.push(scale(*mean));
             series.sample.push(scale(rows[(chosen, column)]));
         }
+        if self.plot.all_samples {
+            let columns: Vec<usize> = (0..rows.ncols())
+                .filter(|&c| self.plot.kind.matches(feature_kind(c).0))
+                .collect();
+            series.all = rows
+                .rows()
+                .into_iter()
+                .map(|row| columns.iter().map(|&c| scale(row[c])).collect())
+                .collect();
+        }
         series
     }
 
@@ -101,6 +115,7 @@ impl Workbench {
             ui.radio_value(&mut self.plot.kind, Kind::DownDown, "Down-down");
             ui.radio_value(&mut self.plot.kind, Kind::UpDown, "Up-down");
             ui.checkbox(&mut self.plot.log_scale, "Log scale");
+            ui.checkbox(&mut self.plot.all_samples, "All samples");
         });
         if samples == 0 {
             ui.label("No samples yet for this user.");
@@ -139,6 +154,10 @@ impl Workbench {
                 let pairs = |ys: &[f64]| -> PlotPoints<'static> {
                     series.x.iter().zip(ys).map(|(&x, &y)| [x, y]).collect()
                 };
+                let faint = egui::Color32::from_rgba_unmultiplied(160, 160, 160, 40);
+                for ys in &series.all {
+                    plot.line(Line::new("all samples", pairs(ys)).color(faint).width(1.0));
+                }
                 plot.line(Line::new("mean", pairs(&series.mean)));
                 plot.line(Line::new("sample", pairs(&series.sample)));
                 plot.points(Points::new("sample keys", pairs(&series.sample)).radius(3.0));
