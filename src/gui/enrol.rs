@@ -68,6 +68,20 @@ impl Workbench {
             ui.add(egui::DragValue::new(&mut self.settings.min_samples).range(1..=400))
                 .labelled_by(label.id);
         });
+        if let Some(view) = &self.view
+            && view.features.nrows() > 0
+        {
+            ui.separator();
+            ui.label("Stored samples, newest first (hold ms per key):");
+            let rows = view.features.nrows();
+            for (i, row) in view.features.rows().into_iter().enumerate().rev().take(10) {
+                let holds: Vec<String> = row.iter().step_by(3).map(|v| format!("{v:.0}")).collect();
+                ui.monospace(format!("#{:<4} {}", i + 1, holds.join(" ")));
+            }
+            if rows > 10 {
+                ui.label(format!("… and {} older", rows - 10));
+            }
+        }
         if !self.pending.is_empty() {
             ui.separator();
             ui.label("Pending samples (hold / down-down / up-down in ms):");
