@@ -52,6 +52,28 @@ fn type_phrase(harness: &mut Harness<'_, Workbench>, frames_held: usize) {
     }
 }
 
+/// Presses and releases each key, two frames apart.
+fn press_keys(harness: &mut Harness<'_, Workbench>, keys: &[egui::Key]) {
+    for &key in keys {
+        harness.key_press(key);
+        harness.run_steps(2);
+    }
+}
+
+/// Runs frames until `done` (a worker thread finishing), for at most `seconds`.
+fn run_until(
+    harness: &mut Harness<'_, Workbench>,
+    seconds: u64,
+    done: impl Fn(&Workbench) -> bool,
+) {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    while !done(harness.state()) {
+        assert!(Instant::now() < deadline, "{}", harness.state().message());
+        std::thread::sleep(Duration::from_millis(20));
+        harness.run_steps(1);
+    }
+}
+
 fn click(harness: &mut Harness<'_, Workbench>, label: &str) {
     harness.get_by_label(label).click();
     harness.run_steps(2);
@@ -90,10 +112,10 @@ fn enrol_plot_train_live_test_and_serve() {
     harness.get_by_label("plotted samples: 5");
 
     // A sample of another phrase is refused with the reason, and not stored.
-    for key in [egui::Key::X, egui::Key::Y, egui::Key::Enter] {
-        harness.key_press(key);
-        harness.run_steps(2);
-    }
+    press_keys(
+        &mut harness,
+        &[egui::Key::X, egui::Key::Y, egui::Key::Enter],
+    );
     assert!(
         harness.state().message().contains("sample refused"),
         "{}",
@@ -113,12 +135,7 @@ fn enrol_plot_train_live_test_and_serve() {
     // Train on a worker thread.
     click(&mut harness, "Train & test");
     click(&mut harness, "Train");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !harness.state().message().starts_with("trained") {
-        assert!(Instant::now() < deadline, "{}", harness.state().message());
-        std::thread::sleep(Duration::from_millis(20));
-        harness.run_steps(1);
-    }
+    run_until(&mut harness, 60, |w| w.message().starts_with("trained"));
     assert_eq!(
         harness.state().message(),
         "trained isolation-forest on 5 samples"
@@ -166,10 +183,10 @@ fn backspace_abandons_an_attempt_and_nothing_is_stored() {
     let dir = tempfile::tempdir().unwrap();
     let mut harness = workbench(dir.path());
     harness.run_steps(2);
-    for key in [egui::Key::P, egui::Key::A, egui::Key::Backspace] {
-        harness.key_press(key);
-        harness.run_steps(2);
-    }
+    press_keys(
+        &mut harness,
+        &[egui::Key::P, egui::Key::A, egui::Key::Backspace],
+    );
     assert!(
         harness.state().message().contains("abandoned"),
         "{}",
@@ -186,12 +203,7 @@ fn evaluate_tab_reproduces_the_published_scaled_manhattan_eer() {
     click(&mut harness, "Evaluate");
     click(&mut harness, "Run evaluation");
     assert!(harness.state().evaluating());
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while harness.state().evaluating() {
-        assert!(Instant::now() < deadline, "evaluation still running");
-        std::thread::sleep(Duration::from_millis(50));
-        harness.run_steps(1);
-    }
+    run_until(&mut harness, 120, |w| !w.evaluating());
     harness.run_steps(2);
     let message = harness.state().message().to_string();
     // Killourhy & Maxion's table: scaled Manhattan, 0.0962 (see tests/cmu_benchmark.rs).

@@ -11,12 +11,9 @@ use crate::eval::{load_cmu, locate_cmu};
 use crate::session::SessionFile;
 use crate::store::{Store, UserId};
 
-/// Arguments of `import`.
+/// The model store a command works on.
 #[derive(Debug, Clone, Args)]
-pub struct ImportArgs {
-    /// Session files to import
-    #[arg(required = true, value_name = "SESSION.json")]
-    pub files: Vec<PathBuf>,
+pub struct StoreArgs {
     /// Model store folder
     #[arg(
         long,
@@ -25,6 +22,22 @@ pub struct ImportArgs {
         default_value = "user_models"
     )]
     pub models: PathBuf,
+}
+
+impl StoreArgs {
+    fn open(&self) -> anyhow::Result<Store> {
+        Ok(Store::open(&self.models)?)
+    }
+}
+
+/// Arguments of `import`.
+#[derive(Debug, Clone, Args)]
+pub struct ImportArgs {
+    /// Session files to import
+    #[arg(required = true, value_name = "SESSION.json")]
+    pub files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub store: StoreArgs,
     /// Store the samples under this user instead of the file's
     #[arg(long, value_name = "ID")]
     pub user: Option<String>,
@@ -38,14 +51,8 @@ pub struct ImportArgs {
 pub struct ExportArgs {
     /// The user to export
     pub user: String,
-    /// Model store folder
-    #[arg(
-        long,
-        value_name = "DIR",
-        env = "KW_MODELS_DIR",
-        default_value = "user_models"
-    )]
-    pub models: PathBuf,
+    #[command(flatten)]
+    pub store: StoreArgs,
     /// Output file (default: <user>.json)
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -56,14 +63,8 @@ pub struct ExportArgs {
 pub struct TrainArgs {
     /// The user to train
     pub user: String,
-    /// Model store folder
-    #[arg(
-        long,
-        value_name = "DIR",
-        env = "KW_MODELS_DIR",
-        default_value = "user_models"
-    )]
-    pub models: PathBuf,
+    #[command(flatten)]
+    pub store: StoreArgs,
     /// Detector
     #[arg(long, value_name = "NAME", default_value = "isolation-forest")]
     pub detector: DetectorKind,
@@ -88,7 +89,7 @@ pub struct CmuSessionsArgs {
 
 /// Imports session files into a store.
 pub fn import(args: &ImportArgs, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
-    let store = Store::open(&args.models)?;
+    let store = args.store.open()?;
     for path in &args.files {
         let (file, samples) = SessionFile::read(path).map_err(anyhow::Error::msg)?;
         let id = args.user.as_deref().unwrap_or(&file.user_id);
@@ -119,7 +120,7 @@ pub fn import(args: &ImportArgs, out: &mut dyn std::io::Write) -> anyhow::Result
 
 /// Trains a user's model on all their stored samples.
 pub fn train(args: &TrainArgs, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
-    let store = Store::open(&args.models)?;
+    let store = args.store.open()?;
     let user = UserId::parse(&args.user)?;
     let params = args.detector.default_params();
     let metadata = store.with_user(&user, |w| w.train(&params, Local::now().naive_local()))?;
@@ -134,11 +135,11 @@ pub fn train(args: &TrainArgs, out: &mut dyn std::io::Write) -> anyhow::Result<(
 
 /// Writes a user's stored samples as a session file.
 pub fn export(args: &ExportArgs, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
-    let store = Store::open(&args.models)?;
+    let store = args.store.open()?;
     let user = UserId::parse(&args.user)?;
     let metadata = store
         .metadata(&user)?
-        .with_context(|| format!("{user} has no samples in {}", args.models.display()))?;
+        .with_context(|| format!("{user} has no samples in {}", args.store.models.display()))?;
     let samples = store.samples(&user, &metadata)?;
     let path = args
         .out
