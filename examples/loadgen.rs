@@ -7,7 +7,8 @@
 //! ```
 //!
 //! Without `--addr` it starts the server in this process on 127.0.0.1 (port 0) over a fresh
-//! temporary store, with request logging off. `/predict` goes to 64 enrolled users (20 samples
+//! temporary store, with request logging and throttling off (every /predict carries a fresh
+//! sample, so none is refused as a replay). `/predict` goes to 64 enrolled users (20 samples
 //! each, isolation forest); `/train` enrols fresh users, 10 samples each (the model is trained
 //! from the 5th on), every write durable (fsync).
 
@@ -18,7 +19,7 @@ use std::time::{Duration, Instant};
 
 mod support;
 
-use keystroke_workbench::api::{Api, ApiConfig};
+use keystroke_workbench::api::{Api, ApiConfig, Throttle};
 use keystroke_workbench::server::{ServerConfig, ServerHandle, default_workers};
 use keystroke_workbench::store::Store;
 use serde_json::json;
@@ -95,9 +96,11 @@ fn run_cell(
                         }
                         let request = if endpoint == "predict" {
                             let user = format!("user{}", (c + i) % PREDICT_USERS);
+                            // A fresh variant every time: a repeat would be refused as a replay.
+                            let variant = 1_000 + round * 10_000_000 + c * per_connection + i;
                             http_post(
                                 "/predict",
-                                &json!({"user_id": user, "keystroke_data": sample(i)}),
+                                &json!({"user_id": user, "keystroke_data": sample(variant)}),
                             )
                         } else {
                             let user = format!("r{round}-c{c}-u{}", i / 10);
@@ -141,7 +144,16 @@ fn main() {
         Some(addr) => (addr, None),
         None => {
             let store = Arc::new(Store::open(dir.path()).unwrap());
-            let api = Arc::new(Api::new(store, ApiConfig::default()));
+            // Throttling off: the generated attempts are not all genuine, and a lockout would
+            // answer 429 instead of exercising /predict.
+            let config = ApiConfig {
+                throttle: Throttle {
+                    max_failures: 0,
+                    ..Throttle::default()
+                },
+                ..ApiConfig::default()
+            };
+            let api = Arc::new(Api::new(store, config));
             let config = ServerConfig {
                 host: "127.0.0.1".into(),
                 port: 0,

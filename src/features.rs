@@ -42,6 +42,18 @@ impl Features {
     }
 }
 
+/// A 64-bit fingerprint of a feature vector's exact values: equal vectors (a replayed sample)
+/// have equal fingerprints; different ones collide with negligible probability.
+pub fn fingerprint(values: &[f64]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    for value in values {
+        // +0.0 and −0.0 are the same timing.
+        (value + 0.0).to_bits().hash(&mut hasher);
+    }
+    hasher.finish()
+}
+
 /// Mean and sample standard deviation (0 for a single row) of each column of `rows`.
 pub fn column_stats(rows: ndarray::ArrayView2<f64>) -> Vec<(f64, f64)> {
     let n = rows.nrows() as f64;

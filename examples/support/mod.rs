@@ -15,7 +15,9 @@ pub fn sample(variant: usize) -> Value {
     for (i, key) in PHRASE.iter().enumerate() {
         let wobble = ((variant * 7 + i * 13) % 17) as f64;
         events.push(json!({"key": key, "event": "down", "timestamp": t}));
-        events.push(json!({"key": key, "event": "up", "timestamp": t + 80.0 + wobble}));
+        // The last term makes every variant distinct (the server refuses repeats as replays).
+        let hold = 80.0 + wobble + variant as f64 * 1e-4;
+        events.push(json!({"key": key, "event": "up", "timestamp": t + hold}));
         t += 170.0 + 2.0 * wobble;
     }
     Value::Array(events)

@@ -1,5 +1,6 @@
 //! What the API is configured with (the spec's "Configuration" section, minus the transport).
 
+use super::guard::Throttle;
 use crate::detect::DetectorParams;
 
 /// Default minimum number of samples before a user's model is trained.
@@ -21,6 +22,8 @@ pub struct ApiConfig {
     pub cors: Cors,
     /// Memory the cache of loaded models may use before it evicts the least recently used.
     pub model_cache_bytes: usize,
+    /// Lockout after repeated failed /predict calls.
+    pub throttle: Throttle,
 }
 
 impl Default for ApiConfig {
@@ -31,6 +34,7 @@ impl Default for ApiConfig {
             api_token: None,
             cors: Cors::Off,
             model_cache_bytes: DEFAULT_MODEL_CACHE_BYTES,
+            throttle: Throttle::default(),
         }
     }
 }

@@ -2,9 +2,11 @@
 //! [`Response`] out, no sockets. The server (`crate::server`) only decodes HTTP, calls
 //! [`Api::handle`] and encodes the answer; tests call it directly.
 
+mod audit;
 mod body;
 mod cache;
 mod config;
+mod guard;
 mod routes;
 
 use std::sync::Arc;
@@ -12,10 +14,12 @@ use std::sync::Arc;
 use chrono::NaiveDateTime;
 use serde_json::{Value, json};
 
-use crate::features::Features;
-use crate::store::{Store, StoreError, UserId, format_time};
+use crate::features::{Features, fingerprint};
+use crate::store::{Store, StoreError, ThrottleState, UserId, format_time};
+pub use audit::{AUDIT_FILE, AuditEvent, AuditLog};
 pub use cache::{Lookup, ModelCache};
 pub use config::{ApiConfig, Cors, DEFAULT_MIN_SAMPLES, DEFAULT_MODEL_CACHE_BYTES};
+pub use guard::{RECENT_PER_USER, RecentVectors, Throttle};
 pub use routes::Route;
 
 /// `service` of /health.
@@ -30,6 +34,9 @@ pub const PHRASE_MISMATCH: &str = "Typed text does not match the enrolled phrase
 /// `reason` of a /predict the model judges an imposter.
 pub const ANOMALY: &str = "Typing pattern anomaly detected";
 
+/// `reason` of a /predict whose timings repeat a stored or recently sent sample exactly.
+pub const REPLAY: &str = "Replayed sample: identical timings were seen before";
+
 /// The parts of an HTTP request the API reads.
 #[derive(Debug, Clone, Copy)]
 pub struct Request<'a> {
@@ -43,6 +50,8 @@ pub struct Request<'a> {
     pub authorization: Option<&'a str>,
     /// The `Origin` header.
     pub origin: Option<&'a str>,
+    /// The client's address, for the audit log.
+    pub client: Option<&'a str>,
 }
 
 /// An answer: a status, a JSON body and extra headers.
@@ -96,16 +105,21 @@ pub struct Api {
     store: Arc<Store>,
     config: ApiConfig,
     models: ModelCache,
+    recent: RecentVectors,
+    audit: AuditLog,
 }
 
 impl Api {
     /// The API over `store` (shared with the caller, e.g. the GUI).
     pub fn new(store: Arc<Store>, config: ApiConfig) -> Api {
         let models = ModelCache::new(config.model_cache_bytes);
+        let audit = AuditLog::new(store.dir());
         Api {
             store,
             config,
             models,
+            recent: RecentVectors::default(),
+            audit,
         }
     }
 
@@ -154,8 +168,9 @@ impl Api {
         let result = match route {
             Route::Health => Ok(self.health(now)),
             Route::Train => self.train(request, now),
-            Route::Predict => self.predict(request),
+            Route::Predict => self.predict(request, now),
             Route::UserInfo(raw) => self.info(raw),
+            Route::User(raw) => self.delete(request, raw, now),
         };
         result.unwrap_or_else(|failure| failure)
     }
@@ -197,8 +212,20 @@ impl Api {
     fn train(&self, request: &Request<'_>, now: NaiveDateTime) -> Result<Response, Response> {
         self.authorize(request)?;
         let (user, sample) = body::decode_sample(request.body).map_err(bad_request)?;
+        let audit = |outcome: &str| {
+            self.audit.record(AuditEvent {
+                at: now,
+                endpoint: "POST /train",
+                user: &user,
+                outcome,
+                client: request.client,
+            })
+        };
         let min = self.config.min_samples;
         let result = self.store.with_user(&user, |writer| {
+            if let Some(row) = writer.find_duplicate(&Features::of(&sample))? {
+                return Ok(Err(row));
+            }
             let stored = match writer.metadata() {
                 Ok(metadata) => metadata.map_or(0, |m| m.samples),
                 Err(StoreError::Legacy { .. }) => 0,
@@ -207,15 +234,28 @@ impl Api {
             let train = (stored + 1 >= min).then_some(&self.config.detector);
             writer
                 .add_sample(&sample, train, now)
-                .map(|m| (m.samples, train.is_some()))
+                .map(|m| Ok((m.samples, train.is_some())))
         });
         let (count, trained) = match result {
-            Ok(done) => done,
+            Ok(Ok(done)) => done,
+            Ok(Err(row)) => {
+                audit("refused 400: duplicate");
+                return Err(bad_request(format!(
+                    "duplicate sample: its timings are identical to stored sample {}",
+                    row + 1
+                ))
+                .for_user(&user));
+            }
             Err(e @ StoreError::PhraseMismatch { .. }) => {
+                audit("refused 400: phrase mismatch");
                 return Err(bad_request(e.to_string()).for_user(&user));
             }
-            Err(e) => return Err(internal(&e).for_user(&user)),
+            Err(e) => {
+                audit("failed 500");
+                return Err(internal(&e).for_user(&user));
+            }
         };
+        audit(if trained { "stored, trained" } else { "stored" });
         let mut body = json!({
             "status": "Training data received",
             "samples_count": count,
@@ -227,8 +267,57 @@ impl Api {
         Ok(Response::json(200, body).for_user(&user))
     }
 
-    fn predict(&self, request: &Request<'_>) -> Result<Response, Response> {
+    /// `DELETE /user/{id}`: removes the user's files. Needs the API token, so it is refused
+    /// outright when none is configured.
+    fn delete(
+        &self,
+        request: &Request<'_>,
+        raw_id: &str,
+        now: NaiveDateTime,
+    ) -> Result<Response, Response> {
+        if self.config.api_token.is_none() {
+            return Err(Response::error(
+                403,
+                "DELETE /user/{user_id} is disabled: set KW_API_TOKEN to enable it",
+            ));
+        }
+        self.authorize(request)?;
+        let user = routes::path_user_id(raw_id).map_err(bad_request)?;
+        let deleted = self
+            .store
+            .with_user(&user, |w| w.delete())
+            .map_err(|e| internal(&e).for_user(&user))?;
+        self.recent.forget(&user);
+        self.audit.record(AuditEvent {
+            at: now,
+            endpoint: "DELETE /user",
+            user: &user,
+            outcome: if deleted { "deleted" } else { "not found" },
+            client: request.client,
+        });
+        if !deleted {
+            return Err(Response::error(404, format!("no user {user}")).for_user(&user));
+        }
+        Ok(
+            Response::json(200, json!({"status": "deleted", "user_id": user.as_str()}))
+                .for_user(&user),
+        )
+    }
+
+    fn predict(&self, request: &Request<'_>, now: NaiveDateTime) -> Result<Response, Response> {
         let (user, sample) = body::decode_sample(request.body).map_err(bad_request)?;
+        let throttle = self
+            .store
+            .throttle(&user)
+            .map_err(|e| internal(&e).for_user(&user))?;
+        if let Some(seconds) = Throttle::remaining(&throttle, now) {
+            return Err(Response::error(
+                429,
+                format!("too many failed attempts: try again in {seconds} s"),
+            )
+            .header("Retry-After", seconds.to_string())
+            .for_user(&user));
+        }
         let lookup = self
             .models
             .get(&self.store, &user)
@@ -244,29 +333,66 @@ impl Api {
         };
         let model = snapshot.model.as_ref().expect("checked above");
         let features = Features::of(&sample);
-        let body = if features.key_sequence != model.key_sequence {
-            json!({
-                "authenticated": false,
-                "reason": PHRASE_MISMATCH,
-                "confidence_score": -1.0,
-                "user_id": user.as_str(),
-            })
+        let print = fingerprint(&features.values_ms);
+        let replayed =
+            self.recent.seen_before(&user, print) || snapshot.fingerprints.contains(&print);
+        let (score, reason) = if features.key_sequence != model.key_sequence {
+            (-1.0, Some(PHRASE_MISMATCH))
+        } else if replayed {
+            (-1.0, Some(REPLAY))
         } else {
             let score = model.decision(&features.values_ms).map_err(|e| {
                 Response::error(500, format!("stored model of '{user}' is unusable: {e}"))
                     .for_user(&user)
             })?;
-            let mut body = json!({
-                "authenticated": score >= 0.0,
-                "confidence_score": score,
-                "user_id": user.as_str(),
-            });
-            if score < 0.0 {
-                body["reason"] = ANOMALY.into();
-            }
-            body
+            (score, (score < 0.0).then_some(ANOMALY))
         };
+        self.count_attempt(&user, throttle, reason.is_none(), request, now)?;
+        let mut body = json!({
+            "authenticated": reason.is_none(),
+            "confidence_score": score,
+            "user_id": user.as_str(),
+        });
+        if let Some(reason) = reason {
+            body["reason"] = reason.into();
+        }
         Ok(Response::json(200, body).for_user(&user))
+    }
+
+    /// Updates the user's failure count after an attempt; a lockout is audited.
+    fn count_attempt(
+        &self,
+        user: &UserId,
+        seen: ThrottleState,
+        success: bool,
+        request: &Request<'_>,
+        now: NaiveDateTime,
+    ) -> Result<(), Response> {
+        if success && seen == ThrottleState::default() {
+            return Ok(());
+        }
+        let result = self.store.with_user(user, |w| {
+            if success {
+                return w.set_throttle(&ThrottleState::default()).map(|()| None);
+            }
+            let current = w.store_throttle()?;
+            let (next, lockout) = self.config.throttle.fail(current, now);
+            w.set_throttle(&next).map(|()| lockout)
+        });
+        match result {
+            Ok(Some(lockout)) => {
+                self.audit.record(AuditEvent {
+                    at: now,
+                    endpoint: "POST /predict",
+                    user,
+                    outcome: &format!("locked out {} s", lockout.as_secs()),
+                    client: request.client,
+                });
+                Ok(())
+            }
+            Ok(None) => Ok(()),
+            Err(e) => Err(internal(&e).for_user(user)),
+        }
     }
 
     fn info(&self, raw_id: &str) -> Result<Response, Response> {

@@ -15,6 +15,8 @@ pub enum Route {
     Predict,
     /// `/user/{user_id}/info`, with the id as it appeared in the path (percent-encoded).
     UserInfo(String),
+    /// `/user/{user_id}` (deletion), the id as in the path.
+    User(String),
 }
 
 impl Route {
@@ -26,8 +28,19 @@ impl Route {
             "/train" => Some(Route::Train),
             "/predict" => Some(Route::Predict),
             _ => {
-                let id = path.strip_prefix("/user/")?.strip_suffix("/info")?;
-                (!id.is_empty() && !id.contains('/')).then(|| Route::UserInfo(id.to_string()))
+                let rest = path.strip_prefix("/user/")?;
+                let (id, info) = match rest.strip_suffix("/info") {
+                    Some(id) => (id, true),
+                    None => (rest, false),
+                };
+                if id.is_empty() || id.contains('/') {
+                    return None;
+                }
+                Some(if info {
+                    Route::UserInfo(id.to_string())
+                } else {
+                    Route::User(id.to_string())
+                })
             }
         }
     }
@@ -37,6 +50,7 @@ impl Route {
         match self {
             Route::Health | Route::UserInfo(_) => &["GET", "HEAD", "OPTIONS"],
             Route::Train | Route::Predict => &["POST", "OPTIONS"],
+            Route::User(_) => &["DELETE", "OPTIONS"],
         }
     }
 }

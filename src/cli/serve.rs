@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 
-use crate::api::{Api, ApiConfig, Cors, DEFAULT_MIN_SAMPLES, DEFAULT_MODEL_CACHE_BYTES};
+use crate::api::{Api, ApiConfig, Cors, DEFAULT_MIN_SAMPLES, DEFAULT_MODEL_CACHE_BYTES, Throttle};
 use crate::detect::{Contamination, DetectorParams, IsolationForest};
 use crate::server::{ServerConfig, ServerHandle, default_workers};
 use crate::store::Store;
@@ -51,6 +51,13 @@ pub struct ServeArgs {
     /// [default: none, no CORS headers]
     #[arg(long, value_name = "ORIGINS")]
     pub cors_origins: Option<String>,
+    /// Failed /predict calls in a row that lock a user out; 0 = never [env: KW_MAX_FAILURES]
+    /// [default: 5]
+    #[arg(long, value_name = "N")]
+    pub max_failures: Option<u32>,
+    /// First lockout in seconds, doubling on each repeat [env: KW_LOCKOUT_SECONDS] [default: 30]
+    #[arg(long, value_name = "S")]
+    pub lockout_seconds: Option<u64>,
     /// Log level: off, error, warn, info (one line per request), debug [env: KW_LOG]
     /// [default: info]
     #[arg(long, value_name = "LEVEL")]
@@ -121,6 +128,14 @@ impl ServeArgs {
             String::new(),
         )?;
         let api_token = env("KW_API_TOKEN").filter(|t| !t.is_empty());
+        let throttle = Throttle {
+            max_failures: lookup.value(self.max_failures, &["KW_MAX_FAILURES"], 5)?,
+            lockout: Duration::from_secs(lookup.value(
+                self.lockout_seconds,
+                &["KW_LOCKOUT_SECONDS"],
+                30,
+            )?),
+        };
         Ok(ServeSettings {
             server: ServerConfig {
                 host: lookup.value(
@@ -138,6 +153,7 @@ impl ServeArgs {
                 api_token,
                 cors: Cors::parse(&cors),
                 model_cache_bytes: cache_mb.saturating_mul(1 << 20),
+                throttle,
             },
             models: lookup.value(
                 self.models.clone(),

@@ -198,6 +198,11 @@ impl Workbench {
         &self.store
     }
 
+    /// The active capture source.
+    pub fn source(&self) -> &Source {
+        &self.source
+    }
+
     /// The selected user.
     pub fn user(&self) -> Option<&UserId> {
         self.user.as_ref()

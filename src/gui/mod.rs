@@ -30,6 +30,7 @@ pub fn display_available() -> bool {
 /// Opens the workbench window and runs until it is closed.
 pub fn run(options: Options) -> anyhow::Result<()> {
     let workbench = Workbench::new(options)?;
+    eprintln!("capture: {}", workbench.source().describe());
     let native = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title(TITLE)

@@ -219,6 +219,7 @@ impl Worker {
         let arrived = Local::now().naive_local();
         let method = request.method().as_str().to_string();
         let target = request.url().to_string();
+        let client = request.remote_addr().map(|a| a.ip().to_string());
         let response = match read_body(&mut request) {
             Ok(body) => {
                 let header = |name: &'static str| {
@@ -235,6 +236,7 @@ impl Worker {
                         body: &body,
                         authorization: header("Authorization"),
                         origin: header("Origin"),
+                        client: client.as_deref(),
                     },
                     arrived,
                 )

@@ -19,11 +19,7 @@ pub fn replace(
 ) -> io::Result<()> {
     let dir = parent(path);
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-    let temp = dir.join(format!(
-        "{TEMP_PREFIX}{name}-{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
+    let temp = temp_path(dir, name);
     let result = (|| {
         let file = OpenOptions::new()
             .write(true)
@@ -54,7 +50,16 @@ fn parent(path: &Path) -> &Path {
     }
 }
 
-/// Removes temporary files left in `dir` by a crash; returns how many.
+/// A fresh name for a temporary file or folder in `dir`.
+pub fn temp_path(dir: &Path, name: &str) -> std::path::PathBuf {
+    dir.join(format!(
+        "{TEMP_PREFIX}{name}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ))
+}
+
+/// Removes temporary files (and folders) left in `dir` by a crash; returns how many.
 pub fn remove_stale_temps(dir: &Path) -> io::Result<usize> {
     let mut removed = 0;
     for entry in fs::read_dir(dir)? {
@@ -64,7 +69,12 @@ pub fn remove_stale_temps(dir: &Path) -> io::Result<usize> {
             .to_str()
             .is_some_and(|n| n.starts_with(TEMP_PREFIX))
         {
-            fs::remove_file(entry.path())?;
+            // A folder is what an interrupted user deletion left.
+            if entry.file_type()?.is_dir() {
+                fs::remove_dir_all(entry.path())?;
+            } else {
+                fs::remove_file(entry.path())?;
+            }
             removed += 1;
         }
     }

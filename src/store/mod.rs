@@ -12,7 +12,7 @@ mod records;
 mod user_id;
 mod versioned;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::{self, OpenOptions};
 use std::io::{self, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -26,8 +26,10 @@ use thiserror::Error;
 
 use crate::capture::{KeyEvent, Sample};
 use crate::detect::{DetectorParams, FitError};
-use crate::features::Features;
-pub use records::{METADATA_FORMAT, MODEL_FORMAT, Metadata, ModelFile};
+use crate::features::{Features, fingerprint};
+pub use records::{
+    METADATA_FORMAT, MODEL_FORMAT, Metadata, ModelFile, THROTTLE_FORMAT, ThrottleState,
+};
 pub use user_id::{MAX_USER_ID_CHARS, UserId, UserIdError};
 use versioned::{DecodeError, FileFormat};
 
@@ -122,6 +124,8 @@ pub struct Snapshot {
     pub metadata: Metadata,
     /// The model the metadata records, if it is there and matches.
     pub model: Option<ModelFile>,
+    /// Fingerprints of the stored feature vectors (to recognise a replayed sample).
+    pub fingerprints: HashSet<u64>,
 }
 
 impl Snapshot {
@@ -148,6 +152,8 @@ pub struct UserPaths {
     pub model: PathBuf,
     /// `<id>.joblib`: the old backend's pickled model, never opened.
     pub legacy_model: PathBuf,
+    /// `<id>_throttle.json`: failed-authentication counters.
+    pub throttle: PathBuf,
 }
 
 /// Folder (inside the store) where an old-backend user's files are moved when they enrol again.
@@ -202,6 +208,7 @@ impl Store {
             metadata: self.dir.join(format!("{id}_metadata.json")),
             model: self.dir.join(format!("{id}.model.json")),
             legacy_model: self.dir.join(format!("{id}.joblib")),
+            throttle: self.dir.join(format!("{id}_throttle.json")),
         }
     }
 
@@ -338,6 +345,15 @@ impl Store {
         Ok(current.then_some(model))
     }
 
+    /// The user's failed-authentication state (all zero when none is stored).
+    pub fn throttle(&self, user: &UserId) -> Result<ThrottleState, StoreError> {
+        let path = self.paths(user).throttle;
+        Ok(
+            load_record(user, &path, THROTTLE_FORMAT, |_: &ThrottleState, _| Ok(()))?
+                .unwrap_or_default(),
+        )
+    }
+
     /// The committed metadata and the model that goes with it (`None` if the user has no data),
     /// read consistently while another thread may be writing: a writer stores the model before
     /// committing the metadata, so a reader can meet the new model beside the old metadata. It
@@ -351,17 +367,29 @@ impl Store {
                 Some(_) => self.model(user, &metadata)?,
                 None => None,
             };
-            Ok(Some(Snapshot { metadata, model }))
+            Ok(Some(Snapshot {
+                metadata,
+                model,
+                fingerprints: HashSet::new(),
+            }))
         };
-        let first = read()?;
-        if first.as_ref().is_none_or(Snapshot::is_consistent) {
-            return Ok(first);
+        let mut snapshot = read()?;
+        if !snapshot.as_ref().is_none_or(Snapshot::is_consistent) {
+            let slot = self.slot(user);
+            let _writer_done = slot.writer.lock().unwrap_or_else(PoisonError::into_inner);
+            // Still inconsistent now: a write was interrupted after storing its model, which
+            // is then not used (the metadata is the commit point).
+            snapshot = read()?;
         }
-        let slot = self.slot(user);
-        let _writer_done = slot.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        // Still inconsistent now: a write was interrupted after storing its model, which is
-        // then not used (the metadata is the commit point).
-        read()
+        if let Some(snapshot) = &mut snapshot {
+            let features = self.features(user, &snapshot.metadata)?;
+            snapshot.fingerprints = features
+                .rows()
+                .into_iter()
+                .map(|row| fingerprint(&row.to_vec()))
+                .collect();
+        }
+        Ok(snapshot)
     }
 
     fn slot(&self, user: &UserId) -> Arc<UserSlot> {
@@ -519,6 +547,81 @@ impl UserWriter<'_> {
             params: params.clone(),
             model,
         })
+    }
+
+    /// Position (0-based) of a stored sample with exactly these feature values, if any.
+    pub fn find_duplicate(&self, features: &Features) -> Result<Option<usize>, StoreError> {
+        let metadata = match self.metadata() {
+            Ok(Some(m)) if m.key_sequence == features.key_sequence => m,
+            Ok(_) | Err(StoreError::Legacy { .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let rows = self.store.features(self.user, &metadata)?;
+        Ok(rows
+            .rows()
+            .into_iter()
+            .position(|row| row.iter().eq(features.values_ms.iter())))
+    }
+
+    /// The user's failed-authentication state.
+    pub fn store_throttle(&self) -> Result<ThrottleState, StoreError> {
+        self.store.throttle(self.user)
+    }
+
+    /// Stores the user's failed-authentication state (removing the file when it is all zero).
+    pub fn set_throttle(&mut self, state: &ThrottleState) -> Result<(), StoreError> {
+        let path = self.store.paths(self.user).throttle;
+        if *state == ThrottleState::default() {
+            return match fs::remove_file(&path) {
+                Ok(()) => Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+                Err(source) => Err(StoreError::Io {
+                    action: "remove",
+                    path,
+                    source,
+                }),
+            };
+        }
+        write_record(&path, THROTTLE_FORMAT, state)
+    }
+
+    /// Removes all the user's files; returns whether there were any. The files are first moved
+    /// into one temporary folder, the metadata (the commit point) first, so a crash leaves
+    /// either the whole user or none of it (the folder is removed on the next open).
+    pub fn delete(&mut self) -> Result<bool, StoreError> {
+        let paths = self.store.paths(self.user);
+        let files = [
+            &paths.metadata,
+            &paths.model,
+            &paths.features,
+            &paths.samples,
+            &paths.throttle,
+            &paths.legacy_model,
+        ];
+        if !files.iter().any(|f| f.exists()) {
+            return Ok(false);
+        }
+        let dir = &self.store.dir;
+        let trash = atomic::temp_path(dir, &format!("delete-{}", self.user));
+        let io_error = |action, path: &Path| {
+            let path = path.to_path_buf();
+            move |source| StoreError::Io {
+                action,
+                path,
+                source,
+            }
+        };
+        fs::create_dir(&trash).map_err(io_error("create", &trash))?;
+        for file in files {
+            if let Some(name) = file.file_name()
+                && file.exists()
+            {
+                fs::rename(file, trash.join(name)).map_err(io_error("move", file))?;
+            }
+        }
+        atomic::sync_dir(dir).map_err(io_error("sync", dir))?;
+        fs::remove_dir_all(&trash).map_err(io_error("remove", &trash))?;
+        Ok(true)
     }
 
     /// Moves an old-backend user's files to `legacy/<id>/`, the metadata last: a crash before

@@ -20,6 +20,24 @@ pub const MODEL_FORMAT: FileFormat = FileFormat {
     version: 1,
 };
 
+/// `<id>_throttle.json`.
+pub const THROTTLE_FORMAT: FileFormat = FileFormat {
+    name: "keystroke-workbench/throttle",
+    version: 1,
+};
+
+/// A user's failed-authentication state (`<id>_throttle.json`), kept across restarts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThrottleState {
+    /// Failed /predict calls since the last success or lockout.
+    pub consecutive_failures: u32,
+    /// Lockouts since the last success (each doubles the next one).
+    pub lockouts: u32,
+    /// End of the current lockout (local time, ISO 8601), if any.
+    pub locked_until: Option<String>,
+}
+
 /// A user's metadata. Written last by every change, it says what is committed: the first
 /// `samples` rows of the features file and the first `samples_file_bytes` bytes of the samples
 /// file; anything after them is the remains of an interrupted write and is ignored.

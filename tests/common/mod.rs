@@ -175,9 +175,12 @@ impl TestServer {
         self.server.addr()
     }
 
-    /// Every file under the store folder with its bytes.
+    /// Every file under the store folder with its bytes, except the audit log (which records
+    /// refused /train calls too).
     pub fn files(&self) -> BTreeMap<String, Vec<u8>> {
-        files_under(self.dir.path())
+        let mut files = files_under(self.dir.path());
+        files.remove(keystroke_workbench::api::AUDIT_FILE);
+        files
     }
 }
 
@@ -214,11 +217,12 @@ pub fn events(keys: &[&str], timing: impl Fn(usize) -> (f64, f64)) -> Value {
 pub const PHRASE: [&str; 8] = ["p", "a", "s", "s", "w", "o", "r", "d"];
 
 /// A genuine-looking typing of [`PHRASE`]: holds around 90 ms, gaps around 180 ms, varied by
-/// `variant`.
+/// `variant` (each variant's timings are distinct).
 pub fn genuine(variant: usize) -> Value {
+    // The last term makes every variant's timings distinct (a repeat would be a replay).
     events(&PHRASE, |i| {
         let wobble = ((variant * 7 + i * 13) % 11) as f64;
-        (85.0 + wobble, 175.0 + 1.5 * wobble)
+        (85.0 + wobble + variant as f64 * 1e-3, 175.0 + 1.5 * wobble)
     })
 }
 

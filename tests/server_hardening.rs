@@ -1,0 +1,174 @@
+//! Hardening over real HTTP: lockout after repeated failures (persisted across restarts),
+//! replayed and duplicate samples, user deletion behind the token, and the audit log.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use keystroke_workbench::api::{AUDIT_FILE, ApiConfig, Throttle};
+use serde_json::Value;
+
+fn enrol(server: &TestServer, user: &str, n: usize) {
+    for i in 0..n {
+        let reply = post(server.addr(), "/train", &sample_body(user, genuine(i)));
+        assert_eq!(reply.status, 200, "{}", reply.text());
+    }
+}
+
+fn predict(server: &TestServer, user: &str, events: Value) -> Reply {
+    post(server.addr(), "/predict", &sample_body(user, events))
+}
+
+fn audit_lines(server: &TestServer) -> Vec<Value> {
+    std::fs::read_to_string(server.dir.path().join(AUDIT_FILE))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn five_failures_lock_a_user_out_even_across_a_restart() {
+    let config = ApiConfig {
+        throttle: Throttle {
+            max_failures: 5,
+            lockout: Duration::from_secs(2),
+        },
+        ..ApiConfig::default()
+    };
+    let server = TestServer::with_config(config.clone());
+    enrol(&server, "alice", 20);
+    for attempt in 0..5 {
+        let reply = predict(&server, "alice", imposter());
+        assert_eq!(reply.status, 200, "attempt {attempt}");
+        assert_eq!(reply.json()["authenticated"], false);
+    }
+    let locked = predict(&server, "alice", genuine(900));
+    assert_eq!(locked.status, 429, "{}", locked.text());
+    assert!(locked.error().contains("too many failed attempts"));
+    let retry: u64 = locked.header("Retry-After").unwrap().parse().unwrap();
+    assert!((1..=2).contains(&retry), "{retry}");
+    // Other users are not affected.
+    enrol(&server, "bob", 5);
+    assert_eq!(predict(&server, "bob", genuine(901)).status, 200);
+
+    // A restart on the same folder keeps the lockout.
+    let TestServer {
+        dir,
+        server: handle,
+        ..
+    } = server;
+    drop(handle);
+    let server = TestServer::in_dir(dir, config);
+    assert_eq!(predict(&server, "alice", genuine(902)).status, 429);
+
+    // After it ends, a success clears the count.
+    std::thread::sleep(Duration::from_millis(2100));
+    let reply = predict(&server, "alice", genuine(903));
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.json()["authenticated"], true, "{}", reply.text());
+    assert!(!server.dir.path().join("alice_throttle.json").exists());
+    let lockouts: Vec<Value> = audit_lines(&server)
+        .into_iter()
+        .filter(|l| l["endpoint"] == "POST /predict")
+        .collect();
+    assert_eq!(lockouts.len(), 1, "{lockouts:?}");
+    assert_eq!(lockouts[0]["outcome"], "locked out 2 s");
+}
+
+#[test]
+fn replayed_samples_fail_and_duplicates_are_refused() {
+    let server = TestServer::start();
+    enrol(&server, "alice", 10);
+    // A stored sample sent again.
+    let reply = predict(&server, "alice", genuine(4));
+    assert_eq!(reply.status, 200);
+    let body = reply.json();
+    assert_eq!(body["authenticated"], false);
+    assert_eq!(body["confidence_score"], -1.0);
+    assert!(
+        body["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("Replayed sample")
+    );
+    // A fresh sample passes once; the same timings again are a replay.
+    let first = predict(&server, "alice", genuine(500)).json();
+    assert_eq!(first["authenticated"], true, "{first}");
+    let again = predict(&server, "alice", genuine(500)).json();
+    assert_eq!(again["authenticated"], false);
+    assert!(
+        again["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("Replayed sample")
+    );
+
+    let before = server.files();
+    let reply = post(server.addr(), "/train", &sample_body("alice", genuine(7)));
+    assert_eq!(reply.status, 400);
+    assert_eq!(
+        reply.error(),
+        "duplicate sample: its timings are identical to stored sample 8"
+    );
+    assert_eq!(server.files(), before, "nothing stored");
+}
+
+#[test]
+fn delete_needs_the_token_and_removes_every_file() {
+    let open = TestServer::start();
+    enrol(&open, "alice", 2);
+    let reply = request(open.addr(), "DELETE", "/user/alice", &[], b"");
+    assert_eq!(reply.status, 403);
+    assert!(reply.error().contains("KW_API_TOKEN"));
+    assert!(open.dir.path().join("alice_metadata.json").exists());
+
+    let server = TestServer::with_config(ApiConfig {
+        api_token: Some("t0ken".into()),
+        ..ApiConfig::default()
+    });
+    let auth = [("Authorization", "Bearer t0ken")];
+    for i in 0..6 {
+        let body = sample_body("bob+x@lab.org", genuine(i)).to_string();
+        assert_eq!(
+            request(server.addr(), "POST", "/train", &auth, body.as_bytes()).status,
+            200
+        );
+    }
+    let reply = request(server.addr(), "DELETE", "/user/bob+x@lab.org", &[], b"");
+    assert_eq!(reply.status, 401);
+    let reply = request(server.addr(), "DELETE", "/user/bob+x%40lab.org", &auth, b"");
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(reply.json()["status"], "deleted");
+    let left: Vec<String> = server.files().into_keys().collect();
+    assert!(left.is_empty(), "{left:?}");
+    let info = get(server.addr(), "/user/bob+x@lab.org/info").json();
+    assert_eq!(info["training_samples"], 0);
+    assert_eq!(
+        predict(&server, "bob+x@lab.org", genuine(100)).status,
+        404,
+        "the cached model is gone too"
+    );
+    let reply = request(server.addr(), "DELETE", "/user/bob+x@lab.org", &auth, b"");
+    assert_eq!(reply.status, 404);
+
+    let lines = audit_lines(&server);
+    assert_eq!(lines.len(), 6 + 2, "{lines:?}");
+    for line in &lines {
+        let mut keys: Vec<&str> = line
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        keys.sort_unstable();
+        assert_eq!(keys, ["client", "endpoint", "outcome", "time", "user"]);
+        assert_eq!(line["client"], "127.0.0.1");
+        assert_eq!(line["user"], "bob+x@lab.org");
+    }
+    assert_eq!(lines[4]["outcome"], "stored, trained");
+    assert_eq!(lines[6]["endpoint"], "DELETE /user");
+    assert_eq!(lines[6]["outcome"], "deleted");
+    assert_eq!(lines[7]["outcome"], "not found");
+}
