@@ -86,7 +86,6 @@ fn serve_finishes_the_request_in_flight_on_sigterm_then_exits() {
         ".", "t", "i", "e", "5", "R", "o", "a", "n", "l", "Shift", "Enter",
     ];
     let body = sample_body("alice@example.com", events(&phrase, |_| (90.0, 180.0))).to_string();
-    assert!(body.len() > 1024, "a body tiny_http does not read ahead");
     let (head, tail) = body.as_bytes().split_at(body.len() / 2);
 
     // Start a /train, send half its body, stop the server, then send the rest.
@@ -368,7 +367,7 @@ fn a_train_in_progress_does_not_hold_up_predict() {
             200
         );
     }
-    // Three /train requests stall half-way through their bodies, each holding a worker.
+    // Three /train requests stall half-way through their bodies.
     let phrase = [
         ".", "t", "i", "e", "5", "R", "o", "a", "n", "l", "Shift", "Enter",
     ];

@@ -23,6 +23,9 @@ pub use urls::reachable_urls;
 /// How often an idle worker checks whether the server is stopping.
 const POLL: Duration = Duration::from_millis(50);
 
+/// How long a stopping server waits for requests still being received.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
 /// Largest request body accepted (413 above).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
@@ -208,9 +211,17 @@ impl Worker {
                 Err(e) => log::warn!("HTTP listener: {e}"),
             }
         }
-        // Answer what was already queued before leaving.
-        while let Ok(Some(request)) = self.http.try_recv() {
-            self.serve(request);
+        // Answer what is queued, and what is still arriving (a body half sent), before leaving;
+        // a request that is still incomplete after SHUTDOWN_GRACE is abandoned.
+        let deadline = Instant::now() + SHUTDOWN_GRACE;
+        loop {
+            match self.http.try_recv() {
+                Ok(Some(request)) => self.serve(request),
+                _ if self.http.requests_being_read() > 0 && Instant::now() < deadline => {
+                    thread::sleep(Duration::from_millis(5));
+                }
+                _ => break,
+            }
         }
     }
 

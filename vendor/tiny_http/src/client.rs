@@ -5,6 +5,8 @@ use std::io::Result as IoResult;
 use std::io::{BufReader, BufWriter, ErrorKind, Read};
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::str::FromStr;
 
 use crate::common::{HTTPVersion, Method};
@@ -40,6 +42,26 @@ pub struct ClientConnection {
 
     // true if the connection goes through SSL
     secure: bool,
+
+    // Patched (keystroke-workbench, see PATCHES.md): requests of all connections whose request
+    // line has arrived but which are not yet handed out (headers or body still being read).
+    reading: Arc<AtomicUsize>,
+}
+
+/// Counts a request as being read while it lives (patched in, see PATCHES.md).
+struct Reading<'a>(&'a AtomicUsize);
+
+impl<'a> Reading<'a> {
+    fn start(counter: &'a AtomicUsize) -> Self {
+        counter.fetch_add(1, Ordering::SeqCst);
+        Reading(counter)
+    }
+}
+
+impl Drop for Reading<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// Error that can happen when reading a request.
@@ -57,11 +79,12 @@ impl ClientConnection {
     pub fn new(
         write_socket: RefinedTcpStream,
         mut read_socket: RefinedTcpStream,
+        reading: Arc<AtomicUsize>,
     ) -> ClientConnection {
         let remote_addr = read_socket.peer_addr();
         let secure = read_socket.secure();
 
-        let mut source = SequentialReaderBuilder::new(BufReader::with_capacity(1024, read_socket));
+        let mut source = SequentialReaderBuilder::new(BufReader::with_capacity(16 * 1024, read_socket) /* Patched (keystroke-workbench): 1024 */);
         let first_header = source.next().unwrap();
 
         ClientConnection {
@@ -71,6 +94,7 @@ impl ClientConnection {
             next_header_source: first_header,
             no_more_requests: false,
             secure,
+            reading,
         }
     }
 
@@ -114,10 +138,13 @@ impl ClientConnection {
     /// Reads a request from the stream.
     /// Blocks until the header has been read.
     fn read(&mut self) -> Result<Request, ReadError> {
+        let reading = Arc::clone(&self.reading);
+        let mut _reading: Option<Reading<'_>> = None;
         let (method, path, version, headers) = {
             // reading the request line
             let (method, path, version) = {
                 let line = self.read_next_line().map_err(ReadError::ReadIoError)?;
+                _reading = Some(Reading::start(&reading));
 
                 parse_request_line(
                     line.as_str().trim(), // TODO: remove this conversion

@@ -142,6 +142,9 @@ pub struct Server {
 
     // result of TcpListener::local_addr()
     listening_addr: ListenAddr,
+
+    // Patched (keystroke-workbench, see PATCHES.md): requests being read, not yet queued.
+    reading: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 enum Message {
@@ -287,6 +290,8 @@ impl Server {
 
         let inside_close_trigger = close_trigger.clone();
         let inside_messages = messages.clone();
+        let reading = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let inside_reading = reading.clone();
         thread::spawn(move || {
             // a tasks pool is used to dispatch the connections into threads
             let tasks_pool = util::TaskPool::new();
@@ -313,7 +318,11 @@ impl Server {
                             Some(ref _ssl) => unreachable!(),
                         };
 
-                        Ok(ClientConnection::new(write_closable, read_closable))
+                        Ok(ClientConnection::new(
+                            write_closable,
+                            read_closable,
+                            inside_reading.clone(),
+                        ))
                     }
                     Err(e) => Err(e),
                 };
@@ -355,6 +364,7 @@ impl Server {
             messages,
             close: close_trigger,
             listening_addr: local_addr,
+            reading,
         })
     }
 
@@ -394,6 +404,12 @@ impl Server {
             Some(Message::NewRequest(rq)) => Ok(Some(rq)),
             None => Ok(None),
         }
+    }
+
+    /// Requests whose request line has arrived but which are still being read (headers or
+    /// body), so not yet returned by `recv()` (patched in by keystroke-workbench).
+    pub fn requests_being_read(&self) -> usize {
+        self.reading.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Same as `recv()` but doesn't block.

@@ -124,6 +124,11 @@ impl From<IoError> for RequestCreationError {
 /// You must pass a `Read` that will allow the `Request` object to read from the incoming data.
 /// It is the responsibility of the `Request` to read only the data of the request and not further.
 ///
+/// Bodies up to this size are read by the connection's own thread before the request is
+/// handed out (patched by keystroke-workbench, see PATCHES.md; the published value is 1024), so
+/// a client sending its body slowly holds its own connection thread, not a worker.
+const PREREAD_BODY_BYTES: usize = 64 * 1024;
+
 /// The `Write` object will be used by the `Request` to write the response.
 #[allow(clippy::too_many_arguments)]
 pub fn new_request<R, W>(
@@ -191,7 +196,7 @@ where
     } else if let Some(content_length) = content_length {
         if content_length == 0 {
             Box::new(io::empty()) as Box<dyn Read + Send + 'static>
-        } else if content_length <= 1024 && !expects_continue {
+        } else if content_length <= PREREAD_BODY_BYTES && !expects_continue {
             // if the content-length is small enough, we just read everything into a buffer
 
             let mut buffer = vec![0; content_length];
