@@ -172,3 +172,19 @@ fn delete_needs_the_token_and_removes_every_file() {
     assert_eq!(lines[6]["outcome"], "deleted");
     assert_eq!(lines[7]["outcome"], "not found");
 }
+
+#[test]
+fn hidden_scores_report_only_the_sign() {
+    let server = TestServer::with_config(ApiConfig {
+        hide_scores: true,
+        ..ApiConfig::default()
+    });
+    enrol(&server, "alice", 20);
+    let genuine_reply = predict(&server, "alice", genuine(700)).json();
+    assert_eq!(genuine_reply["authenticated"], true, "{genuine_reply}");
+    assert_eq!(genuine_reply["confidence_score"], 1.0);
+    let imposter_reply = predict(&server, "alice", imposter()).json();
+    assert_eq!(imposter_reply["authenticated"], false);
+    assert_eq!(imposter_reply["confidence_score"], -1.0);
+    assert_eq!(imposter_reply["reason"], "Typing pattern anomaly detected");
+}

@@ -24,6 +24,9 @@ pub struct ApiConfig {
     pub model_cache_bytes: usize,
     /// Lockout after repeated failed /predict calls.
     pub throttle: Throttle,
+    /// `KW_SCORES=hidden`: /predict reports `confidence_score` as its sign only (±1.0), so a
+    /// caller cannot climb the score step by step towards acceptance.
+    pub hide_scores: bool,
 }
 
 impl Default for ApiConfig {
@@ -35,6 +38,7 @@ impl Default for ApiConfig {
             cors: Cors::Off,
             model_cache_bytes: DEFAULT_MODEL_CACHE_BYTES,
             throttle: Throttle::default(),
+            hide_scores: false,
         }
     }
 }

@@ -348,6 +348,11 @@ impl Api {
             (score, (score < 0.0).then_some(ANOMALY))
         };
         self.count_attempt(&user, throttle, reason.is_none(), request, now)?;
+        let score = if self.config.hide_scores {
+            if reason.is_none() { 1.0 } else { -1.0 }
+        } else {
+            score
+        };
         let mut body = json!({
             "authenticated": reason.is_none(),
             "confidence_score": score,

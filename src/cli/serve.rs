@@ -58,6 +58,10 @@ pub struct ServeArgs {
     /// First lockout in seconds, doubling on each repeat [env: KW_LOCKOUT_SECONDS] [default: 30]
     #[arg(long, value_name = "S")]
     pub lockout_seconds: Option<u64>,
+    /// `full` confidence scores, or `hidden`: only their sign (±1.0) [env: KW_SCORES]
+    /// [default: full]
+    #[arg(long, value_name = "full|hidden")]
+    pub scores: Option<String>,
     /// Log level: off, error, warn, info (one line per request), debug [env: KW_LOG]
     /// [default: info]
     #[arg(long, value_name = "LEVEL")]
@@ -128,6 +132,11 @@ impl ServeArgs {
             String::new(),
         )?;
         let api_token = env("KW_API_TOKEN").filter(|t| !t.is_empty());
+        let scores = lookup.value(self.scores.clone(), &["KW_SCORES"], "full".to_string())?;
+        anyhow::ensure!(
+            scores == "full" || scores == "hidden",
+            "KW_SCORES={scores:?} is invalid: use full or hidden"
+        );
         let throttle = Throttle {
             max_failures: lookup.value(self.max_failures, &["KW_MAX_FAILURES"], 5)?,
             lockout: Duration::from_secs(lookup.value(
@@ -154,6 +163,7 @@ impl ServeArgs {
                 cors: Cors::parse(&cors),
                 model_cache_bytes: cache_mb.saturating_mul(1 << 20),
                 throttle,
+                hide_scores: scores == "hidden",
             },
             models: lookup.value(
                 self.models.clone(),
@@ -315,6 +325,14 @@ mod tests {
         );
         let err = resolve(&ServeArgs::default(), &[("KW_CONTAMINATION", "0.9")]).unwrap_err();
         assert!(err.to_string().contains("KW_CONTAMINATION"), "{err}");
+        let err = resolve(&ServeArgs::default(), &[("KW_SCORES", "rounded")]).unwrap_err();
+        assert!(err.to_string().contains("KW_SCORES"), "{err}");
+        assert!(
+            resolve(&ServeArgs::default(), &[("KW_SCORES", "hidden")])
+                .unwrap()
+                .api
+                .hide_scores
+        );
         let err = resolve(&ServeArgs::default(), &[("KW_MIN_SAMPLES", "0")]).unwrap_err();
         assert!(err.to_string().contains("at least 1"), "{err}");
     }
