@@ -20,7 +20,7 @@ pub use audit::{AUDIT_FILE, AuditEvent, AuditLog};
 pub use cache::{Lookup, ModelCache};
 pub use config::{ApiConfig, Cors, DEFAULT_MIN_SAMPLES, DEFAULT_MODEL_CACHE_BYTES};
 pub use guard::{RECENT_PER_USER, RecentVectors, Throttle};
-pub use routes::Route;
+pub use routes::{Route, path_of as target_path};
 
 /// `service` of /health.
 pub const SERVICE_NAME: &str = "Keystroke Dynamics Authentication API";
@@ -462,10 +462,7 @@ impl Api {
 }
 
 fn path_of<'a>(request: &Request<'a>) -> &'a str {
-    request
-        .target
-        .split_once('?')
-        .map_or(request.target, |(path, _)| path)
+    routes::path_of(request.target)
 }
 
 fn bad_request(message: String) -> Response {

@@ -4,6 +4,11 @@ use percent_encoding::percent_decode_str;
 
 use crate::store::UserId;
 
+/// The path of a request target, without its query.
+pub fn path_of(target: &str) -> &str {
+    target.split_once('?').map_or(target, |(path, _)| path)
+}
+
 /// A known path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
@@ -22,7 +27,7 @@ pub enum Route {
 impl Route {
     /// The route of a request target (path and optional query); `None` for an unknown path.
     pub fn of(target: &str) -> Option<Route> {
-        let path = target.split_once('?').map_or(target, |(path, _)| path);
+        let path = path_of(target);
         match path {
             "/health" => Some(Route::Health),
             "/train" => Some(Route::Train),

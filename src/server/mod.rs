@@ -335,8 +335,8 @@ fn encode(response: &Response) -> tiny_http::Response<io::Cursor<Vec<u8>>> {
 
 /// The path without its query, shortened, for the log (queries may carry anything).
 fn loggable(target: &str) -> String {
-    let path = target.split_once('?').map_or(target, |(path, _)| path);
-    path.chars()
+    crate::api::target_path(target)
+        .chars()
         .take(160)
         .map(|c| if c.is_ascii_graphic() { c } else { '?' })
         .collect()

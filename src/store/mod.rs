@@ -178,16 +178,8 @@ impl Store {
     /// Opens (creating if needed) a store folder and removes temporary files a crash left.
     pub fn open(dir: impl Into<PathBuf>) -> Result<Store, StoreError> {
         let dir = dir.into();
-        fs::create_dir_all(&dir).map_err(|source| StoreError::Io {
-            action: "create",
-            path: dir.clone(),
-            source,
-        })?;
-        atomic::remove_stale_temps(&dir).map_err(|source| StoreError::Io {
-            action: "clean temporary files in",
-            path: dir.clone(),
-            source,
-        })?;
+        fs::create_dir_all(&dir).map_err(io_error("create", &dir))?;
+        atomic::remove_stale_temps(&dir).map_err(io_error("clean temporary files in", &dir))?;
         Ok(Store {
             dir,
             users: Mutex::new(HashMap::new()),
@@ -603,22 +595,8 @@ impl UserWriter<'_> {
         }
         let dir = &self.store.dir;
         let trash = atomic::temp_path(dir, &format!("delete-{}", self.user));
-        let io_error = |action, path: &Path| {
-            let path = path.to_path_buf();
-            move |source| StoreError::Io {
-                action,
-                path,
-                source,
-            }
-        };
         fs::create_dir(&trash).map_err(io_error("create", &trash))?;
-        for file in files {
-            if let Some(name) = file.file_name()
-                && file.exists()
-            {
-                fs::rename(file, trash.join(name)).map_err(io_error("move", file))?;
-            }
-        }
+        move_existing(&files, &trash)?;
         atomic::sync_dir(dir).map_err(io_error("sync", dir))?;
         fs::remove_dir_all(&trash).map_err(io_error("remove", &trash))?;
         Ok(true)
@@ -633,27 +611,16 @@ impl UserWriter<'_> {
             .dir
             .join(LEGACY_ARCHIVE_DIR)
             .join(self.user.as_str());
-        let io_error = |action, path: &Path| {
-            let path = path.to_path_buf();
-            move |source| StoreError::Io {
-                action,
-                path,
-                source,
-            }
-        };
         fs::create_dir_all(&archive).map_err(io_error("create", &archive))?;
-        for old in [
-            &paths.features,
-            &paths.samples,
-            &paths.legacy_model,
-            &paths.metadata,
-        ] {
-            if let Some(name) = old.file_name()
-                && old.exists()
-            {
-                fs::rename(old, archive.join(name)).map_err(io_error("move", old))?;
-            }
-        }
+        move_existing(
+            &[
+                &paths.features,
+                &paths.samples,
+                &paths.legacy_model,
+                &paths.metadata,
+            ],
+            &archive,
+        )?;
         atomic::sync_dir(&archive).map_err(io_error("sync", &archive))?;
         atomic::sync_dir(&self.store.dir).map_err(io_error("sync", &self.store.dir))
     }
@@ -711,6 +678,28 @@ fn decode<T: serde::de::DeserializeOwned>(
     })
 }
 
+/// Moves those of `files` that exist into `dir`, in order, keeping their names.
+fn move_existing(files: &[&PathBuf], dir: &Path) -> Result<(), StoreError> {
+    for file in files {
+        if let Some(name) = file.file_name()
+            && file.exists()
+        {
+            fs::rename(file, dir.join(name)).map_err(io_error("move", file))?;
+        }
+    }
+    Ok(())
+}
+
+/// Wraps an I/O error with what was being done to which path.
+fn io_error(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> StoreError {
+    let path = path.to_path_buf();
+    move |source| StoreError::Io {
+        action,
+        path,
+        source,
+    }
+}
+
 fn corrupt(user: &UserId, path: &Path, message: String) -> StoreError {
     StoreError::Corrupt {
         user: user.clone(),
@@ -735,11 +724,7 @@ fn replace(
     path: &Path,
     write: impl FnOnce(&mut io::BufWriter<fs::File>) -> io::Result<()>,
 ) -> Result<(), StoreError> {
-    atomic::replace(path, write).map_err(|source| StoreError::Io {
-        action: "write",
-        path: path.to_path_buf(),
-        source,
-    })
+    atomic::replace(path, write).map_err(io_error("write", path))
 }
 
 /// Appends `line` as JSON after the first `committed` bytes of `path` (dropping any uncommitted
