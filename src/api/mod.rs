@@ -3,7 +3,7 @@
 //! [`Api::handle`] and encodes the answer; tests call it directly.
 
 mod audit;
-mod body;
+pub mod body;
 mod cache;
 mod config;
 mod guard;

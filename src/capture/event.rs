@@ -21,8 +21,10 @@ pub enum KeyAction {
     Up,
 }
 
-/// One key press or release, as a client reports it.
+/// One key press or release, as a client reports it. Deserialising (a stored samples file) checks
+/// it as [`KeyEvent::new`] does.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "UncheckedKeyEvent")]
 pub struct KeyEvent {
     /// The key's name as the client reports it (compared as given, case-sensitive).
     pub key: String,
@@ -32,6 +34,22 @@ pub struct KeyEvent {
     /// Milliseconds from an arbitrary origin; finite and ≥ 0.
     #[serde(rename = "timestamp")]
     pub timestamp_ms: f64,
+}
+
+/// A [`KeyEvent`] as read, before its checks.
+#[derive(Deserialize)]
+struct UncheckedKeyEvent {
+    key: String,
+    event: KeyAction,
+    timestamp: f64,
+}
+
+impl TryFrom<UncheckedKeyEvent> for KeyEvent {
+    type Error = String;
+
+    fn try_from(event: UncheckedKeyEvent) -> Result<Self, String> {
+        KeyEvent::new(event.key, event.event, event.timestamp)
+    }
 }
 
 /// Why a list of events could not be decoded.

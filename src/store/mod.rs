@@ -8,6 +8,7 @@
 
 mod atomic;
 mod npy;
+pub mod parse;
 mod records;
 mod user_id;
 mod versioned;
@@ -27,11 +28,12 @@ use thiserror::Error;
 use crate::capture::{KeyEvent, Sample};
 use crate::detect::{DetectorParams, FitError};
 use crate::features::{Features, fingerprint};
+use parse::corrupt;
 pub use records::{
     METADATA_FORMAT, MODEL_FORMAT, Metadata, ModelFile, THROTTLE_FORMAT, ThrottleState,
 };
 pub use user_id::{MAX_USER_ID_CHARS, UserId, UserIdError};
-use versioned::{DecodeError, FileFormat};
+use versioned::FileFormat;
 
 /// Why a store operation failed. Every variant says which user and file.
 #[derive(Debug, Error)]
@@ -252,7 +254,9 @@ impl Store {
     /// (its metadata, or its `.joblib` alone) is [`StoreError::Legacy`].
     pub fn metadata(&self, user: &UserId) -> Result<Option<Metadata>, StoreError> {
         let paths = self.paths(user);
-        let metadata = load_record(user, &paths.metadata, METADATA_FORMAT, Metadata::validate)?;
+        let metadata = read_if_exists(&paths.metadata)?
+            .map(|bytes| parse::metadata(user, &paths.metadata, &bytes))
+            .transpose()?;
         if metadata.is_none() && paths.legacy_model.exists() {
             return Err(StoreError::Legacy {
                 user: user.clone(),
@@ -297,15 +301,7 @@ impl Store {
                 format!("{} bytes, the metadata records {committed}", bytes.len()),
             ));
         };
-        let samples = text
-            .split(|&b| b == b'\n')
-            .filter(|line| !line.is_empty())
-            .enumerate()
-            .map(|(i, line)| {
-                serde_json::from_slice(line)
-                    .map_err(|e| corrupt(user, &path, format!("line {}: {e}", i + 1)))
-            })
-            .collect::<Result<Vec<StoredSample>, _>>()?;
+        let samples = parse::samples(user, &path, text)?;
         if samples.len() != metadata.samples {
             return Err(corrupt(
                 user,
@@ -327,9 +323,10 @@ impl Store {
         metadata: &Metadata,
     ) -> Result<Option<ModelFile>, StoreError> {
         let path = self.paths(user).model;
-        let Some(model) = load_record(user, &path, MODEL_FORMAT, ModelFile::validate)? else {
+        let Some(bytes) = read_if_exists(&path)? else {
             return Ok(None);
         };
+        let model = parse::model(user, &path, &bytes)?;
         // A model trained on samples the metadata does not commit comes from an interrupted
         // write: it is not used.
         let current = model.trained_on_samples <= metadata.samples
@@ -340,10 +337,10 @@ impl Store {
     /// The user's failed-authentication state (all zero when none is stored).
     pub fn throttle(&self, user: &UserId) -> Result<ThrottleState, StoreError> {
         let path = self.paths(user).throttle;
-        Ok(
-            load_record(user, &path, THROTTLE_FORMAT, |_: &ThrottleState, _| Ok(()))?
-                .unwrap_or_default(),
-        )
+        match read_if_exists(&path)? {
+            Some(bytes) => parse::throttle(user, &path, &bytes),
+            None => Ok(ThrottleState::default()),
+        }
     }
 
     /// The committed metadata and the model that goes with it (`None` if the user has no data),
@@ -641,43 +638,6 @@ fn write_record<T: Serialize>(path: &Path, format: FileFormat, body: &T) -> Resu
     replace(path, |w| w.write_all(&bytes))
 }
 
-/// Reads a versioned JSON file of `user`, if it exists, and checks it with `validate`.
-fn load_record<T: serde::de::DeserializeOwned>(
-    user: &UserId,
-    path: &Path,
-    format: FileFormat,
-    validate: impl FnOnce(&T, &UserId) -> Result<(), String>,
-) -> Result<Option<T>, StoreError> {
-    let Some(bytes) = read_if_exists(path)? else {
-        return Ok(None);
-    };
-    let record: T = decode(user, path, format, &bytes)?;
-    validate(&record, user).map_err(|message| corrupt(user, path, message))?;
-    Ok(Some(record))
-}
-
-fn decode<T: serde::de::DeserializeOwned>(
-    user: &UserId,
-    path: &Path,
-    format: FileFormat,
-    bytes: &[u8],
-) -> Result<T, StoreError> {
-    versioned::decode(format, bytes).map_err(|e| match e {
-        DecodeError::Invalid(message) => corrupt(user, path, message),
-        DecodeError::Foreign if format.name == METADATA_FORMAT.name => StoreError::Legacy {
-            user: user.clone(),
-            path: path.to_path_buf(),
-        },
-        DecodeError::Foreign => corrupt(user, path, format!("not a {} file", format.name)),
-        DecodeError::UnknownVersion(found) => StoreError::UnknownVersion {
-            user: user.clone(),
-            path: path.to_path_buf(),
-            found,
-            supported: format.version,
-        },
-    })
-}
-
 /// Moves those of `files` that exist into `dir`, in order, keeping their names.
 fn move_existing(files: &[&PathBuf], dir: &Path) -> Result<(), StoreError> {
     for file in files {
@@ -697,14 +657,6 @@ fn io_error(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> Stor
         action,
         path,
         source,
-    }
-}
-
-fn corrupt(user: &UserId, path: &Path, message: String) -> StoreError {
-    StoreError::Corrupt {
-        user: user.clone(),
-        path: path.to_path_buf(),
-        message,
     }
 }
 

@@ -15,8 +15,7 @@ pub fn write(writer: &mut BufWriter<File>, features: ArrayView2<f64>) -> io::Res
     features.write_npy(writer).map_err(io::Error::other)
 }
 
-/// Reads a features file. The header's shape must match the data exactly (checked without
-/// allocating what the header claims), and every value must be finite.
+/// Reads a features file (see [`parse`]).
 pub fn read(path: &Path) -> Result<Array2<f64>, String> {
     let mut file = File::open(path).map_err(|e| e.to_string())?;
     let size = file.metadata().map_err(|e| e.to_string())?.len();
@@ -25,12 +24,26 @@ pub fn read(path: &Path) -> Result<Array2<f64>, String> {
             "{size} bytes is over the {MAX_NPY_BYTES}-byte limit"
         ));
     }
-    // An 8-byte-aligned buffer, so the f64 data can be viewed in place.
-    let mut words = vec![0_u64; (size as usize).div_ceil(8)];
-    let bytes: &mut [u8] = bytemuck_bytes(&mut words);
-    let bytes = &mut bytes[..size as usize];
-    file.read_exact(bytes).map_err(|e| e.to_string())?;
-    let view = ArrayView2::<f64>::view_npy(bytes)
+    let mut bytes = Vec::with_capacity(size as usize);
+    file.read_to_end(&mut bytes).map_err(|e| e.to_string())?;
+    parse(&bytes)
+}
+
+/// Parses the bytes of a features file. The header's shape must match the data exactly
+/// (checked without allocating what the header claims), and every value must be finite.
+pub fn parse(bytes: &[u8]) -> Result<Array2<f64>, String> {
+    if bytes.len() as u64 > MAX_NPY_BYTES {
+        return Err(format!(
+            "{} bytes is over the {MAX_NPY_BYTES}-byte limit",
+            bytes.len()
+        ));
+    }
+    check_header_length(bytes)?;
+    // An 8-byte-aligned copy, so the f64 data can be viewed in place.
+    let mut words = vec![0_u64; bytes.len().div_ceil(8)];
+    let aligned = &mut bytemuck_bytes(&mut words)[..bytes.len()];
+    aligned.copy_from_slice(bytes);
+    let view = ArrayView2::<f64>::view_npy(aligned)
         .map_err(|e| format!("not a 2-D float64 .npy file: {e}"))?;
     if let Some(((row, column), value)) = view.indexed_iter().find(|(_, v)| !v.is_finite()) {
         return Err(format!(
@@ -38,6 +51,26 @@ pub fn read(path: &Path) -> Result<Array2<f64>, String> {
         ));
     }
     Ok(view.as_standard_layout().into_owned())
+}
+
+/// The header length a `.npy` file declares must fit in the file: ndarray-npy allocates it
+/// before reading (a 4-byte length in versions 2 and 3 could ask for 4 GiB).
+fn check_header_length(bytes: &[u8]) -> Result<(), String> {
+    let (prefix, declared) = match bytes.get(6) {
+        Some(1) if bytes.len() >= 10 => (10, u16::from_le_bytes([bytes[8], bytes[9]]) as usize),
+        Some(2 | 3) if bytes.len() >= 12 => (
+            12,
+            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+        ),
+        _ => return Ok(()), // ndarray-npy reports what is wrong with the preamble
+    };
+    if prefix + declared > bytes.len() {
+        return Err(format!(
+            "not a 2-D float64 .npy file: its header claims {declared} bytes, the file has {}",
+            bytes.len()
+        ));
+    }
+    Ok(())
 }
 
 fn bytemuck_bytes(words: &mut [u64]) -> &mut [u8] {
@@ -115,6 +148,17 @@ mod tests {
         assert!(read(&path).is_err());
         std::fs::write(&path, b"not numpy at all").unwrap();
         assert!(read(&path).is_err());
+    }
+
+    #[test]
+    fn rejects_a_header_length_past_the_end_without_allocating_it() {
+        // Found by `cargo fuzz run features_npy`: a version-3 preamble declaring a 3.6 GB header.
+        let mut bytes = b"\x93NUMPY\x03\x00\x76\x00\x85\xd8".to_vec();
+        bytes.extend([b' '; 60]);
+        assert_eq!(
+            parse(&bytes).unwrap_err(),
+            "not a 2-D float64 .npy file: its header claims 3632595062 bytes, the file has 72"
+        );
     }
 
     #[test]

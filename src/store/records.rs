@@ -113,9 +113,15 @@ pub struct ModelFile {
 
 impl ModelFile {
     /// `score − threshold`: non-negative means genuine. For the isolation forest this is
-    /// scikit-learn's `decision_function`.
+    /// scikit-learn's `decision_function`. Always finite (JSON has no infinity): timings so far
+    /// off that a distance overflows saturate at ±`f64::MAX`, and a NaN counts as −`f64::MAX`.
     pub fn decision(&self, x: &[f64]) -> Result<f64, LengthMismatch> {
-        Ok(self.model.score(x)? - self.threshold)
+        let decision = self.model.score(x)? - self.threshold;
+        Ok(if decision.is_nan() {
+            -f64::MAX
+        } else {
+            decision.clamp(-f64::MAX, f64::MAX)
+        })
     }
 
     pub(super) fn validate(&self, user: &UserId) -> Result<(), String> {
