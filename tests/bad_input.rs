@@ -48,6 +48,7 @@ impl Fixture {
                 port: 0,
                 workers: 4,
                 io_timeout: Duration::from_secs(10),
+                tls: None,
             },
         )
         .unwrap();

@@ -4,9 +4,9 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -17,46 +17,6 @@ use keystroke_workbench::api::ApiConfig;
 use keystroke_workbench::capture::{KeyEvent, Sample};
 use keystroke_workbench::detect::DetectorParams;
 use keystroke_workbench::store::UserId;
-
-/// A `serve` child process, killed if a test ends without stopping it.
-struct Serve(Child);
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// `keystroke-workbench serve` on an ephemeral port; returns the child and its address.
-fn spawn_serve(
-    models: &std::path::Path,
-    env: &[(&str, &str)],
-) -> (Serve, SocketAddr, BufReader<std::process::ChildStderr>) {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_keystroke-workbench"));
-    command
-        .args(["serve", "--host", "127.0.0.1", "--port", "0", "--models"])
-        .arg(models)
-        .env_remove("KW_API_TOKEN")
-        .env("KW_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (name, value) in env {
-        command.env(name, value);
-    }
-    let mut child = command.spawn().expect("spawn serve");
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut addr = None;
-    let mut line = String::new();
-    while addr.is_none() && stdout.read_line(&mut line).unwrap() > 0 {
-        if let Some(url) = line.trim().strip_prefix("http://") {
-            addr = Some(url.parse().expect("host:port"));
-        }
-        line.clear();
-    }
-    let stderr = BufReader::new(child.stderr.take().unwrap());
-    (Serve(child), addr.expect("serve prints its URL"), stderr)
-}
 
 fn signal(child: &Child, name: &str) {
     // The shell's own `kill`: no procps needed.
@@ -280,6 +240,7 @@ fn the_embedded_server_uses_what_its_caller_trains_and_stops_on_drop() {
             port,
             workers: 2,
             io_timeout: Duration::from_secs(5),
+            tls: None,
         },
     );
     assert!(

@@ -3,6 +3,7 @@
 mod eval;
 mod serve;
 mod sessions;
+mod tls;
 #[cfg(feature = "gui")]
 mod workbench;
 
@@ -11,6 +12,7 @@ use clap::{Parser, Subcommand};
 pub use eval::{EvalArgs, EvalReport};
 pub use serve::{ServeArgs, ServeSettings};
 pub use sessions::{CmuSessionsArgs, ExportArgs, ImportArgs, TrainArgs};
+pub use tls::TlsCertArgs;
 #[cfg(feature = "gui")]
 pub use workbench::{NO_DISPLAY, WorkbenchArgs};
 
@@ -29,7 +31,7 @@ pub enum Command {
     /// Evaluate detectors on the CMU keystroke benchmark (Killourhy & Maxion 2009 protocol).
     Eval(EvalArgs),
     /// Serve the HTTP API (`/health`, `/train`, `/predict`, `/user/{id}/info`) until Ctrl-C.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Store the samples of session files (JSON, the API's event format) in a model store.
     Import(ImportArgs),
     /// Write a user's stored samples as a session file.
@@ -38,6 +40,8 @@ pub enum Command {
     Train(TrainArgs),
     /// Convert subjects of the CMU benchmark into session files.
     CmuSessions(CmuSessionsArgs),
+    /// Make a self-signed certificate and key for `serve --tls-cert --tls-key` on a LAN.
+    TlsCert(TlsCertArgs),
     /// Open the desktop workbench (what running with no command does).
     #[cfg(feature = "gui")]
     Workbench(WorkbenchArgs),
@@ -52,6 +56,11 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Export(args) => sessions::export(&args, &mut std::io::stdout().lock()),
         Command::Train(args) => sessions::train(&args, &mut std::io::stdout().lock()),
         Command::CmuSessions(args) => sessions::cmu_sessions(&args, &mut std::io::stdout().lock()),
+        Command::TlsCert(args) => tls::run(
+            &args,
+            chrono::Local::now().date_naive(),
+            &mut std::io::stdout().lock(),
+        ),
         #[cfg(feature = "gui")]
         Command::Workbench(args) => workbench::run(&args),
     }

@@ -13,7 +13,7 @@ use clap::Args;
 
 use crate::api::{Api, ApiConfig, Cors, DEFAULT_MIN_SAMPLES, DEFAULT_MODEL_CACHE_BYTES, Throttle};
 use crate::detect::{Contamination, DetectorParams, IsolationForest};
-use crate::server::{ServerConfig, ServerHandle, default_workers};
+use crate::server::{ServerConfig, ServerHandle, TlsFiles, default_workers};
 use crate::store::Store;
 
 /// Arguments of `serve`. Each falls back to the environment variables named in its help.
@@ -62,6 +62,13 @@ pub struct ServeArgs {
     /// [default: full]
     #[arg(long, value_name = "full|hidden")]
     pub scores: Option<String>,
+    /// Serve HTTPS with this PEM certificate chain; needs --tls-key. `tls-cert` makes a
+    /// self-signed pair [env: KW_TLS_CERT] [default: plain HTTP]
+    #[arg(long, value_name = "PEM")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM) [env: KW_TLS_KEY]
+    #[arg(long, value_name = "PEM")]
+    pub tls_key: Option<PathBuf>,
     /// Log level: off, error, warn, info (one line per request), debug [env: KW_LOG]
     /// [default: info]
     #[arg(long, value_name = "LEVEL")]
@@ -145,6 +152,15 @@ impl ServeArgs {
                 30,
             )?),
         };
+        let tls = match (
+            lookup.optional(self.tls_cert.clone(), "KW_TLS_CERT")?,
+            lookup.optional(self.tls_key.clone(), "KW_TLS_KEY")?,
+        ) {
+            (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+            (None, None) => None,
+            (Some(_), None) => anyhow::bail!("--tls-cert needs --tls-key (or KW_TLS_KEY)"),
+            (None, Some(_)) => anyhow::bail!("--tls-key needs --tls-cert (or KW_TLS_CERT)"),
+        };
         Ok(ServeSettings {
             server: ServerConfig {
                 host: lookup.value(
@@ -155,6 +171,7 @@ impl ServeArgs {
                 port: lookup.value(self.port, &["KW_PORT", "FLASK_PORT"], 5000)?,
                 workers,
                 io_timeout: Duration::from_secs(60),
+                tls,
             },
             api: ApiConfig {
                 min_samples,
@@ -189,14 +206,29 @@ impl Lookup<'_> {
             return Ok(value);
         }
         for name in names {
-            if let Some(raw) = (self.env)(name).filter(|v| !v.trim().is_empty()) {
-                return raw
-                    .trim()
-                    .parse()
-                    .map_err(|e| anyhow::anyhow!("{name}={raw:?} is invalid: {e}"));
+            if let Some(value) = self.optional(None, name)? {
+                return Ok(value);
             }
         }
         Ok(default)
+    }
+
+    /// The flag, else the variable `name` if it is set and not empty.
+    fn optional<T: FromStr>(&self, flag: Option<T>, name: &str) -> anyhow::Result<Option<T>>
+    where
+        T::Err: std::fmt::Display,
+    {
+        if flag.is_some() {
+            return Ok(flag);
+        }
+        match (self.env)(name).filter(|v| !v.trim().is_empty()) {
+            None => Ok(None),
+            Some(raw) => raw
+                .trim()
+                .parse()
+                .map(Some)
+                .map_err(|e| anyhow::anyhow!("{name}={raw:?} is invalid: {e}")),
+        }
     }
 }
 

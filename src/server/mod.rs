@@ -4,6 +4,7 @@
 
 mod listener;
 mod stats;
+mod tls;
 mod urls;
 
 use std::io::{self, Read};
@@ -18,7 +19,8 @@ use thiserror::Error;
 
 use crate::api::{Api, Request, Response};
 pub use stats::{Counts, RECENT_REQUESTS, RequestRecord, ServerStats};
-pub use urls::reachable_urls;
+pub use tls::{SelfSigned, TlsError, TlsFiles, self_signed};
+pub use urls::{lan_ips, reachable_urls};
 
 /// How often an idle worker checks whether the server is stopping.
 const POLL: Duration = Duration::from_millis(50);
@@ -40,6 +42,8 @@ pub struct ServerConfig {
     pub workers: usize,
     /// A connection silent this long, or a body this slow, is dropped.
     pub io_timeout: Duration,
+    /// Serve HTTPS with this certificate and key instead of HTTP.
+    pub tls: Option<TlsFiles>,
 }
 
 impl Default for ServerConfig {
@@ -49,6 +53,7 @@ impl Default for ServerConfig {
             port: 5000,
             workers: default_workers(),
             io_timeout: Duration::from_secs(60),
+            tls: None,
         }
     }
 }
@@ -71,6 +76,9 @@ pub enum ServerError {
         /// Cause.
         source: io::Error,
     },
+    /// The TLS certificate or key.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
     /// Another start-up failure.
     #[error("cannot start the HTTP server: {0}")]
     Start(String),
@@ -80,6 +88,7 @@ pub enum ServerError {
 /// already taken, then joins every worker and closes the port.
 pub struct ServerHandle {
     addr: SocketAddr,
+    tls: bool,
     /// `None` once stopped.
     http: Option<Arc<tiny_http::Server>>,
     workers: Vec<JoinHandle<()>>,
@@ -90,6 +99,7 @@ pub struct ServerHandle {
 impl ServerHandle {
     /// Starts serving `api` (whose store the caller may share) on `config.host:config.port`.
     pub fn start(api: Arc<Api>, config: &ServerConfig) -> Result<ServerHandle, ServerError> {
+        let ssl = config.tls.as_ref().map(TlsFiles::load).transpose()?;
         let socket =
             listener::bind(&config.host, config.port, config.io_timeout).map_err(|source| {
                 ServerError::Bind {
@@ -101,12 +111,16 @@ impl ServerHandle {
         let addr = socket
             .local_addr()
             .map_err(|e| ServerError::Start(e.to_string()))?;
-        let http = Arc::new(
-            tiny_http::Server::from_listener(socket, None)
-                .map_err(|e| ServerError::Start(e.to_string()))?,
-        );
+        let http =
+            Arc::new(tiny_http::Server::from_listener(socket, ssl).map_err(
+                |e| match &config.tls {
+                    Some(files) => ServerError::Tls(files.invalid(e.to_string())),
+                    None => ServerError::Start(e.to_string()),
+                },
+            )?);
         let mut handle = ServerHandle {
             addr,
+            tls: config.tls.is_some(),
             http: Some(http),
             workers: Vec::new(),
             stopping: Arc::new(AtomicBool::new(false)),
@@ -136,7 +150,7 @@ impl ServerHandle {
 
     /// The URLs clients can use: loopback and each LAN address for a wildcard host.
     pub fn urls(&self) -> Vec<String> {
-        reachable_urls(self.addr)
+        reachable_urls(self.addr, if self.tls { "https" } else { "http" })
     }
 
     /// Counters and recent requests.

@@ -4,9 +4,10 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -56,17 +57,22 @@ impl Reply {
 
 /// Writes `raw` on a new connection and reads the answer (the request should close).
 pub fn send_raw(addr: SocketAddr, raw: &[u8]) -> Reply {
-    let mut stream = TcpStream::connect(addr).expect("connect");
+    try_send_raw(addr, raw).expect("an HTTP answer")
+}
+
+/// [`send_raw`], or `None` when the server cannot be reached or does not answer.
+pub fn try_send_raw(addr: SocketAddr, raw: &[u8]) -> Option<Reply> {
+    let mut stream = TcpStream::connect(addr).ok()?;
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
         .unwrap();
     // The server may answer (413) before reading everything: a failed write is not an error.
     let _ = stream.write_all(raw);
-    read_reply(&mut stream).expect("an HTTP answer")
+    read_reply(&mut stream)
 }
 
 /// Reads one answer from `stream`.
-pub fn read_reply(stream: &mut TcpStream) -> Option<Reply> {
+pub fn read_reply(stream: &mut impl Read) -> Option<Reply> {
     let mut buffer = Vec::new();
     let mut chunk = [0u8; 4096];
     let head_end = loop {
@@ -117,6 +123,17 @@ pub fn request(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> Reply {
+    send_raw(addr, &raw_request(addr, method, target, headers, body))
+}
+
+/// The bytes of a [`request`].
+pub fn raw_request(
+    addr: SocketAddr,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Vec<u8> {
     let mut raw = format!(
         "{method} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
         body.len()
@@ -127,7 +144,7 @@ pub fn request(
     raw.push_str("\r\n");
     let mut raw = raw.into_bytes();
     raw.extend_from_slice(body);
-    send_raw(addr, &raw)
+    raw
 }
 
 pub fn get(addr: SocketAddr, target: &str) -> Reply {
@@ -165,6 +182,7 @@ impl TestServer {
                 port: 0,
                 workers: 4,
                 io_timeout: Duration::from_secs(10),
+                tls: None,
             },
         )
         .unwrap();
@@ -235,4 +253,53 @@ pub fn imposter() -> Value {
 
 pub fn sample_body(user: &str, events: Value) -> Value {
     json!({"user_id": user, "keystroke_data": events})
+}
+
+/// A `serve` child process, killed if a test ends without stopping it.
+pub struct Serve(pub Child);
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `keystroke-workbench serve` on an ephemeral port; returns the child and its address.
+pub fn spawn_serve(
+    models: &std::path::Path,
+    env: &[(&str, &str)],
+) -> (Serve, SocketAddr, BufReader<std::process::ChildStderr>) {
+    spawn_serve_with_scheme(models, env, "http://")
+}
+
+/// [`spawn_serve`], reading the address from the first URL printed with `scheme`.
+pub fn spawn_serve_with_scheme(
+    models: &std::path::Path,
+    env: &[(&str, &str)],
+    scheme: &str,
+) -> (Serve, SocketAddr, BufReader<std::process::ChildStderr>) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_keystroke-workbench"));
+    command
+        .args(["serve", "--host", "127.0.0.1", "--port", "0", "--models"])
+        .arg(models)
+        .env_remove("KW_API_TOKEN")
+        .env("KW_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let mut child = command.spawn().expect("spawn serve");
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut addr = None;
+    let mut line = String::new();
+    while addr.is_none() && stdout.read_line(&mut line).unwrap() > 0 {
+        if let Some(url) = line.trim().strip_prefix(scheme) {
+            addr = Some(url.parse().expect("host:port"));
+        }
+        line.clear();
+    }
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    (Serve(child), addr.expect("serve prints its URL"), stderr)
 }

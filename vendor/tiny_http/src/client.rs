@@ -48,17 +48,19 @@ pub struct ClientConnection {
     reading: Arc<AtomicUsize>,
 }
 
-/// Counts a request as being read while it lives (patched in, see PATCHES.md).
-struct Reading<'a>(&'a AtomicUsize);
+/// Counts a request as being read while it lives (patched in, see PATCHES.md). The connection
+/// hands it out with the request and drops it once the request is queued, so a stopping server
+/// never sees a moment where a request is neither being read nor queued.
+pub struct Reading(Arc<AtomicUsize>);
 
-impl<'a> Reading<'a> {
-    fn start(counter: &'a AtomicUsize) -> Self {
+impl Reading {
+    fn start(counter: &Arc<AtomicUsize>) -> Self {
         counter.fetch_add(1, Ordering::SeqCst);
-        Reading(counter)
+        Reading(Arc::clone(counter))
     }
 }
 
-impl Drop for Reading<'_> {
+impl Drop for Reading {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::SeqCst);
     }
@@ -137,14 +139,13 @@ impl ClientConnection {
 
     /// Reads a request from the stream.
     /// Blocks until the header has been read.
-    fn read(&mut self) -> Result<Request, ReadError> {
-        let reading = Arc::clone(&self.reading);
-        let mut _reading: Option<Reading<'_>> = None;
+    fn read(&mut self) -> Result<(Request, Reading), ReadError> {
+        let reading;
         let (method, path, version, headers) = {
             // reading the request line
             let (method, path, version) = {
                 let line = self.read_next_line().map_err(ReadError::ReadIoError)?;
-                _reading = Some(Reading::start(&reading));
+                reading = Reading::start(&self.reading);
 
                 parse_request_line(
                     line.as_str().trim(), // TODO: remove this conversion
@@ -206,16 +207,17 @@ impl ClientConnection {
         })?;
 
         // return the request
-        Ok(request)
+        Ok((request, reading))
     }
 }
 
 impl Iterator for ClientConnection {
-    type Item = Request;
+    // Patched (see PATCHES.md): with the guard that counts it as being read until it is queued.
+    type Item = (Request, Reading);
 
     /// Blocks until the next Request is available.
     /// Returns None when no new Requests will come from the client.
-    fn next(&mut self) -> Option<Request> {
+    fn next(&mut self) -> Option<(Request, Reading)> {
         use crate::{Response, StatusCode};
 
         // the client sent a "connection: close" header in this previous request
@@ -263,8 +265,9 @@ impl Iterator for ClientConnection {
 
                 Err(ReadError::ReadIoError(_)) => return None,
 
-                Ok(rq) => rq,
+                Ok(read) => read,
             };
+            let (rq, reading) = rq;
 
             // checking HTTP version
             if *rq.http_version() > (1, 1) {
@@ -301,7 +304,7 @@ impl Iterator for ClientConnection {
             };
 
             // returning the request
-            return Some(rq);
+            return Some((rq, reading));
         }
     }
 }

@@ -336,12 +336,14 @@ impl Server {
                                 // Synchronization is needed for HTTPS requests to avoid a deadlock
                                 if client.secure() {
                                     let (sender, receiver) = mpsc::channel();
-                                    for rq in client {
+                                    for (rq, reading) in client {
                                         messages.push(rq.with_notify_sender(sender.clone()).into());
+                                        drop(reading);
                                         receiver.recv().unwrap();
                                     }
                                 } else {
-                                    for rq in client {
+                                    // Patched (see PATCHES.md): counted as being read until queued.
+                                    for (rq, _reading) in client {
                                         messages.push(rq.into());
                                     }
                                 }
