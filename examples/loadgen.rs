@@ -159,6 +159,7 @@ fn main() {
                 port: 0,
                 workers: default_workers(),
                 io_timeout: Duration::from_secs(30),
+                tls: None,
             };
             let server = ServerHandle::start(api, &config).unwrap();
             (server.addr(), Some(server))

@@ -107,6 +107,7 @@ fn main() {
         port: 0,
         workers: 4,
         io_timeout: Duration::from_secs(30),
+        tls: None,
     };
     let server = ServerHandle::start(Arc::clone(&api), &config).unwrap();
     let before = rss_kib();
