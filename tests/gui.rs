@@ -214,3 +214,69 @@ fn evaluate_tab_reproduces_the_published_scaled_manhattan_eer() {
     );
     harness.get_by_label("DET (miss rate) instead of ROC (hit rate)");
 }
+
+#[test]
+fn live_test_locks_out_after_five_failures_unless_throttling_is_visibly_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut harness = workbench(dir.path());
+    harness.run_steps(2);
+    for n in 1..=5 {
+        type_phrase(&mut harness, 1 + n % 3);
+    }
+    click(&mut harness, "Train & test");
+    click(&mut harness, "Train");
+    run_until(&mut harness, 60, |w| w.message().starts_with("trained"));
+    harness.get_by_label("Live test").click();
+    harness.run_steps(2);
+
+    // Another phrase always fails; the fifth failure in a row locks alice out.
+    let wrong = [egui::Key::X, egui::Key::Y, egui::Key::Enter];
+    for _ in 0..5 {
+        press_keys(&mut harness, &wrong);
+    }
+    assert!(
+        harness
+            .state()
+            .message()
+            .ends_with("alice is now locked out for 30 s"),
+        "{}",
+        harness.state().message()
+    );
+    harness.get_by_label_contains("locked out: ");
+    type_phrase(&mut harness, 2);
+    assert!(
+        harness
+            .state()
+            .message()
+            .starts_with("alice is locked out for "),
+        "{}",
+        harness.state().message()
+    );
+    assert!(harness.query_by_label_contains("THROTTLING OFF").is_none());
+
+    // The demo switch: attempts are judged again, and the switch says so.
+    click(
+        &mut harness,
+        "Throttling: lock out after 5 failed attempts in a row",
+    );
+    harness.get_by_label_contains("THROTTLING OFF (demo)");
+    for _ in 0..6 {
+        press_keys(&mut harness, &wrong);
+        assert_eq!(
+            harness.state().message(),
+            "Typed text does not match the enrolled phrase"
+        );
+    }
+
+    // A server started now does not throttle either, and its panel says so.
+    click(&mut harness, "Server");
+    click(&mut harness, "Start server");
+    harness.get_by_label_contains("THROTTLING OFF (demo): /predict");
+    let addr = harness.state().server().expect("running").addr();
+    for i in 0..7 {
+        let attempt = common::events(&["x", "y"], |_| (90.0 + i as f64, 150.0));
+        let reply = common::post(addr, "/predict", &common::sample_body("alice", attempt));
+        assert_eq!(reply.status, 200, "attempt {i}: {}", reply.text());
+    }
+    click(&mut harness, "Stop server");
+}

@@ -9,12 +9,12 @@ use ndarray::Array2;
 
 use super::capture::{self, GlobalCapture, RECORDING, RawKey, Source};
 use super::settings::Settings;
-use crate::api::{Lookup, ModelCache};
+use crate::api::{Lookup, ModelCache, Throttle};
 use crate::capture::{Recorded, Recorder, Sample};
 use crate::eval::Attempt;
 use crate::features::Features;
 use crate::server::ServerHandle;
-use crate::store::{Metadata, Store, StoreError, UserId};
+use crate::store::{Metadata, Store, StoreError, ThrottleState, UserId};
 
 /// How the workbench starts.
 #[derive(Debug, Clone, Default)]
@@ -137,6 +137,13 @@ pub struct Workbench {
     pub(super) message: String,
     pub(super) live_test: bool,
     pub(super) attempts: Vec<Attempt>,
+    /// Lock a user out after repeated failed attempts, as the server does. Off only for demos
+    /// (an imposter trying again and again), never remembered between runs.
+    pub(super) throttling: bool,
+    /// The live test's failure count and lockout for the selected user.
+    pub(super) live_throttle: ThrottleState,
+    /// Whether the running server was started with throttling.
+    pub(super) server_throttling: bool,
     pub(super) training: Option<Receiver<Result<Metadata, StoreError>>>,
     pub(super) server: Option<ServerHandle>,
     pub(super) plot: super::plots::PlotState,
@@ -178,6 +185,9 @@ impl Workbench {
             message: String::new(),
             live_test: options.live_test,
             attempts: Vec::new(),
+            throttling: true,
+            live_throttle: ThrottleState::default(),
+            server_throttling: true,
             training: None,
             server: None,
             plot: Default::default(),
@@ -226,6 +236,7 @@ impl Workbench {
         self.view = None;
         self.pending.clear();
         self.attempts.clear();
+        self.live_throttle = ThrottleState::default();
         self.recorder.reset();
         self.save_settings();
     }
@@ -355,6 +366,17 @@ impl Workbench {
     }
 
     fn score_attempt(&mut self, user: &UserId, features: &Features) {
+        let now = Local::now().naive_local();
+        if self.throttling
+            && let Some(left) = Throttle::remaining(&self.live_throttle, now)
+        {
+            self.message = format!(
+                "{user} is locked out for {left} s more after {} failed attempts in a row \
+                 (throttling can be switched off for a demo)",
+                Throttle::default().max_failures
+            );
+            return;
+        }
         let model = match self.models.get(&self.store, user) {
             Ok(Lookup::Enrolled(snapshot)) => snapshot.model.clone(),
             Ok(_) => None,
@@ -367,23 +389,34 @@ impl Workbench {
             self.message = format!("{user} has no trained model: train one first");
             return;
         };
-        if model.key_sequence != features.key_sequence {
+        let score = if model.key_sequence != features.key_sequence {
             self.message = "Typed text does not match the enrolled phrase".into();
-            self.attempts.push(Attempt {
-                score: -1.0,
-                label: None,
-            });
-            return;
-        }
-        match model.decision(&features.values_ms) {
-            Ok(score) => {
-                self.message = format!(
-                    "{} ({score:+.3})",
-                    if score >= 0.0 { "genuine" } else { "imposter" }
-                );
-                self.attempts.push(Attempt { score, label: None });
+            -1.0
+        } else {
+            match model.decision(&features.values_ms) {
+                Ok(score) => {
+                    self.message = format!(
+                        "{} ({score:+.3})",
+                        if score >= 0.0 { "genuine" } else { "imposter" }
+                    );
+                    score
+                }
+                Err(e) => {
+                    self.message = e.to_string();
+                    return;
+                }
             }
-            Err(e) => self.message = e.to_string(),
+        };
+        self.attempts.push(Attempt { score, label: None });
+        if score >= 0.0 {
+            self.live_throttle = ThrottleState::default();
+        } else if self.throttling {
+            let seen = std::mem::take(&mut self.live_throttle);
+            let (state, lockout) = Throttle::default().fail(seen, now);
+            self.live_throttle = state;
+            if let Some(lockout) = lockout {
+                self.message += &format!("; {user} is now locked out for {} s", lockout.as_secs());
+            }
         }
     }
 

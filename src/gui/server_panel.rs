@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::app::Workbench;
-use crate::api::{Api, ApiConfig};
+use crate::api::{Api, ApiConfig, Throttle};
 use crate::server::{ServerConfig, ServerHandle};
 
 impl Workbench {
@@ -16,6 +16,14 @@ impl Workbench {
             Arc::clone(&self.store),
             ApiConfig {
                 min_samples: self.settings.min_samples.max(1),
+                throttle: if self.throttling {
+                    Throttle::default()
+                } else {
+                    Throttle {
+                        max_failures: 0,
+                        ..Throttle::default()
+                    }
+                },
                 ..ApiConfig::default()
             },
         ));
@@ -28,6 +36,7 @@ impl Workbench {
             Ok(server) => {
                 self.message = format!("server listening on {}", server.addr());
                 self.server = Some(server);
+                self.server_throttling = self.throttling;
                 self.save_settings();
             }
             Err(e) => self.message = e.to_string(),
@@ -69,6 +78,11 @@ impl Workbench {
             ui.label("The server is stopped. It serves the mobile app's API over this store.");
             return;
         };
+        if !self.server_throttling {
+            ui.label(demo_banner(
+                "THROTTLING OFF (demo): /predict never locks a user out",
+            ));
+        }
         ui.label("Reachable at:");
         for url in server.urls() {
             ui.monospace(url);
@@ -91,4 +105,11 @@ impl Workbench {
             ));
         }
     }
+}
+
+/// A warning that stands out: throttling is off.
+pub(super) fn demo_banner(text: &str) -> egui::RichText {
+    egui::RichText::new(text)
+        .strong()
+        .color(egui::Color32::from_rgb(255, 140, 0))
 }

@@ -7,6 +7,8 @@ use chrono::Local;
 use egui_plot::{Bar, BarChart, Plot};
 
 use super::app::Workbench;
+use super::server_panel::demo_banner;
+use crate::api::Throttle;
 use crate::detect::DetectorKind;
 use crate::eval::{Label, SessionRates, histogram};
 
@@ -79,6 +81,28 @@ impl Workbench {
             "In live test, typed samples are judged, not stored. Label each attempt to get \
              the session's error rates.",
         );
+        ui.horizontal(|ui| {
+            ui.checkbox(
+                &mut self.throttling,
+                format!(
+                    "Throttling: lock out after {} failed attempts in a row",
+                    Throttle::default().max_failures
+                ),
+            );
+            if !self.throttling {
+                ui.label(demo_banner(
+                    "THROTTLING OFF (demo): failed attempts never lock out, here or in a \
+                     server started now",
+                ));
+            } else if let Some(left) =
+                Throttle::remaining(&self.live_throttle, Local::now().naive_local())
+            {
+                ui.label(
+                    egui::RichText::new(format!("locked out: {left} s left"))
+                        .color(egui::Color32::LIGHT_RED),
+                );
+            }
+        });
         if let Some(last) = self.attempts.last() {
             let score = last.score;
             let verdict = if last.accepted() {
