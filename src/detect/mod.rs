@@ -10,6 +10,7 @@ mod iforest;
 mod mahalanobis;
 mod outlier_count;
 mod params;
+mod tempo;
 
 use ndarray::ArrayView2;
 use thiserror::Error;
@@ -24,6 +25,7 @@ pub use iforest::{
 pub use mahalanobis::{Mahalanobis, MahalanobisModel, NearestNeighbor, NearestNeighborModel};
 pub use outlier_count::{OutlierCount, OutlierCountModel};
 pub use params::{DetectorKind, DetectorParams, FittedDetector};
+pub use tempo::{TempoTolerant, TempoTolerantModel};
 
 /// Why a detector could not be fitted.
 #[derive(Debug, Clone, PartialEq, Error)]
@@ -54,6 +56,9 @@ pub enum FitError {
     /// A parameter out of range.
     #[error("invalid parameter: {0}")]
     InvalidParam(String),
+    /// Rows of another length than the model's.
+    #[error(transparent)]
+    Length(#[from] LengthMismatch),
 }
 
 /// A score was asked for a vector of the wrong length.

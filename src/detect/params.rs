@@ -11,7 +11,7 @@ use super::{
     Contamination, Detector, Euclidean, EuclideanModel, FitError, IsolationForest,
     IsolationForestParams, Mahalanobis, MahalanobisModel, Manhattan, ManhattanModel,
     ManhattanScaled, ManhattanScaledModel, NearestNeighbor, NearestNeighborModel, OutlierCount,
-    OutlierCountModel, Scorer,
+    OutlierCountModel, Scorer, TempoTolerant, TempoTolerantModel,
 };
 
 /// Which detector.
@@ -38,12 +38,16 @@ pub enum DetectorKind {
     /// Euclidean.
     #[serde(rename = "euclidean")]
     Euclidean,
+    /// Tempo-tolerant Manhattan (for few enrolment samples).
+    #[serde(rename = "tempo-tolerant")]
+    TempoTolerant,
 }
 
 impl DetectorKind {
     /// Every detector.
-    pub const ALL: [DetectorKind; 7] = [
+    pub const ALL: [DetectorKind; 8] = [
         DetectorKind::IsolationForest,
+        DetectorKind::TempoTolerant,
         DetectorKind::ManhattanScaled,
         DetectorKind::NearestNeighbor,
         DetectorKind::OutlierCount,
@@ -62,6 +66,7 @@ impl DetectorKind {
             DetectorKind::Mahalanobis => "mahalanobis",
             DetectorKind::Manhattan => "manhattan",
             DetectorKind::Euclidean => "euclidean",
+            DetectorKind::TempoTolerant => "tempo-tolerant",
         }
     }
 
@@ -75,6 +80,7 @@ impl DetectorKind {
             DetectorKind::Mahalanobis => "Mahalanobis",
             DetectorKind::Manhattan => "Manhattan",
             DetectorKind::Euclidean => "Euclidean",
+            DetectorKind::TempoTolerant => "Tempo-tolerant Manhattan",
         }
     }
 
@@ -95,6 +101,7 @@ impl DetectorKind {
             DetectorKind::Mahalanobis => DetectorParams::Mahalanobis,
             DetectorKind::Manhattan => DetectorParams::Manhattan,
             DetectorKind::Euclidean => DetectorParams::Euclidean,
+            DetectorKind::TempoTolerant => DetectorParams::TempoTolerant,
         }
     }
 }
@@ -143,6 +150,9 @@ pub enum DetectorParams {
     /// Euclidean.
     #[serde(rename = "euclidean")]
     Euclidean,
+    /// Tempo-tolerant Manhattan.
+    #[serde(rename = "tempo-tolerant")]
+    TempoTolerant,
 }
 
 impl Default for DetectorParams {
@@ -162,6 +172,7 @@ impl DetectorParams {
             DetectorParams::Mahalanobis => DetectorKind::Mahalanobis,
             DetectorParams::Manhattan => DetectorKind::Manhattan,
             DetectorParams::Euclidean => DetectorKind::Euclidean,
+            DetectorParams::TempoTolerant => DetectorKind::TempoTolerant,
         }
     }
 
@@ -199,6 +210,9 @@ impl DetectorParams {
             DetectorParams::Mahalanobis => FittedDetector::Mahalanobis(Mahalanobis.fit(train)?),
             DetectorParams::Manhattan => FittedDetector::Manhattan(Manhattan.fit(train)?),
             DetectorParams::Euclidean => FittedDetector::Euclidean(Euclidean.fit(train)?),
+            DetectorParams::TempoTolerant => {
+                FittedDetector::TempoTolerant(TempoTolerant.fit(train)?)
+            }
         })
     }
 }
@@ -232,6 +246,9 @@ pub enum FittedDetector {
     /// Euclidean.
     #[serde(rename = "euclidean")]
     Euclidean(EuclideanModel),
+    /// Tempo-tolerant Manhattan.
+    #[serde(rename = "tempo-tolerant")]
+    TempoTolerant(TempoTolerantModel),
 }
 
 /// [`FittedDetector`] as read, before validation.
@@ -252,6 +269,8 @@ enum Unchecked {
     Manhattan(ManhattanModel),
     #[serde(rename = "euclidean")]
     Euclidean(EuclideanModel),
+    #[serde(rename = "tempo-tolerant")]
+    TempoTolerant(TempoTolerantModel),
 }
 
 impl TryFrom<Unchecked> for FittedDetector {
@@ -270,6 +289,9 @@ impl TryFrom<Unchecked> for FittedDetector {
             Unchecked::Mahalanobis(m) => m.validate().map(|()| FittedDetector::Mahalanobis(m))?,
             Unchecked::Manhattan(m) => m.validate().map(|()| FittedDetector::Manhattan(m))?,
             Unchecked::Euclidean(m) => m.validate().map(|()| FittedDetector::Euclidean(m))?,
+            Unchecked::TempoTolerant(m) => {
+                m.validate().map(|()| FittedDetector::TempoTolerant(m))?
+            }
         })
     }
 }
@@ -285,16 +307,20 @@ impl FittedDetector {
             FittedDetector::Mahalanobis(_) => DetectorKind::Mahalanobis,
             FittedDetector::Manhattan(_) => DetectorKind::Manhattan,
             FittedDetector::Euclidean(_) => DetectorKind::Euclidean,
+            FittedDetector::TempoTolerant(_) => DetectorKind::TempoTolerant,
         }
     }
 
     /// The score at and above which a sample is taken as genuine, given the training rows the
     /// model was fitted on: the isolation forest's `offset_` (so `score − threshold` is
-    /// scikit-learn's `decision_function`); for the other detectors the 10th percentile of the
-    /// training scores, the rule scikit-learn applies with contamination 0.1.
-    pub fn threshold(&self, train: ArrayView2<f64>) -> Result<f64, super::LengthMismatch> {
+    /// scikit-learn's `decision_function`); for the tempo-tolerant detector the per-user
+    /// leave-one-out rule ([`TempoTolerantModel::loo_threshold`]); for the other detectors the
+    /// 10th percentile of the training scores, the rule scikit-learn applies with contamination
+    /// 0.1.
+    pub fn threshold(&self, train: ArrayView2<f64>) -> Result<f64, FitError> {
         match self {
             FittedDetector::IsolationForest(forest) => Ok(forest.offset()),
+            FittedDetector::TempoTolerant(_) => TempoTolerantModel::loo_threshold(train),
             other => {
                 let mut scores = other.score_rows(train)?;
                 Ok(if scores.is_empty() {
@@ -316,6 +342,7 @@ impl FittedDetector {
             FittedDetector::Mahalanobis(m) => m.heap_bytes(),
             FittedDetector::Manhattan(m) => m.heap_bytes(),
             FittedDetector::Euclidean(m) => m.heap_bytes(),
+            FittedDetector::TempoTolerant(m) => m.heap_bytes(),
         }
     }
 
@@ -328,6 +355,7 @@ impl FittedDetector {
             FittedDetector::Mahalanobis(m) => m,
             FittedDetector::Manhattan(m) => m,
             FittedDetector::Euclidean(m) => m,
+            FittedDetector::TempoTolerant(m) => m,
         }
     }
 }

@@ -518,15 +518,12 @@ impl UserWriter<'_> {
         key_sequence: &[String],
         now: NaiveDateTime,
     ) -> Result<ModelFile, StoreError> {
-        let model = params
-            .fit(matrix.view())
-            .map_err(|source| StoreError::Fit {
-                user: self.user.clone(),
-                source,
-            })?;
-        let threshold = model
-            .threshold(matrix.view())
-            .expect("scored on the rows it was fitted on");
+        let fit_error = |source| StoreError::Fit {
+            user: self.user.clone(),
+            source,
+        };
+        let model = params.fit(matrix.view()).map_err(fit_error)?;
+        let threshold = model.threshold(matrix.view()).map_err(fit_error)?;
         Ok(ModelFile {
             threshold,
             user_id: self.user.clone(),
