@@ -10,7 +10,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
-use crate::detect::DetectorKind;
+use crate::detect::{DEFAULT_WINDOW, DetectorKind};
 use crate::eval::{Dataset, DetectorResult, Evaluation, Protocol, load_cmu, locate_cmu};
 use crate::workers::{default_threads, parallel_map};
 
@@ -20,8 +20,8 @@ pub struct EvalArgs {
     /// The benchmark CSV (default: the bundled sample_sessions/cmu/DSL-StrongPasswordData.csv).
     #[arg(long, value_name = "PATH")]
     pub cmu: Option<PathBuf>,
-    /// Detector to evaluate, or `all`: isolation-forest, manhattan-scaled, nn-mahalanobis,
-    /// outlier-count, mahalanobis, manhattan, euclidean.
+    /// Detector to evaluate, or `all`: isolation-forest, tempo-tolerant, manhattan-scaled,
+    /// nn-mahalanobis, outlier-count, mahalanobis, manhattan, euclidean.
     #[arg(long, value_name = "NAME|all", default_value = "all")]
     pub detector: String,
     /// Average randomised detectors over seeds 0..K−1.
@@ -30,12 +30,33 @@ pub struct EvalArgs {
     /// Train on the first N repetitions only (1–200; the product enrols with 5).
     #[arg(long, value_name = "N", default_value_t = 200, value_parser = clap::value_parser!(u16).range(1..=200))]
     pub train_samples: u16,
+    /// `km`: the paper's (train, then test). `update`: after training, reps N+1–200 arrive in
+    /// time order and each one the model scores well above its threshold updates the template
+    /// (the training samples stay as an anchor), then test as the paper does.
+    #[arg(long, value_name = "km|update", default_value = "km")]
+    pub protocol: ProtocolChoice,
+    /// Accepted attempts a template keeps under `--protocol update`.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_WINDOW as u16, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub window: u16,
     /// Print one JSON object instead of a table.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "markdown")]
     pub json: bool,
+    /// Print a Markdown table (as in docs/detectors.md).
+    #[arg(long)]
+    pub markdown: bool,
     /// Worker threads (default: one per core).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
+}
+
+/// `eval --protocol`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProtocolChoice {
+    /// Killourhy & Maxion: train, then test.
+    Km,
+    /// Train, update the template on the rest of reps 1–200, then test.
+    Update,
 }
 
 /// The JSON output of `eval`.
@@ -47,6 +68,10 @@ pub struct EvalReport {
     pub subjects: usize,
     /// Training samples per subject.
     pub train_samples: usize,
+    /// The protocol.
+    pub protocol: ProtocolChoice,
+    /// Attempts a template keeps (`update` protocol only).
+    pub window: Option<usize>,
     /// Seeds averaged over (randomised detectors).
     pub seeds: u64,
     /// One entry per detector.
@@ -64,8 +89,20 @@ pub struct DetectorReport {
     pub eer_mean: f64,
     /// Standard deviation of the per-subject EERs.
     pub eer_sd: f64,
-    /// Mean zero-miss false-alarm rate.
+    /// Mean zero-miss false-alarm rate (false rejects when no impostor is accepted).
     pub zero_miss_far_mean: f64,
+    /// Mean false-reject rate where at most 1 % of impostors are accepted.
+    pub frr_at_far_1pc_mean: f64,
+    /// Mean false-reject rate where at most 0.1 % of impostors are accepted.
+    pub frr_at_far_01pc_mean: f64,
+    /// Mean false-reject rate at the product's per-user thresholds.
+    pub threshold_frr_mean: f64,
+    /// Mean false-accept rate at the product's per-user thresholds.
+    pub threshold_far_mean: f64,
+    /// Mean share of update attempts the template took (`update` protocol).
+    pub updates_taken_mean: f64,
+    /// Mean share of impostor probes the update guard would have let in (`update` protocol).
+    pub impostor_updates_mean: f64,
     /// Wall time of the evaluation (all seeds), excluding loading the data.
     pub seconds: f64,
 }
@@ -89,6 +126,8 @@ pub fn run(args: &EvalArgs, out: &mut impl Write) -> anyhow::Result<()> {
     if args.json {
         serde_json::to_writer(&mut *out, &report)?;
         writeln!(out)?;
+    } else if args.markdown {
+        write_markdown(out, &report)?;
     } else {
         write_table(out, &report)?;
     }
@@ -96,19 +135,19 @@ pub fn run(args: &EvalArgs, out: &mut impl Write) -> anyhow::Result<()> {
 }
 
 fn evaluate(data: &Dataset, kinds: &[DetectorKind], args: &EvalArgs) -> anyhow::Result<EvalReport> {
-    let protocol = Protocol::cmu(usize::from(args.train_samples));
+    let train = usize::from(args.train_samples);
+    let protocol = match args.protocol {
+        ProtocolChoice::Km => Protocol::cmu(train),
+        ProtocolChoice::Update => Protocol::cmu_with_update(train, usize::from(args.window)),
+    };
     let seeds: Vec<u64> = (0..args.seeds).collect();
     let threads = args.threads.map_or_else(default_threads, usize::from);
     let progress = progress_bar((data.subjects.len() * kinds.len()) as u64);
     let mut detectors = Vec::new();
     for &kind in kinds {
         progress.set_message(kind.id());
-        let evaluation = Evaluation::new(
-            data,
-            protocol.clone(),
-            kind.default_params().for_ranking(),
-            &seeds,
-        )?;
+        // The product's parameters (not `for_ranking`): the threshold columns are the product's.
+        let evaluation = Evaluation::new(data, protocol.clone(), kind.default_params(), &seeds)?;
         let started = Instant::now();
         let results = parallel_map(evaluation.n_subjects(), threads, "eval", |i| {
             let result = evaluation.run_subject(i);
@@ -120,19 +159,19 @@ fn evaluate(data: &Dataset, kinds: &[DetectorKind], args: &EvalArgs) -> anyhow::
             .into_iter()
             .collect::<Result<Vec<_>, _>>()
             .with_context(|| format!("evaluating {kind}"))?;
-        let DetectorResult {
-            name,
-            eer_mean,
-            eer_sd,
-            zero_miss_far_mean,
-            ..
-        } = evaluation.summarise(results);
+        let r: DetectorResult = evaluation.summarise(results);
         detectors.push(DetectorReport {
-            name,
+            name: r.name,
             label: kind.label(),
-            eer_mean,
-            eer_sd,
-            zero_miss_far_mean,
+            eer_mean: r.eer_mean,
+            eer_sd: r.eer_sd,
+            zero_miss_far_mean: r.zero_miss_far_mean,
+            frr_at_far_1pc_mean: r.frr_at_far_1pc_mean,
+            frr_at_far_01pc_mean: r.frr_at_far_01pc_mean,
+            threshold_frr_mean: r.threshold_frr_mean,
+            threshold_far_mean: r.threshold_far_mean,
+            updates_taken_mean: r.updates_taken_mean,
+            impostor_updates_mean: r.impostor_updates_mean,
             seconds,
         });
     }
@@ -141,6 +180,8 @@ fn evaluate(data: &Dataset, kinds: &[DetectorKind], args: &EvalArgs) -> anyhow::
         dataset: "cmu",
         subjects: data.subjects.len(),
         train_samples: protocol.train.len(),
+        protocol: args.protocol,
+        window: protocol.update.as_ref().map(|u| u.window),
         seeds: args.seeds,
         detectors,
     })
@@ -157,24 +198,88 @@ fn progress_bar(len: u64) -> ProgressBar {
     bar
 }
 
+fn write_markdown(out: &mut impl Write, report: &EvalReport) -> std::io::Result<()> {
+    let update = report.window.is_some();
+    write!(
+        out,
+        "| detector | EER | EER sd | FRR @ FAR 1 % | FRR @ FAR 0.1 % | zero-miss FAR | \
+         FRR at threshold | FAR at threshold |"
+    )?;
+    if update {
+        write!(out, " updates taken | impostor probes past the guard |")?;
+    }
+    writeln!(out)?;
+    let columns = if update { 10 } else { 8 };
+    writeln!(out, "|---|{}", "---:|".repeat(columns - 1))?;
+    for d in &report.detectors {
+        write!(
+            out,
+            "| {} | {:.4} | {:.4} | {:.4} | {:.4} | {:.4} | {:.4} | {:.4} |",
+            d.label,
+            d.eer_mean,
+            d.eer_sd,
+            d.frr_at_far_1pc_mean,
+            d.frr_at_far_01pc_mean,
+            d.zero_miss_far_mean,
+            d.threshold_frr_mean,
+            d.threshold_far_mean
+        )?;
+        if update {
+            write!(
+                out,
+                " {:.3} | {:.4} |",
+                d.updates_taken_mean, d.impostor_updates_mean
+            )?;
+        }
+        writeln!(out)?;
+    }
+    Ok(())
+}
+
 fn write_table(out: &mut impl Write, report: &EvalReport) -> std::io::Result<()> {
+    let update = match report.window {
+        Some(window) => format!(
+            "; reps {}–200 update a template of {window} attempts",
+            report.train_samples + 1
+        ),
+        None => String::new(),
+    };
     writeln!(
         out,
-        "CMU benchmark: {} subjects; train on reps 1–{}, genuine = reps 201–400, \
+        "CMU benchmark: {} subjects; train on reps 1–{}{update}, genuine = reps 201–400, \
          impostors = first 5 reps of each other subject; randomised detectors over {} seed(s)",
         report.subjects, report.train_samples, report.seeds
     )?;
-    writeln!(
+    write!(
         out,
-        "{:<34} {:>8} {:>8} {:>14} {:>9}",
-        "detector", "EER mean", "EER sd", "zero-miss FAR", "seconds"
+        "{:<32} {:>7} {:>7} {:>11} {:>12} {:>9} {:>9} {:>9}",
+        "detector", "EER", "EER sd", "FRR@FAR1%", "FRR@FAR0.1%", "zero-miss", "thr FRR", "thr FAR"
     )?;
+    if report.window.is_some() {
+        write!(out, " {:>7} {:>9}", "updated", "imp. upd.")?;
+    }
+    writeln!(out, " {:>8}", "seconds")?;
     for d in &report.detectors {
-        writeln!(
+        write!(
             out,
-            "{:<34} {:>8.4} {:>8.4} {:>14.4} {:>9.3}",
-            d.label, d.eer_mean, d.eer_sd, d.zero_miss_far_mean, d.seconds
+            "{:<32} {:>7.4} {:>7.4} {:>11.4} {:>12.4} {:>9.4} {:>9.4} {:>9.4}",
+            d.label,
+            d.eer_mean,
+            d.eer_sd,
+            d.frr_at_far_1pc_mean,
+            d.frr_at_far_01pc_mean,
+            d.zero_miss_far_mean,
+            d.threshold_frr_mean,
+            d.threshold_far_mean
         )?;
+        if report.window.is_some() {
+            write!(
+                out,
+                " {:>7.3} {:>9.4}",
+                d.updates_taken_mean, d.impostor_updates_mean
+            )?;
+        }
+        writeln!(out, " {:>8.3}", d.seconds)?;
     }
     Ok(())
 }

@@ -11,6 +11,7 @@ mod mahalanobis;
 mod outlier_count;
 mod params;
 mod tempo;
+mod template;
 
 use ndarray::ArrayView2;
 use thiserror::Error;
@@ -24,8 +25,9 @@ pub use iforest::{
 };
 pub use mahalanobis::{Mahalanobis, MahalanobisModel, NearestNeighbor, NearestNeighborModel};
 pub use outlier_count::{OutlierCount, OutlierCountModel};
-pub use params::{DetectorKind, DetectorParams, FittedDetector};
+pub use params::{DetectorKind, DetectorParams, FittedDetector, UPDATE_GUARD_PERCENT};
 pub use tempo::{TempoTolerant, TempoTolerantModel};
+pub use template::{DEFAULT_WINDOW, Template, TemplateModel};
 
 /// Why a detector could not be fitted.
 #[derive(Debug, Clone, PartialEq, Error)]

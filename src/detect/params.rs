@@ -4,7 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use ndarray::ArrayView2;
+use ndarray::{ArrayView2, Axis};
 use serde::{Deserialize, Serialize};
 
 use super::{
@@ -217,8 +217,12 @@ impl DetectorParams {
     }
 }
 
-/// Share of training samples a non-forest detector's threshold rejects, in percent.
-const DEFAULT_REJECT_PERCENT: f64 = 10.0;
+/// Percentile of the training scores a sample must reach to update a template.
+pub const UPDATE_GUARD_PERCENT: f64 = 30.0;
+
+/// Percentile of the leave-one-out scores that sets a non-forest detector's threshold: about 5 %
+/// of genuine attempts rejected.
+pub const LOO_REJECT_PERCENT: f64 = 5.0;
 
 /// A fitted model of any detector. Deserialising validates it: a loaded model scores without
 /// panicking whatever the file said.
@@ -313,23 +317,49 @@ impl FittedDetector {
 
     /// The score at and above which a sample is taken as genuine, given the training rows the
     /// model was fitted on: the isolation forest's `offset_` (so `score − threshold` is
-    /// scikit-learn's `decision_function`); for the tempo-tolerant detector the per-user
-    /// leave-one-out rule ([`TempoTolerantModel::loo_threshold`]); for the other detectors the
-    /// 10th percentile of the training scores, the rule scikit-learn applies with contamination
-    /// 0.1.
+    /// scikit-learn's `decision_function`); for the other detectors a per-user threshold from
+    /// leave-one-out scores, their [`LOO_REJECT_PERCENT`]th percentile, so that about the same
+    /// share of a genuine user's attempts is rejected at 5 enrolment samples as at 200.
     pub fn threshold(&self, train: ArrayView2<f64>) -> Result<f64, FitError> {
         match self {
             FittedDetector::IsolationForest(forest) => Ok(forest.offset()),
-            FittedDetector::TempoTolerant(_) => TempoTolerantModel::loo_threshold(train),
-            other => {
-                let mut scores = other.score_rows(train)?;
-                Ok(if scores.is_empty() {
-                    0.0
-                } else {
-                    super::numpy_percentile(&mut scores, DEFAULT_REJECT_PERCENT)
-                })
-            }
+            other => other.loo_percentile(train, LOO_REJECT_PERCENT),
         }
+    }
+
+    /// The score a sample must reach for a template update to take it, well above the
+    /// acceptance [`threshold`](Self::threshold) (a guard against drifting towards an impostor):
+    /// the [`UPDATE_GUARD_PERCENT`]th percentile of leave-one-out scores (of the training rows'
+    /// own scores for the isolation forest, whose refits would be slow).
+    pub fn update_guard(&self, train: ArrayView2<f64>) -> Result<f64, FitError> {
+        match self {
+            FittedDetector::IsolationForest(_) => {
+                let mut scores = self.score_rows(train)?;
+                Ok(super::numpy_percentile(&mut scores, UPDATE_GUARD_PERCENT))
+            }
+            other => other.loo_percentile(train, UPDATE_GUARD_PERCENT),
+        }
+    }
+
+    /// The `percent`th percentile of each training row's score under the detector refitted on
+    /// the other rows (the deterministic detectors have no parameters to remember). With too few
+    /// rows to leave one out, the rows' own scores are used.
+    fn loo_percentile(&self, train: ArrayView2<f64>, percent: f64) -> Result<f64, FitError> {
+        let params = self.kind().default_params();
+        let n = train.nrows();
+        let loo = (0..n)
+            .map(|left_out| {
+                let rest: Vec<usize> = (0..n).filter(|&i| i != left_out).collect();
+                let model = params.fit(train.select(Axis(0), &rest).view())?;
+                Ok(model.score(&train.row(left_out).to_vec())?)
+            })
+            .collect::<Result<Vec<f64>, FitError>>();
+        let mut scores = match loo {
+            Ok(scores) if n >= 2 => scores,
+            Err(FitError::TooFewSamples { .. }) | Ok(_) => self.score_rows(train)?,
+            Err(e) => return Err(e),
+        };
+        Ok(super::numpy_percentile(&mut scores, percent))
     }
 
     /// Approximate heap size, in bytes (for caches that bound their memory).
@@ -388,6 +418,40 @@ mod tests {
         let m: DetectorParams =
             serde_json::from_value(json!({"name": "manhattan-scaled"})).unwrap();
         assert_eq!(m.kind(), DetectorKind::ManhattanScaled);
+    }
+
+    #[test]
+    fn thresholds_come_from_left_out_rows() {
+        let train = array![
+            [100.0, 200.0, 100.0, 90.0],
+            [110.0, 210.0, 100.0, 80.0],
+            [90.0, 190.0, 100.0, 100.0],
+            [105.0, 230.0, 120.0, 95.0],
+        ];
+        for params in [DetectorParams::TempoTolerant, DetectorParams::ManhattanScaled] {
+            let model = params.fit(train.view()).unwrap();
+            let mut loo: Vec<f64> = (0..4)
+                .map(|i| {
+                    let rest: Vec<usize> = (0..4).filter(|&j| j != i).collect();
+                    let m = params.fit(train.select(Axis(0), &rest).view()).unwrap();
+                    m.score(&train.row(i).to_vec()).unwrap()
+                })
+                .collect();
+            loo.sort_by(f64::total_cmp);
+            let threshold = model.threshold(train.view()).unwrap();
+            // The 5th percentile of four values lies between the two lowest.
+            assert!(threshold > loo[0] && threshold < loo[1], "{threshold} {loo:?}");
+            let guard = model.update_guard(train.view()).unwrap();
+            assert!(guard > threshold, "the update guard is stricter");
+        }
+        // One row: nothing to leave out; its own score under the model.
+        let one = train.slice(ndarray::s![..1, ..]);
+        let model = DetectorParams::TempoTolerant.fit(one).unwrap();
+        assert_eq!(model.threshold(one).unwrap(), 0.0);
+        // Mahalanobis cannot be refitted on one row: the rows' own scores are used.
+        let two = train.slice(ndarray::s![..2, ..]);
+        let model = DetectorParams::Mahalanobis.fit(two).unwrap();
+        assert!(model.threshold(two).unwrap().is_finite());
     }
 
     #[test]

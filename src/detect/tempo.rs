@@ -13,9 +13,8 @@
 //!   outweigh a dozen features that match.
 //!
 //! Score = −Σ √(z), z = |x − c| / s for holds and (max(x − c, 0) + 0.1 · max(c − x, 0)) / s for
-//! flights. Its threshold is per user, from leave-one-out scores of the enrolment samples
-//! ([`TempoTolerantModel::loo_threshold`]), so "genuine" means about the same false-reject rate
-//! at 5 samples as at 200.
+//! flights. Its threshold, like every non-forest detector's, is per user, from leave-one-out
+//! scores of the enrolment samples ([`super::FittedDetector::threshold`]).
 
 use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
@@ -29,8 +28,6 @@ pub const FASTER_FLIGHT_WEIGHT: f64 = 0.1;
 pub const PRIOR_RELATIVE: f64 = 0.1;
 /// …plus this many milliseconds.
 pub const PRIOR_MS: f64 = 10.0;
-/// Leave-one-out percentile that sets the threshold: about 5 % of genuine attempts rejected.
-pub const LOO_REJECT_PERCENT: f64 = 5.0;
 
 /// The tempo-tolerant Manhattan detector.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -104,25 +101,6 @@ impl TempoTolerantModel {
         }
         Ok(())
     }
-
-    /// The threshold for the rows the model was fitted on: the [`LOO_REJECT_PERCENT`]th
-    /// percentile of each row's score under a model fitted on the other rows. With a single row
-    /// there is nothing to leave out, and the row's own score is used.
-    pub fn loo_threshold(train: ArrayView2<f64>) -> Result<f64, FitError> {
-        let n = train.nrows();
-        if n < 2 {
-            let model = TempoTolerant.fit(train)?;
-            return Ok(model.score_unchecked_len(&train.row(0).to_vec()));
-        }
-        let mut scores = (0..n)
-            .map(|left_out| {
-                let rest: Vec<usize> = (0..n).filter(|&i| i != left_out).collect();
-                let model = TempoTolerant.fit(train.select(ndarray::Axis(0), &rest).view())?;
-                Ok(model.score_unchecked_len(&train.row(left_out).to_vec()))
-            })
-            .collect::<Result<Vec<f64>, FitError>>()?;
-        Ok(numpy_percentile(&mut scores, LOO_REJECT_PERCENT))
-    }
 }
 
 #[cfg(test)]
@@ -166,24 +144,4 @@ mod tests {
         assert_eq!(model.score(&[100.0, 200.0, 5000.0, 90.0]).unwrap(), 0.0);
     }
 
-    #[test]
-    fn the_threshold_comes_from_left_out_rows() {
-        let train = rows();
-        let threshold = TempoTolerantModel::loo_threshold(train.view()).unwrap();
-        let mut loo: Vec<f64> = (0..3)
-            .map(|i| {
-                let rest: Vec<usize> = (0..3).filter(|&j| j != i).collect();
-                let m = TempoTolerant
-                    .fit(train.select(ndarray::Axis(0), &rest).view())
-                    .unwrap();
-                m.score(&train.row(i).to_vec()).unwrap()
-            })
-            .collect();
-        loo.sort_by(f64::total_cmp);
-        assert!(threshold < 0.0);
-        assert!(threshold >= loo[0] && threshold <= loo[1], "{threshold} {loo:?}");
-        // One sample: its own score (0, it is the centre).
-        let one = TempoTolerantModel::loo_threshold(train.slice(ndarray::s![..1, ..])).unwrap();
-        assert_eq!(one, 0.0);
-    }
 }

@@ -24,6 +24,27 @@ pub struct ErrorRates {
     pub zero_miss_far: f64,
 }
 
+/// The false-alarm (false-reject) rate at the first cutoff whose miss (false-accept) rate is at
+/// most `max_miss`: the product's "FRR at FAR = x". `None` when either set is empty. With fewer
+/// than `1 / max_miss` impostor samples it is the zero-miss rate.
+pub fn frr_at_far(genuine: &[f64], impostor: &[f64], max_miss: f64) -> Option<f64> {
+    roc_points(genuine, impostor)
+        .into_iter()
+        .find(|p| p.miss <= max_miss)
+        .map(|p| p.false_alarm)
+}
+
+/// (false-reject, false-accept) rates when samples scoring at least `threshold` are accepted.
+pub fn rates_at(genuine: &[f64], impostor: &[f64], threshold: f64) -> (f64, f64) {
+    let share = |scores: &[f64], f: &dyn Fn(f64) -> bool| {
+        scores.iter().filter(|&&s| f(s)).count() as f64 / scores.len().max(1) as f64
+    };
+    (
+        share(genuine, &|s| s < threshold),
+        share(impostor, &|s| s >= threshold),
+    )
+}
+
 /// Every operating point, from flagging nothing to flagging everything. Scores are genuineness
 /// (higher = more genuine); equal scores form one cutoff. Empty when either set is empty.
 pub fn roc_points(genuine: &[f64], impostor: &[f64]) -> Vec<RocPoint> {
@@ -132,6 +153,18 @@ mod tests {
                 false_alarm: 2.0 / 3.0
             }
         );
+    }
+
+    #[test]
+    fn frr_at_a_far_takes_the_first_cutoff_that_accepts_few_enough_impostors() {
+        // Impostors 1..=10, genuine 5.5, 8.5, 20: accepting ≤ 10 % of impostors needs a cutoff
+        // above 9, which flags 5.5 and 8.5 (2 of 3 genuine); ≤ 50 % only needs one above 5.
+        let impostor: Vec<f64> = (1..=10).map(f64::from).collect();
+        let genuine = [5.5, 8.5, 20.0];
+        assert_eq!(frr_at_far(&genuine, &impostor, 0.1), Some(2.0 / 3.0));
+        assert_eq!(frr_at_far(&genuine, &impostor, 0.5), Some(0.0));
+        assert_eq!(frr_at_far(&genuine, &impostor, 0.0), Some(2.0 / 3.0));
+        assert_eq!(rates_at(&genuine, &impostor, 8.5), (1.0 / 3.0, 0.2));
     }
 
     #[test]

@@ -11,8 +11,8 @@ use serde::Serialize;
 use thiserror::Error;
 
 use super::cmu::Dataset;
-use super::eer::error_rates;
-use crate::detect::{DetectorParams, FitError, LengthMismatch, Scorer};
+use super::eer::{error_rates, frr_at_far, rates_at};
+use crate::detect::{DetectorParams, FitError, LengthMismatch, Scorer, Template};
 
 /// Which samples train and test.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -23,6 +23,22 @@ pub struct Protocol {
     pub genuine: Range<usize>,
     /// How many first rows of every other subject are scored as impostors.
     pub impostor_rows: usize,
+    /// Template update between training and test, if simulated.
+    pub update: Option<UpdatePhase>,
+}
+
+/// The simulated use between enrolment and test: the subject's `rows` arrive in time order and
+/// each is offered to the [`Template`]. After each, an impostor attempt (rows `probe_rows` of
+/// the other subjects in turn, never the test impostor rows) is scored against the guard, to
+/// measure how often the update would take an impostor; probes are never added.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UpdatePhase {
+    /// The subject's rows offered in order.
+    pub rows: Range<usize>,
+    /// Accepted attempts the template keeps.
+    pub window: usize,
+    /// Rows of the other subjects used as impostor probes.
+    pub probe_rows: Range<usize>,
 }
 
 impl Protocol {
@@ -33,6 +49,21 @@ impl Protocol {
             train: 0..train_samples,
             genuine: 200..400,
             impostor_rows: 5,
+            update: None,
+        }
+    }
+
+    /// [`Protocol::cmu`] with template update: enrol on the first `train_samples`, then offer
+    /// reps `train_samples + 1`–200 in order to a template keeping `window` attempts, probing
+    /// the guard with reps 6–10 of the other subjects; then test as the paper does.
+    pub fn cmu_with_update(train_samples: usize, window: usize) -> Protocol {
+        Protocol {
+            update: Some(UpdatePhase {
+                rows: train_samples..200,
+                window,
+                probe_rows: 5..10,
+            }),
+            ..Protocol::cmu(train_samples)
         }
     }
 }
@@ -66,6 +97,21 @@ pub enum EvalError {
     Length(#[from] LengthMismatch),
 }
 
+/// One subject's scores with one seed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubjectScores {
+    /// Scores of the genuine test rows.
+    pub genuine: Vec<f64>,
+    /// Scores of the impostor rows.
+    pub impostor: Vec<f64>,
+    /// The product's acceptance threshold for the final model.
+    pub threshold: f64,
+    /// Share of the update phase's attempts the template took (0 without one).
+    pub updates_taken: f64,
+    /// Share of the impostor probes that would have passed the update guard (0 without one).
+    pub impostor_updates: f64,
+}
+
 /// One subject's rates, averaged over seeds.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SubjectResult {
@@ -75,6 +121,45 @@ pub struct SubjectResult {
     pub eer: f64,
     /// False-alarm rate at zero miss.
     pub zero_miss_far: f64,
+    /// False-reject rate where at most 1 % of impostor samples are accepted.
+    pub frr_at_far_1pc: f64,
+    /// False-reject rate where at most 0.1 % of impostor samples are accepted (with 250
+    /// impostor samples per subject, none: the zero-miss rate).
+    pub frr_at_far_01pc: f64,
+    /// False-reject rate at the product's threshold.
+    pub threshold_frr: f64,
+    /// False-accept rate at the product's threshold.
+    pub threshold_far: f64,
+    /// Share of update attempts taken.
+    pub updates_taken: f64,
+    /// Share of impostor probes that would have been taken.
+    pub impostor_updates: f64,
+}
+
+impl SubjectResult {
+    /// The rates of `runs` (one per seed), averaged.
+    pub fn of(subject: String, runs: &[SubjectScores]) -> SubjectResult {
+        let n = runs.len() as f64;
+        let mean = |f: &dyn Fn(&SubjectScores) -> f64| runs.iter().map(f).sum::<f64>() / n;
+        let rates = |r: &SubjectScores| {
+            error_rates(&r.genuine, &r.impostor)
+                .expect("protocol guarantees non-empty genuine and impostor sets")
+        };
+        let frr = |r: &SubjectScores, far| {
+            frr_at_far(&r.genuine, &r.impostor, far).expect("non-empty sets")
+        };
+        SubjectResult {
+            subject,
+            eer: mean(&|r| rates(r).eer),
+            zero_miss_far: mean(&|r| rates(r).zero_miss_far),
+            frr_at_far_1pc: mean(&|r| frr(r, 0.01)),
+            frr_at_far_01pc: mean(&|r| frr(r, 0.001)),
+            threshold_frr: mean(&|r| rates_at(&r.genuine, &r.impostor, r.threshold).0),
+            threshold_far: mean(&|r| rates_at(&r.genuine, &r.impostor, r.threshold).1),
+            updates_taken: mean(&|r| r.updates_taken),
+            impostor_updates: mean(&|r| r.impostor_updates),
+        }
+    }
 }
 
 /// A detector's result over all subjects.
@@ -88,6 +173,18 @@ pub struct DetectorResult {
     pub eer_sd: f64,
     /// Mean zero-miss false-alarm rate.
     pub zero_miss_far_mean: f64,
+    /// Mean false-reject rate at a false-accept rate of 1 %.
+    pub frr_at_far_1pc_mean: f64,
+    /// Mean false-reject rate at a false-accept rate of 0.1 %.
+    pub frr_at_far_01pc_mean: f64,
+    /// Mean false-reject rate at the product's thresholds.
+    pub threshold_frr_mean: f64,
+    /// Mean false-accept rate at the product's thresholds.
+    pub threshold_far_mean: f64,
+    /// Mean share of update attempts taken.
+    pub updates_taken_mean: f64,
+    /// Mean share of impostor probes that would have been taken.
+    pub impostor_updates_mean: f64,
     /// Per-subject rates.
     pub subjects: Vec<SubjectResult>,
 }
@@ -159,49 +256,62 @@ impl<'a> Evaluation<'a> {
 
     /// Trains and tests subject `index`, averaging over seeds.
     pub fn run_subject(&self, index: usize) -> Result<SubjectResult, EvalError> {
-        let (mut eer, mut zero_miss_far) = (0.0, 0.0);
-        for &seed in &self.seeds {
-            let (genuine, impostor) = self.subject_scores(index, seed)?;
-            let rates = error_rates(&genuine, &impostor)
-                .expect("protocol guarantees non-empty genuine and impostor sets");
-            eer += rates.eer;
-            zero_miss_far += rates.zero_miss_far;
-        }
-        let n = self.seeds.len() as f64;
-        Ok(SubjectResult {
-            subject: self.data.subjects[index].id.clone(),
-            eer: eer / n,
-            zero_miss_far: zero_miss_far / n,
-        })
+        let runs = self
+            .seeds
+            .iter()
+            .map(|&seed| self.subject_scores(index, seed))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(SubjectResult::of(
+            self.data.subjects[index].id.clone(),
+            &runs,
+        ))
     }
 
-    /// Subject `index`'s genuine and impostor scores with the detector fitted with `seed`
-    /// (for ROC and DET curves).
-    pub fn subject_scores(
-        &self,
-        index: usize,
-        seed: u64,
-    ) -> Result<(Vec<f64>, Vec<f64>), EvalError> {
+    /// Subject `index`'s scores with the detector fitted with `seed` (also for ROC and DET
+    /// curves), after the update phase if the protocol has one.
+    pub fn subject_scores(&self, index: usize, seed: u64) -> Result<SubjectScores, EvalError> {
         let subject = &self.data.subjects[index];
-        let train = subject
-            .samples_ms
-            .slice(s![self.protocol.train.clone(), ..]);
+        let fit_error = |source| EvalError::Fit {
+            subject: subject.id.clone(),
+            source,
+        };
+        let params = self.params.clone().with_seed(seed);
+        let window = self.protocol.update.as_ref().map_or(0, |u| u.window);
+        let mut template = Template::new(
+            subject.samples_ms.slice(s![self.protocol.train.clone(), ..]),
+            window,
+        );
+        let (mut updates_taken, mut impostor_updates) = (0.0, 0.0);
+        if let Some(update) = &self.protocol.update {
+            let probes = self.probe_rows(index, update.probe_rows.clone());
+            for (k, row) in update.rows.clone().enumerate() {
+                let current = template.fit(&params).map_err(fit_error)?;
+                let probe = probes.row(k % probes.nrows()).to_vec();
+                if current.model.score(&probe)? >= current.guard {
+                    impostor_updates += 1.0;
+                }
+                let attempt = subject.samples_ms.row(row).to_vec();
+                if template.offer(&current, &attempt).map_err(fit_error)? {
+                    updates_taken += 1.0;
+                }
+            }
+            let offered = update.rows.len().max(1) as f64;
+            (updates_taken, impostor_updates) =
+                (updates_taken / offered, impostor_updates / offered);
+        }
+        let rows = template.rows();
+        let model = params.fit(rows.view()).map_err(fit_error)?;
+        let threshold = model.threshold(rows.view()).map_err(fit_error)?;
         let genuine = subject
             .samples_ms
             .slice(s![self.protocol.genuine.clone(), ..]);
-        let model = self
-            .params
-            .clone()
-            .with_seed(seed)
-            .fit(train)
-            .map_err(|source| EvalError::Fit {
-                subject: subject.id.clone(),
-                source,
-            })?;
-        Ok((
-            model.score_rows(genuine)?,
-            model.score_rows(self.impostor_rows(index).view())?,
-        ))
+        Ok(SubjectScores {
+            genuine: model.score_rows(genuine)?,
+            impostor: model.score_rows(self.impostor_rows(index).view())?,
+            threshold,
+            updates_taken,
+            impostor_updates,
+        })
     }
 
     /// The seeds averaged over.
@@ -210,13 +320,25 @@ impl<'a> Evaluation<'a> {
     }
 
     fn impostor_rows(&self, index: usize) -> Array2<f64> {
+        self.others_rows(index, 0..self.protocol.impostor_rows)
+    }
+
+    /// Impostor probes: row `r` of every other subject for each `r` in `rows`, subjects first.
+    fn probe_rows(&self, index: usize, rows: Range<usize>) -> Array2<f64> {
+        let parts: Vec<Array2<f64>> = rows.map(|r| self.others_rows(index, r..r + 1)).collect();
+        let views: Vec<_> = parts.iter().map(|p| p.view()).collect();
+        ndarray::concatenate(Axis(0), &views).expect("all subjects have the same features")
+    }
+
+    /// Rows `rows` of every subject but `index`, subject by subject.
+    fn others_rows(&self, index: usize, rows: Range<usize>) -> Array2<f64> {
         let parts: Vec<_> = self
             .data
             .subjects
             .iter()
             .enumerate()
             .filter(|&(i, _)| i != index)
-            .map(|(_, s)| s.samples_ms.slice(s![..self.protocol.impostor_rows, ..]))
+            .map(|(_, s)| s.samples_ms.slice(s![rows.clone(), ..]))
             .collect();
         ndarray::concatenate(Axis(0), &parts).expect("all subjects have the same features")
     }
@@ -230,11 +352,18 @@ impl<'a> Evaluation<'a> {
             .map(|s| (s.eer - eer_mean).powi(2))
             .sum::<f64>()
             / (n - 1.0);
+        let mean = |f: fn(&SubjectResult) -> f64| subjects.iter().map(f).sum::<f64>() / n;
         DetectorResult {
             name: self.params.kind().id().to_string(),
             eer_mean,
             eer_sd: variance.sqrt(),
-            zero_miss_far_mean: subjects.iter().map(|s| s.zero_miss_far).sum::<f64>() / n,
+            zero_miss_far_mean: mean(|s| s.zero_miss_far),
+            frr_at_far_1pc_mean: mean(|s| s.frr_at_far_1pc),
+            frr_at_far_01pc_mean: mean(|s| s.frr_at_far_01pc),
+            threshold_frr_mean: mean(|s| s.threshold_frr),
+            threshold_far_mean: mean(|s| s.threshold_far),
+            updates_taken_mean: mean(|s| s.updates_taken),
+            impostor_updates_mean: mean(|s| s.impostor_updates),
             subjects,
         }
     }

@@ -56,6 +56,7 @@ pub fn store_dataset(store: &Store, phrase_of: &UserId) -> Result<(Dataset, Prot
         train: 0..train,
         genuine: train..rows,
         impostor_rows: rows.min(5),
+        update: None,
     };
     Ok((
         Dataset {

@@ -11,7 +11,7 @@ use egui_plot::{Line, Plot};
 use super::app::Workbench;
 use crate::detect::DetectorKind;
 use crate::eval::{
-    DetectorResult, Evaluation, Protocol, RocPoint, SubjectResult, error_rates, load_cmu,
+    DetectorResult, Evaluation, Protocol, RocPoint, SubjectResult, load_cmu,
     locate_cmu, roc_points, store_dataset,
 };
 use crate::store::{Store, UserId};
@@ -247,15 +247,10 @@ fn evaluate(
     let mut curves = Vec::new();
     let mut subjects = Vec::new();
     for i in 0..evaluation.n_subjects() {
-        let (genuine, impostor) = evaluation.subject_scores(i, 0).map_err(|e| e.to_string())?;
-        let rates = error_rates(&genuine, &impostor).ok_or("empty test set")?;
+        let scores = evaluation.subject_scores(i, 0).map_err(|e| e.to_string())?;
         let id = data.subjects[i].id.clone();
-        subjects.push(SubjectResult {
-            subject: id.clone(),
-            eer: rates.eer,
-            zero_miss_far: rates.zero_miss_far,
-        });
-        curves.push((id, roc_points(&genuine, &impostor)));
+        curves.push((id.clone(), roc_points(&scores.genuine, &scores.impostor)));
+        subjects.push(SubjectResult::of(id, &[scores]));
         done.fetch_add(1, Ordering::Relaxed);
     }
     Ok(EvalOutcome {
