@@ -59,3 +59,34 @@ fn isolation_forest_ten_seed_mean_eer_matches_scikit_learn() {
         result.eer_mean
     );
 }
+
+/// The detection-quality targets (issue 6), as `eval` computes them.
+#[test]
+fn tempo_tolerant_meets_the_few_sample_targets() {
+    let data = cmu();
+    let run = |protocol: Protocol| {
+        Evaluation::new(&data, protocol, DetectorParams::TempoTolerant, &[0])
+            .unwrap()
+            .run()
+            .unwrap()
+    };
+    let five = run(Protocol::cmu(5));
+    assert!(five.eer_mean <= 0.20, "5 samples: {}", five.eer_mean);
+    let updated = run(Protocol::cmu_with_update(5, 20));
+    assert!(updated.eer_mean <= 0.10, "with update: {}", updated.eer_mean);
+    assert!(
+        updated.impostor_updates_mean < 0.05,
+        "the guard lets few impostors in: {}",
+        updated.impostor_updates_mean
+    );
+    let all = run(Protocol::cmu(200));
+    assert!(all.eer_mean <= 0.075, "200 samples: {}", all.eer_mean);
+    // The per-user thresholds reject a similar share of genuine attempts at 5 and 200 samples.
+    for result in [&five, &all] {
+        assert!(
+            (0.02..=0.12).contains(&result.threshold_frr_mean),
+            "FRR at the threshold: {}",
+            result.threshold_frr_mean
+        );
+    }
+}
