@@ -73,7 +73,11 @@ fn tempo_tolerant_meets_the_few_sample_targets() {
     let five = run(Protocol::cmu(5));
     assert!(five.eer_mean <= 0.20, "5 samples: {}", five.eer_mean);
     let updated = run(Protocol::cmu_with_update(5, 20));
-    assert!(updated.eer_mean <= 0.10, "with update: {}", updated.eer_mean);
+    assert!(
+        updated.eer_mean <= 0.10,
+        "with update: {}",
+        updated.eer_mean
+    );
     assert!(
         updated.impostor_updates_mean < 0.05,
         "the guard lets few impostors in: {}",

@@ -27,6 +27,10 @@ pub struct ApiConfig {
     /// `KW_SCORES=hidden`: /predict reports `confidence_score` as its sign only (±1.0), so a
     /// caller cannot climb the score step by step towards acceptance.
     pub hide_scores: bool,
+    /// Template update (`KW_TEMPLATE_UPDATE`): a /predict accepted well above the threshold
+    /// joins the user's newest this-many accepted attempts and the model is retrained on them
+    /// and the enrolment samples; 0 = off.
+    pub template_window: usize,
 }
 
 impl Default for ApiConfig {
@@ -39,6 +43,7 @@ impl Default for ApiConfig {
             model_cache_bytes: DEFAULT_MODEL_CACHE_BYTES,
             throttle: Throttle::default(),
             hide_scores: false,
+            template_window: 0,
         }
     }
 }

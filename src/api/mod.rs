@@ -348,6 +348,12 @@ impl Api {
             (score, (score < 0.0).then_some(ANOMALY))
         };
         self.count_attempt(&user, throttle, reason.is_none(), request, now)?;
+        if reason.is_none()
+            && self.config.template_window > 0
+            && model.takes_update(&features.values_ms)
+        {
+            self.update_template(&user, &features, now);
+        }
         let score = if self.config.hide_scores {
             if reason.is_none() { 1.0 } else { -1.0 }
         } else {
@@ -362,6 +368,20 @@ impl Api {
             body["reason"] = reason.into();
         }
         Ok(Response::json(200, body).for_user(&user))
+    }
+
+    /// Template update with an accepted attempt. A failure is logged, not answered: the
+    /// attempt was judged and the caller gets that judgement.
+    fn update_template(&self, user: &UserId, features: &Features, now: NaiveDateTime) {
+        let window = self.config.template_window;
+        match self
+            .store
+            .with_user(user, |w| w.add_update(features, window, now))
+        {
+            Ok(Some(_)) => log::debug!("template of {user} updated"),
+            Ok(None) => {}
+            Err(e) => log::warn!("template update of {user} failed: {e}"),
+        }
     }
 
     /// Updates the user's failure count after an attempt; a lockout is audited.

@@ -12,7 +12,7 @@ use anyhow::Context;
 use clap::Args;
 
 use crate::api::{Api, ApiConfig, Cors, DEFAULT_MIN_SAMPLES, DEFAULT_MODEL_CACHE_BYTES, Throttle};
-use crate::detect::{Contamination, DetectorParams, IsolationForest};
+use crate::detect::{Contamination, DetectorKind, DetectorParams, IsolationForest};
 use crate::server::{ServerConfig, ServerHandle, TlsFiles, default_workers};
 use crate::store::Store;
 
@@ -31,6 +31,16 @@ pub struct ServeArgs {
     /// Samples before a user's model is trained [env: KW_MIN_SAMPLES, MIN_SAMPLES] [default: 5]
     #[arg(long, value_name = "N")]
     pub min_samples: Option<usize>,
+    /// The detector /train fits: isolation-forest (what the API contract describes), any other of
+    /// `eval`'s detectors, or `auto`: tempo-tolerant, the best measured with few and with many
+    /// samples (docs/detectors.md) [env: KW_DETECTOR] [default: isolation-forest]
+    #[arg(long, value_name = "NAME|auto")]
+    pub detector: Option<String>,
+    /// Template update: an attempt accepted well above the threshold joins the user's N newest
+    /// accepted attempts, and the model is retrained on them and the enrolment samples; 0 = off
+    /// [env: KW_TEMPLATE_UPDATE] [default: 0]
+    #[arg(long, value_name = "N")]
+    pub template_update: Option<usize>,
     /// Isolation-forest contamination, a fraction in (0, 0.5] or `auto` [env: KW_CONTAMINATION,
     /// CONTAMINATION] [default: 0.1]
     #[arg(long, value_name = "FRACTION|auto")]
@@ -116,7 +126,22 @@ impl ServeArgs {
         forest
             .validate()
             .context("invalid isolation-forest settings")?;
-        let detector = DetectorParams::IsolationForest(forest);
+        let detector = match lookup
+            .value(
+                self.detector.clone(),
+                &["KW_DETECTOR"],
+                "isolation-forest".into(),
+            )?
+            .as_str()
+        {
+            "isolation-forest" => DetectorParams::IsolationForest(forest),
+            "auto" => DetectorKind::TempoTolerant.default_params(),
+            name => name
+                .parse::<DetectorKind>()
+                .map_err(|e| anyhow::anyhow!("KW_DETECTOR: {e}, auto"))?
+                .default_params(),
+        };
+        let template_window = lookup.value(self.template_update, &["KW_TEMPLATE_UPDATE"], 0)?;
         let min_samples = lookup.value(
             self.min_samples,
             &["KW_MIN_SAMPLES", "MIN_SAMPLES"],
@@ -181,6 +206,7 @@ impl ServeArgs {
                 model_cache_bytes: cache_mb.saturating_mul(1 << 20),
                 throttle,
                 hide_scores: scores == "hidden",
+                template_window,
             },
             models: lookup.value(
                 self.models.clone(),
@@ -367,5 +393,26 @@ mod tests {
         );
         let err = resolve(&ServeArgs::default(), &[("KW_MIN_SAMPLES", "0")]).unwrap_err();
         assert!(err.to_string().contains("at least 1"), "{err}");
+        let err = resolve(&ServeArgs::default(), &[("KW_DETECTOR", "svm")]).unwrap_err();
+        assert!(
+            err.to_string().starts_with("KW_DETECTOR: unknown detector"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn detector_and_template_update_are_opt_in() {
+        let s = resolve(&ServeArgs::default(), &[]).unwrap();
+        assert_eq!(s.api.template_window, 0);
+        let env = [("KW_DETECTOR", "auto"), ("KW_TEMPLATE_UPDATE", "20")];
+        let s = resolve(&ServeArgs::default(), &env).unwrap();
+        assert_eq!(s.api.detector, DetectorParams::TempoTolerant);
+        assert_eq!(s.api.template_window, 20);
+        let flags = ServeArgs {
+            detector: Some("manhattan-scaled".into()),
+            ..ServeArgs::default()
+        };
+        let s = resolve(&flags, &env).unwrap();
+        assert_eq!(s.api.detector, DetectorParams::ManhattanScaled);
     }
 }

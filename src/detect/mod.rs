@@ -10,8 +10,8 @@ mod iforest;
 mod mahalanobis;
 mod outlier_count;
 mod params;
-mod tempo;
 mod template;
+mod tempo;
 
 use ndarray::ArrayView2;
 use thiserror::Error;
@@ -26,8 +26,8 @@ pub use iforest::{
 pub use mahalanobis::{Mahalanobis, MahalanobisModel, NearestNeighbor, NearestNeighborModel};
 pub use outlier_count::{OutlierCount, OutlierCountModel};
 pub use params::{DetectorKind, DetectorParams, FittedDetector, UPDATE_GUARD_PERCENT};
-pub use tempo::{TempoTolerant, TempoTolerantModel};
 pub use template::{DEFAULT_WINDOW, Template, TemplateModel};
+pub use tempo::{TempoTolerant, TempoTolerantModel};
 
 /// Why a detector could not be fitted.
 #[derive(Debug, Clone, PartialEq, Error)]

@@ -428,7 +428,10 @@ mod tests {
             [90.0, 190.0, 100.0, 100.0],
             [105.0, 230.0, 120.0, 95.0],
         ];
-        for params in [DetectorParams::TempoTolerant, DetectorParams::ManhattanScaled] {
+        for params in [
+            DetectorParams::TempoTolerant,
+            DetectorParams::ManhattanScaled,
+        ] {
             let model = params.fit(train.view()).unwrap();
             let mut loo: Vec<f64> = (0..4)
                 .map(|i| {
@@ -440,7 +443,10 @@ mod tests {
             loo.sort_by(f64::total_cmp);
             let threshold = model.threshold(train.view()).unwrap();
             // The 5th percentile of four values lies between the two lowest.
-            assert!(threshold > loo[0] && threshold < loo[1], "{threshold} {loo:?}");
+            assert!(
+                threshold > loo[0] && threshold < loo[1],
+                "{threshold} {loo:?}"
+            );
             let guard = model.update_guard(train.view()).unwrap();
             assert!(guard > threshold, "the update guard is stricter");
         }

@@ -41,6 +41,30 @@ impl Template {
         }
     }
 
+    /// A template whose window already holds `recent` (oldest first; only the newest `window`
+    /// are kept).
+    pub fn with_recent(
+        enrolment: ArrayView2<f64>,
+        recent: ArrayView2<f64>,
+        window: usize,
+    ) -> Template {
+        let mut template = Template::new(enrolment, window);
+        for row in recent.rows() {
+            template.push(&row.to_vec());
+        }
+        template
+    }
+
+    /// The recent attempts, oldest first, as rows.
+    pub fn recent_rows(&self) -> Array2<f64> {
+        let mut rows = Array2::zeros((0, self.enrolment.ncols()));
+        for row in &self.recent {
+            rows.push(Axis(0), ndarray::aview1(row))
+                .expect("attempts have the enrolment's length");
+        }
+        rows
+    }
+
     /// Enrolment rows, then the recent attempts, oldest first.
     pub fn rows(&self) -> Array2<f64> {
         let mut rows = self.enrolment.clone();
@@ -71,11 +95,20 @@ impl Template {
         if self.window == 0 || current.model.score(x)? < current.guard {
             return Ok(false);
         }
+        self.push(x);
+        Ok(true)
+    }
+
+    /// Adds an attempt already judged worth taking, dropping the oldest when the window is
+    /// full (nothing is kept with a window of 0).
+    pub fn push(&mut self, x: &[f64]) {
+        if self.window == 0 {
+            return;
+        }
         if self.recent.len() == self.window {
             self.recent.pop_front();
         }
         self.recent.push_back(x.to_vec());
-        Ok(true)
     }
 }
 
@@ -90,7 +123,10 @@ mod tests {
         let mut template = Template::new(enrolment.view(), 2);
         let params = DetectorParams::ManhattanScaled;
         let current = template.fit(&params).unwrap();
-        assert!(!template.offer(&current, &[400.0, 900.0]).unwrap(), "far off");
+        assert!(
+            !template.offer(&current, &[400.0, 900.0]).unwrap(),
+            "far off"
+        );
         assert!(template.offer(&current, &[101.0, 201.0]).unwrap());
         assert!(template.offer(&current, &[99.0, 199.0]).unwrap());
         assert!(template.offer(&current, &[100.0, 200.0]).unwrap());
@@ -109,5 +145,7 @@ mod tests {
         assert!(template.offer(&current, &[1.0]).is_err());
         let mut frozen = Template::new(enrolment.view(), 0);
         assert!(!frozen.offer(&current, &[100.0, 200.0]).unwrap());
+        let resumed = Template::with_recent(enrolment.view(), template.recent_rows().view(), 1);
+        assert_eq!(resumed.recent_rows(), array![[100.0, 200.0]]);
     }
 }

@@ -77,7 +77,9 @@ impl Scorer for TempoTolerantModel {
             .map(|(i, ((x, c), s))| {
                 let deviation = match feature_kind(i).0 {
                     FeatureKind::Hold => (x - c).abs(),
-                    FeatureKind::DownDown => (x - c).max(0.0) + FASTER_FLIGHT_WEIGHT * (c - x).max(0.0),
+                    FeatureKind::DownDown => {
+                        (x - c).max(0.0) + FASTER_FLIGHT_WEIGHT * (c - x).max(0.0)
+                    }
                     FeatureKind::UpDown => 0.0,
                 };
                 (deviation / s).sqrt()
@@ -143,5 +145,4 @@ mod tests {
         assert!((longer - shorter).abs() < 1e-12 && longer < 0.0);
         assert_eq!(model.score(&[100.0, 200.0, 5000.0, 90.0]).unwrap(), 0.0);
     }
-
 }

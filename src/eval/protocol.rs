@@ -278,7 +278,9 @@ impl<'a> Evaluation<'a> {
         let params = self.params.clone().with_seed(seed);
         let window = self.protocol.update.as_ref().map_or(0, |u| u.window);
         let mut template = Template::new(
-            subject.samples_ms.slice(s![self.protocol.train.clone(), ..]),
+            subject
+                .samples_ms
+                .slice(s![self.protocol.train.clone(), ..]),
             window,
         );
         let (mut updates_taken, mut impostor_updates) = (0.0, 0.0);

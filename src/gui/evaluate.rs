@@ -11,8 +11,8 @@ use egui_plot::{Line, Plot};
 use super::app::Workbench;
 use crate::detect::DetectorKind;
 use crate::eval::{
-    DetectorResult, Evaluation, Protocol, RocPoint, SubjectResult, load_cmu,
-    locate_cmu, roc_points, store_dataset,
+    DetectorResult, Evaluation, Protocol, RocPoint, SubjectResult, load_cmu, locate_cmu,
+    roc_points, store_dataset,
 };
 use crate::store::{Store, UserId};
 

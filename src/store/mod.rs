@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::capture::{KeyEvent, Sample};
-use crate::detect::{DetectorParams, FitError};
+use crate::detect::{DetectorParams, FitError, Template};
 use crate::features::{Features, fingerprint};
 use parse::corrupt;
 pub use records::{
@@ -156,6 +156,9 @@ pub struct UserPaths {
     pub legacy_model: PathBuf,
     /// `<id>_throttle.json`: failed-authentication counters.
     pub throttle: PathBuf,
+    /// `<id>_updates.npy`: accepted attempts kept by template update (float64, like the
+    /// features), oldest first.
+    pub updates: PathBuf,
 }
 
 /// Folder (inside the store) where an old-backend user's files are moved when they enrol again.
@@ -203,6 +206,7 @@ impl Store {
             model: self.dir.join(format!("{id}.model.json")),
             legacy_model: self.dir.join(format!("{id}.joblib")),
             throttle: self.dir.join(format!("{id}_throttle.json")),
+            updates: self.dir.join(format!("{id}_updates.npy")),
         }
     }
 
@@ -283,6 +287,27 @@ impl Store {
             ));
         }
         Ok(all.slice_move(s![..metadata.samples, ..]))
+    }
+
+    /// The accepted attempts kept by template update (none when there is no updates file).
+    pub fn updates(&self, user: &UserId, metadata: &Metadata) -> Result<Array2<f64>, StoreError> {
+        let path = self.paths(user).updates;
+        if !path.exists() {
+            return Ok(Array2::zeros((0, metadata.feature_length)));
+        }
+        let rows = npy::read(&path).map_err(|message| corrupt(user, &path, message))?;
+        if rows.ncols() != metadata.feature_length {
+            return Err(corrupt(
+                user,
+                &path,
+                format!(
+                    "{} features per row, the metadata records {}",
+                    rows.ncols(),
+                    metadata.feature_length
+                ),
+            ));
+        }
+        Ok(rows)
     }
 
     /// The committed samples' raw events.
@@ -466,8 +491,9 @@ impl UserWriter<'_> {
         matrix
             .push(Axis(0), ndarray::ArrayView1::from(&features.values_ms))
             .expect("the row has the enrolled feature length");
+        let updates = self.store.updates(self.user, &metadata)?;
         let model = train
-            .map(|params| self.fit(params, &matrix, &metadata.key_sequence, now))
+            .map(|params| self.fit(params, &matrix, &updates, &metadata.key_sequence, now))
             .transpose()?;
 
         let paths = self.store.paths(self.user);
@@ -501,7 +527,8 @@ impl UserWriter<'_> {
             .metadata()?
             .ok_or_else(|| StoreError::NoSamples(self.user.clone()))?;
         let matrix = self.store.features(self.user, &metadata)?;
-        let model = self.fit(params, &matrix, &metadata.key_sequence, now)?;
+        let updates = self.store.updates(self.user, &metadata)?;
+        let model = self.fit(params, &matrix, &updates, &metadata.key_sequence, now)?;
         self.write_model(&mut metadata, &model)?;
         write_record(
             &self.store.paths(self.user).metadata,
@@ -511,10 +538,13 @@ impl UserWriter<'_> {
         Ok(metadata)
     }
 
+    /// Fits `params` on the samples `matrix` and the accepted attempts `updates` (the
+    /// template), with the threshold and update guard of those rows.
     fn fit(
         &self,
         params: &DetectorParams,
         matrix: &Array2<f64>,
+        updates: &Array2<f64>,
         key_sequence: &[String],
         now: NaiveDateTime,
     ) -> Result<ModelFile, StoreError> {
@@ -522,8 +552,10 @@ impl UserWriter<'_> {
             user: self.user.clone(),
             source,
         };
-        let model = params.fit(matrix.view()).map_err(fit_error)?;
-        let threshold = model.threshold(matrix.view()).map_err(fit_error)?;
+        let rows = Template::with_recent(matrix.view(), updates.view(), updates.nrows()).rows();
+        let model = params.fit(rows.view()).map_err(fit_error)?;
+        let threshold = model.threshold(rows.view()).map_err(fit_error)?;
+        let update_guard = model.update_guard(rows.view()).map_err(fit_error)?;
         Ok(ModelFile {
             threshold,
             user_id: self.user.clone(),
@@ -532,7 +564,48 @@ impl UserWriter<'_> {
             key_sequence: key_sequence.to_vec(),
             params: params.clone(),
             model,
+            trained_on_updates: updates.nrows(),
+            update_guard: Some(update_guard),
         })
+    }
+
+    /// Template update: keeps `features` (an attempt the current model accepted well above its
+    /// threshold, see [`ModelFile::takes_update`]) among the user's newest `window` accepted
+    /// attempts and retrains the model on the samples and those attempts. The samples and the
+    /// enrolment count are unchanged. Returns the new metadata, or `None` (nothing written)
+    /// when the user has no trained model or another phrase.
+    pub fn add_update(
+        &mut self,
+        features: &Features,
+        window: usize,
+        now: NaiveDateTime,
+    ) -> Result<Option<Metadata>, StoreError> {
+        let Some(mut metadata) = self.metadata()? else {
+            return Ok(None);
+        };
+        let Some(params) = metadata.params.clone() else {
+            return Ok(None);
+        };
+        if metadata.key_sequence != features.key_sequence || window == 0 {
+            return Ok(None);
+        }
+        let matrix = self.store.features(self.user, &metadata)?;
+        let previous = self.store.updates(self.user, &metadata)?;
+        let mut template = Template::with_recent(matrix.view(), previous.view(), window);
+        template.push(&features.values_ms);
+        let updates = template.recent_rows();
+        let model = self.fit(&params, &matrix, &updates, &metadata.key_sequence, now)?;
+        // The updates file first: a crash before the model is written leaves the old model,
+        // which the next update or training replaces.
+        let path = self.store.paths(self.user).updates;
+        replace(&path, |w| npy::write(w, updates.view()))?;
+        self.write_model(&mut metadata, &model)?;
+        write_record(
+            &self.store.paths(self.user).metadata,
+            METADATA_FORMAT,
+            &metadata,
+        )?;
+        Ok(Some(metadata))
     }
 
     /// Position (0-based) of a stored sample with exactly these feature values, if any.
@@ -582,6 +655,7 @@ impl UserWriter<'_> {
             &paths.features,
             &paths.samples,
             &paths.throttle,
+            &paths.updates,
             &paths.legacy_model,
         ];
         if !files.iter().any(|f| f.exists()) {

@@ -109,6 +109,17 @@ pub struct ModelFile {
     pub model: FittedDetector,
     /// Scores at or above it are genuine ([`FittedDetector::threshold`]).
     pub threshold: f64,
+    /// Accepted attempts (`<id>_updates.npy`) it was trained on besides the samples.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub trained_on_updates: usize,
+    /// Score an accepted attempt must reach to update the template
+    /// ([`FittedDetector::update_guard`]); absent in models written before template update.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update_guard: Option<f64>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl ModelFile {
@@ -124,9 +135,20 @@ impl ModelFile {
         })
     }
 
+    /// Whether attempt `x` scores well enough to update the template.
+    pub fn takes_update(&self, x: &[f64]) -> bool {
+        self.update_guard
+            .is_some_and(|guard| self.model.score(x).is_ok_and(|score| score >= guard))
+    }
+
     pub(super) fn validate(&self, user: &UserId) -> Result<(), String> {
         if &self.user_id != user {
             return Err(format!("it names user {:?}", self.user_id.as_str()));
+        }
+        if let Some(guard) = self.update_guard
+            && !guard.is_finite()
+        {
+            return Err(format!("update_guard {guard} is not finite"));
         }
         if !self.threshold.is_finite() {
             return Err(format!("threshold {} is not finite", self.threshold));

@@ -1,0 +1,146 @@
+//! Template update over real HTTP (`KW_TEMPLATE_UPDATE`): accepted attempts that score well above
+//! the threshold join a window of recent attempts and the model is retrained on them and the
+//! enrolment samples; impostor attempts never join; enrolment is untouched; off by default.
+
+mod common;
+
+use common::*;
+use keystroke_workbench::api::ApiConfig;
+use keystroke_workbench::detect::DetectorParams;
+use keystroke_workbench::store::{ModelFile, UserId};
+
+fn server(window: usize) -> TestServer {
+    TestServer::with_config(ApiConfig {
+        detector: DetectorParams::TempoTolerant,
+        template_window: window,
+        api_token: Some("t".into()),
+        ..ApiConfig::default()
+    })
+}
+
+fn enrol(server: &TestServer) {
+    for i in 0..5 {
+        let body = sample_body("alice", genuine(i)).to_string();
+        let reply = request(
+            server.addr(),
+            "POST",
+            "/train",
+            &[("Authorization", "Bearer t")],
+            body.as_bytes(),
+        );
+        assert_eq!(reply.status, 200, "{}", reply.text());
+    }
+}
+
+fn model(server: &TestServer) -> ModelFile {
+    let user = UserId::parse("alice").unwrap();
+    let metadata = server.store.metadata(&user).unwrap().unwrap();
+    server.store.model(&user, &metadata).unwrap().unwrap()
+}
+
+fn updates(server: &TestServer) -> usize {
+    let user = UserId::parse("alice").unwrap();
+    let metadata = server.store.metadata(&user).unwrap().unwrap();
+    server.store.updates(&user, &metadata).unwrap().nrows()
+}
+
+#[test]
+fn accepted_attempts_update_a_bounded_window_and_impostors_never_do() {
+    let server = server(3);
+    enrol(&server);
+    assert_eq!(model(&server).trained_on_updates, 0);
+    let guard = model(&server).update_guard.expect("a guard");
+    assert!(
+        guard > model(&server).threshold,
+        "the guard is above the threshold"
+    );
+
+    let mut taken = 0;
+    for variant in 100..112 {
+        let before = model(&server);
+        let features = keystroke_workbench::features::Features::of(
+            &keystroke_workbench::api::body::decode_sample(
+                sample_body("alice", genuine(variant))
+                    .to_string()
+                    .as_bytes(),
+            )
+            .unwrap()
+            .1,
+        );
+        let reply = post(
+            server.addr(),
+            "/predict",
+            &sample_body("alice", genuine(variant)),
+        );
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        let after = model(&server);
+        if before.takes_update(&features.values_ms) {
+            assert_eq!(reply.json()["authenticated"], true);
+            taken += 1;
+            assert_eq!(after.trained_on_updates, taken.min(3), "variant {variant}");
+            assert_ne!(after.model, before.model, "retrained");
+        } else {
+            assert_eq!(
+                after, before,
+                "variant {variant}: nothing changes below the guard"
+            );
+        }
+    }
+    assert!(
+        taken > 3,
+        "genuine attempts update the template ({taken} taken)"
+    );
+    assert_eq!(updates(&server), 3, "the window keeps the newest 3");
+
+    // An impostor, rejected, changes nothing.
+    let before = model(&server);
+    let reply = post(server.addr(), "/predict", &sample_body("alice", imposter()));
+    assert_eq!(reply.json()["authenticated"], false);
+    assert_eq!(model(&server), before);
+
+    // Enrolment is unchanged: /info and the next /train count the samples only.
+    let info = get(server.addr(), "/user/alice/info").json();
+    assert_eq!(info["training_samples"], 5);
+    let body = sample_body("alice", genuine(50)).to_string();
+    let reply = request(
+        server.addr(),
+        "POST",
+        "/train",
+        &[("Authorization", "Bearer t")],
+        body.as_bytes(),
+    );
+    assert_eq!(reply.json()["samples_count"], 6);
+    let retrained = model(&server);
+    assert_eq!(retrained.trained_on_samples, 6);
+    assert_eq!(
+        retrained.trained_on_updates, 3,
+        "training keeps the accepted attempts"
+    );
+
+    // Deleting the user removes the updates file too.
+    let reply = request(
+        server.addr(),
+        "DELETE",
+        "/user/alice",
+        &[("Authorization", "Bearer t")],
+        b"",
+    );
+    assert_eq!(reply.status, 200);
+    assert!(server.files().is_empty(), "{:?}", server.files().keys());
+}
+
+#[test]
+fn off_by_default() {
+    let server = server(0);
+    enrol(&server);
+    for variant in 100..106 {
+        let reply = post(
+            server.addr(),
+            "/predict",
+            &sample_body("alice", genuine(variant)),
+        );
+        assert_eq!(reply.status, 200);
+    }
+    assert_eq!(model(&server).trained_on_updates, 0);
+    assert!(!server.dir.path().join("alice_updates.npy").exists());
+}
