@@ -78,31 +78,15 @@ pub struct EvalReport {
     pub detectors: Vec<DetectorReport>,
 }
 
-/// One detector's line of the report.
+/// One detector's line of the report: its rates (without the per-subject ones), its name in the
+/// literature and the wall time.
 #[derive(Debug, Clone, Serialize)]
 pub struct DetectorReport {
-    /// Detector id.
-    pub name: String,
     /// Name in the literature.
     pub label: &'static str,
-    /// Mean EER over subjects.
-    pub eer_mean: f64,
-    /// Standard deviation of the per-subject EERs.
-    pub eer_sd: f64,
-    /// Mean zero-miss false-alarm rate (false rejects when no impostor is accepted).
-    pub zero_miss_far_mean: f64,
-    /// Mean false-reject rate where at most 1 % of impostors are accepted.
-    pub frr_at_far_1pc_mean: f64,
-    /// Mean false-reject rate where at most 0.1 % of impostors are accepted.
-    pub frr_at_far_01pc_mean: f64,
-    /// Mean false-reject rate at the product's per-user thresholds.
-    pub threshold_frr_mean: f64,
-    /// Mean false-accept rate at the product's per-user thresholds.
-    pub threshold_far_mean: f64,
-    /// Mean share of update attempts the template took (`update` protocol).
-    pub updates_taken_mean: f64,
-    /// Mean share of impostor probes the update guard would have let in (`update` protocol).
-    pub impostor_updates_mean: f64,
+    /// The rates.
+    #[serde(flatten)]
+    pub result: DetectorResult,
     /// Wall time of the evaluation (all seeds), excluding loading the data.
     pub seconds: f64,
 }
@@ -159,19 +143,9 @@ fn evaluate(data: &Dataset, kinds: &[DetectorKind], args: &EvalArgs) -> anyhow::
             .into_iter()
             .collect::<Result<Vec<_>, _>>()
             .with_context(|| format!("evaluating {kind}"))?;
-        let r: DetectorResult = evaluation.summarise(results);
         detectors.push(DetectorReport {
-            name: r.name,
             label: kind.label(),
-            eer_mean: r.eer_mean,
-            eer_sd: r.eer_sd,
-            zero_miss_far_mean: r.zero_miss_far_mean,
-            frr_at_far_1pc_mean: r.frr_at_far_1pc_mean,
-            frr_at_far_01pc_mean: r.frr_at_far_01pc_mean,
-            threshold_frr_mean: r.threshold_frr_mean,
-            threshold_far_mean: r.threshold_far_mean,
-            updates_taken_mean: r.updates_taken_mean,
-            impostor_updates_mean: r.impostor_updates_mean,
+            result: evaluation.summarise(results),
             seconds,
         });
     }
@@ -198,46 +172,62 @@ fn progress_bar(len: u64) -> ProgressBar {
     bar
 }
 
+/// Column headings (table, Markdown) and each report line's cells, shared by both formats.
+fn columns(update: bool) -> Vec<(&'static str, &'static str)> {
+    let mut columns = vec![
+        ("EER", "EER"),
+        ("EER sd", "EER sd"),
+        ("FRR@FAR1%", "FRR @ FAR 1 %"),
+        ("FRR@FAR0.1%", "FRR @ FAR 0.1 %"),
+        ("zero-miss", "zero-miss FAR"),
+        ("thr FRR", "FRR at threshold"),
+        ("thr FAR", "FAR at threshold"),
+    ];
+    if update {
+        columns.extend([
+            ("updated", "updates taken"),
+            ("imp. upd.", "impostor probes past the guard"),
+        ]);
+    }
+    columns
+}
+
+fn cells(d: &DetectorReport, update: bool) -> Vec<String> {
+    let r = &d.result;
+    let mut cells: Vec<String> = [
+        r.eer_mean,
+        r.eer_sd,
+        r.frr_at_far_1pc_mean,
+        r.frr_at_far_01pc_mean,
+        r.zero_miss_far_mean,
+        r.threshold_frr_mean,
+        r.threshold_far_mean,
+    ]
+    .iter()
+    .map(|v| format!("{v:.4}"))
+    .collect();
+    if update {
+        cells.push(format!("{:.3}", r.updates_taken_mean));
+        cells.push(format!("{:.4}", r.impostor_updates_mean));
+    }
+    cells
+}
+
 fn write_markdown(out: &mut impl Write, report: &EvalReport) -> std::io::Result<()> {
     let update = report.window.is_some();
-    write!(
-        out,
-        "| detector | EER | EER sd | FRR @ FAR 1 % | FRR @ FAR 0.1 % | zero-miss FAR | \
-         FRR at threshold | FAR at threshold |"
-    )?;
-    if update {
-        write!(out, " updates taken | impostor probes past the guard |")?;
-    }
-    writeln!(out)?;
-    let columns = if update { 10 } else { 8 };
-    writeln!(out, "|---|{}", "---:|".repeat(columns - 1))?;
+    let columns = columns(update);
+    let headings: Vec<&str> = columns.iter().map(|c| c.1).collect();
+    writeln!(out, "| detector | {} |", headings.join(" | "))?;
+    writeln!(out, "|---|{}", "---:|".repeat(columns.len()))?;
     for d in &report.detectors {
-        write!(
-            out,
-            "| {} | {:.4} | {:.4} | {:.4} | {:.4} | {:.4} | {:.4} | {:.4} |",
-            d.label,
-            d.eer_mean,
-            d.eer_sd,
-            d.frr_at_far_1pc_mean,
-            d.frr_at_far_01pc_mean,
-            d.zero_miss_far_mean,
-            d.threshold_frr_mean,
-            d.threshold_far_mean
-        )?;
-        if update {
-            write!(
-                out,
-                " {:.3} | {:.4} |",
-                d.updates_taken_mean, d.impostor_updates_mean
-            )?;
-        }
-        writeln!(out)?;
+        writeln!(out, "| {} | {} |", d.label, cells(d, update).join(" | "))?;
     }
     Ok(())
 }
 
 fn write_table(out: &mut impl Write, report: &EvalReport) -> std::io::Result<()> {
-    let update = match report.window {
+    let update = report.window.is_some();
+    let phase = match report.window {
         Some(window) => format!(
             "; reps {}–200 update a template of {window} attempts",
             report.train_samples + 1
@@ -246,38 +236,21 @@ fn write_table(out: &mut impl Write, report: &EvalReport) -> std::io::Result<()>
     };
     writeln!(
         out,
-        "CMU benchmark: {} subjects; train on reps 1–{}{update}, genuine = reps 201–400, \
+        "CMU benchmark: {} subjects; train on reps 1–{}{phase}, genuine = reps 201–400, \
          impostors = first 5 reps of each other subject; randomised detectors over {} seed(s)",
         report.subjects, report.train_samples, report.seeds
     )?;
-    write!(
-        out,
-        "{:<32} {:>7} {:>7} {:>11} {:>12} {:>9} {:>9} {:>9}",
-        "detector", "EER", "EER sd", "FRR@FAR1%", "FRR@FAR0.1%", "zero-miss", "thr FRR", "thr FAR"
-    )?;
-    if report.window.is_some() {
-        write!(out, " {:>7} {:>9}", "updated", "imp. upd.")?;
+    let columns = columns(update);
+    let widths: Vec<usize> = columns.iter().map(|c| c.0.len().max(7)).collect();
+    write!(out, "{:<32}", "detector")?;
+    for ((heading, _), width) in columns.iter().zip(&widths) {
+        write!(out, " {heading:>width$}")?;
     }
     writeln!(out, " {:>8}", "seconds")?;
     for d in &report.detectors {
-        write!(
-            out,
-            "{:<32} {:>7.4} {:>7.4} {:>11.4} {:>12.4} {:>9.4} {:>9.4} {:>9.4}",
-            d.label,
-            d.eer_mean,
-            d.eer_sd,
-            d.frr_at_far_1pc_mean,
-            d.frr_at_far_01pc_mean,
-            d.zero_miss_far_mean,
-            d.threshold_frr_mean,
-            d.threshold_far_mean
-        )?;
-        if report.window.is_some() {
-            write!(
-                out,
-                " {:>7.3} {:>9.4}",
-                d.updates_taken_mean, d.impostor_updates_mean
-            )?;
+        write!(out, "{:<32}", d.label)?;
+        for (cell, width) in cells(d, update).iter().zip(&widths) {
+            write!(out, " {cell:>width$}")?;
         }
         writeln!(out, " {:>8.3}", d.seconds)?;
     }

@@ -185,7 +185,8 @@ pub struct DetectorResult {
     pub updates_taken_mean: f64,
     /// Mean share of impostor probes that would have been taken.
     pub impostor_updates_mean: f64,
-    /// Per-subject rates.
+    /// Per-subject rates (not serialised: reports give the means).
+    #[serde(skip_serializing)]
     pub subjects: Vec<SubjectResult>,
 }
 
