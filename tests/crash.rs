@@ -1,8 +1,10 @@
-//! Crash safety of the real server process: `serve` under a /train loop (plus a /predict loop that
-//! keeps rewriting a throttle file) is killed with SIGKILL at random moments, `KW_CRASH_ROUNDS`
-//! times (default 50), and restarted on the same folder. After each restart:
+//! Crash safety of the real server process: `serve` under a /train loop (plus a /predict loop
+//! whose genuine attempts update the template, `KW_TEMPLATE_UPDATE`, and whose impostor attempts
+//! rewrite a throttle file) is killed with SIGKILL at random moments, `KW_CRASH_ROUNDS` times
+//! (default 50), and restarted on the same folder. After each restart:
 //! - no temporary file is left in the store;
-//! - every file parses: metadata, features, samples, model, throttle, each audit line;
+//! - every file parses: metadata, features, samples, model, throttle, template updates, each
+//!   audit line;
 //! - each user's `samples_count` equals the /train calls answered 200. A call cut off by the kill
 //!   is resent after the restart, as a client would: a 200 means it had not been stored, and
 //!   "duplicate sample" means it had been (and was then answered, so it counts).
@@ -25,6 +27,7 @@ use rand::{RngExt, SeedableRng};
 use serde_json::Value;
 
 const TRAINERS: usize = 4;
+const UPDATE_WINDOW: usize = 5;
 
 /// A trainer's view of its user: samples acknowledged, and the one cut off by a kill.
 #[derive(Default)]
@@ -66,18 +69,22 @@ fn train_until_killed(addr: SocketAddr, user: &str, state: &Mutex<Trainer>) {
     }
 }
 
-/// Imposter attempts on an enrolled user until the server stops answering.
+/// Genuine and impostor attempts in turn on an enrolled user until the server stops answering.
 fn predict_until_killed(addr: SocketAddr, stop: &AtomicBool, round: usize) {
     for k in 0.. {
         if stop.load(Ordering::Relaxed) {
             return;
         }
-        let attempt = events(&PHRASE, |i| {
-            (
-                300.0 + 40.0 * i as f64 + (round * 1000 + k) as f64 * 1e-3,
-                900.0,
-            )
-        });
+        let attempt = if k % 2 == 0 {
+            genuine(1000 + round * 1000 + k)
+        } else {
+            events(&PHRASE, |i| {
+                (
+                    300.0 + 40.0 * i as f64 + (round * 1000 + k) as f64 * 1e-3,
+                    900.0,
+                )
+            })
+        };
         let body = sample_body("p", attempt).to_string();
         let raw = raw_request(addr, "POST", "/predict", &[], body.as_bytes());
         match try_send_raw(addr, &raw) {
@@ -137,7 +144,18 @@ fn check_store(dir: &Path, expected: &BTreeMap<String, usize>) {
             assert_eq!(model.trained_on_samples, count, "{user}: model is current");
         }
     }
-    store.throttle(&UserId::parse("p").unwrap()).unwrap();
+    let p = UserId::parse("p").unwrap();
+    store.throttle(&p).unwrap();
+    let metadata = store.metadata(&p).unwrap().expect("p is enrolled");
+    let updates = store.updates(&p, &metadata).unwrap();
+    assert!(
+        updates.nrows() <= UPDATE_WINDOW,
+        "{} updates",
+        updates.nrows()
+    );
+    let model = store.model(&p, &metadata).unwrap().expect("p's model");
+    assert!(model.trained_on_updates <= UPDATE_WINDOW);
+    assert_eq!(model.trained_on_samples, 5);
     if let Ok(audit) = std::fs::read_to_string(dir.join("audit.jsonl")) {
         for (i, line) in audit.lines().enumerate() {
             serde_json::from_str::<Value>(line)
@@ -154,7 +172,8 @@ fn kill_9_under_a_train_loop_loses_nothing() {
     println!("KW_CRASH_SEED={seed} KW_CRASH_ROUNDS={rounds}");
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let dir = tempfile::tempdir().unwrap();
-    let env = [("KW_LOG", "warn")];
+    let window = UPDATE_WINDOW.to_string();
+    let env = [("KW_LOG", "warn"), ("KW_TEMPLATE_UPDATE", window.as_str())];
 
     let trainers: Vec<(String, Arc<Mutex<Trainer>>)> = (0..TRAINERS)
         .map(|i| (format!("t{i}"), Arc::default()))
@@ -216,4 +235,10 @@ fn kill_9_under_a_train_loop_loses_nothing() {
          {temps_at_kill} kills, none after any restart"
     );
     assert!(total > rounds, "the loop made progress");
+    let store = Store::open(dir.path()).unwrap();
+    let p = UserId::parse("p").unwrap();
+    let metadata = store.metadata(&p).unwrap().unwrap();
+    let updates = store.updates(&p, &metadata).unwrap().nrows();
+    println!("p's template holds {updates} accepted attempts");
+    assert!(updates > 0, "the template update path ran");
 }
