@@ -331,3 +331,32 @@ fn no_strict_prefix_of_a_store_file_loads() {
         }
     }
 }
+
+/// The committed fuzz corpus (`fuzz/corpus/<target>/`, grown by `scripts/fuzz`), replayed on
+/// stable Rust: every input the fuzzers kept still passes the checks above.
+#[test]
+fn the_fuzz_corpus_replays_cleanly() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus");
+    let mut replayed = 0;
+    for target in [
+        "request",
+        "model_file",
+        "metadata_file",
+        "features_npy",
+        "samples_file",
+        "throttle_file",
+    ] {
+        let dir = root.join(target);
+        let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        for entry in entries {
+            let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+            if target == "request" {
+                check_request(&bytes);
+            } else {
+                check_loaders(&bytes);
+            }
+            replayed += 1;
+        }
+    }
+    assert!(replayed > 100, "only {replayed} corpus inputs");
+}
