@@ -21,13 +21,16 @@ const PHRASE: [egui::Key; 5] = [
 ];
 
 fn workbench(dir: &std::path::Path) -> Harness<'static, Workbench> {
-    let settings = Settings {
+    with_settings(Settings {
         store_dir: dir.to_path_buf(),
         last_user: Some("alice".into()),
         server_host: "127.0.0.1".into(),
         server_port: 0,
         ..Settings::default()
-    };
+    })
+}
+
+fn with_settings(settings: Settings) -> Harness<'static, Workbench> {
     Harness::builder()
         .with_size(egui::vec2(1000.0, 760.0))
         .build_eframe(move |_cc| {
@@ -278,5 +281,51 @@ fn live_test_locks_out_after_five_failures_unless_throttling_is_visibly_off() {
         let reply = common::post(addr, "/predict", &common::sample_body("alice", attempt));
         assert_eq!(reply.status, 200, "attempt {i}: {}", reply.text());
     }
+    click(&mut harness, "Stop server");
+}
+
+#[test]
+fn the_server_panel_serves_https_with_a_certificate_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let pair = keystroke_workbench::server::self_signed(
+        &["127.0.0.1".to_string()],
+        chrono::Local::now().date_naive(),
+        30,
+    )
+    .unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert, pair.cert_pem).unwrap();
+    std::fs::write(&key, pair.key_pem).unwrap();
+    let settings = |cert: &std::path::Path, key: &str| Settings {
+        store_dir: dir.path().join("models"),
+        server_host: "127.0.0.1".into(),
+        server_port: 0,
+        server_tls_cert: cert.display().to_string(),
+        server_tls_key: key.into(),
+        ..Settings::default()
+    };
+
+    // A certificate without its key is refused with the reason.
+    let mut harness = with_settings(settings(&cert, ""));
+    harness.run_steps(2);
+    click(&mut harness, "Server");
+    click(&mut harness, "Start server");
+    assert!(harness.state().server().is_none());
+    assert_eq!(
+        harness.state().message(),
+        "HTTPS needs both a certificate and a key file"
+    );
+
+    let mut harness = with_settings(settings(&cert, &key.display().to_string()));
+    harness.run_steps(2);
+    click(&mut harness, "Server");
+    click(&mut harness, "Start server");
+    let server = harness.state().server().expect("running");
+    let addr = server.addr();
+    assert_eq!(server.urls(), [format!("https://{addr}")]);
+    harness.get_by_label(&format!("https://{addr}"));
+    // Plain HTTP gets no answer from the HTTPS port.
+    let raw = common::raw_request(addr, "GET", "/health", &[], b"");
+    assert!(common::try_send_raw(addr, &raw).is_none());
     click(&mut harness, "Stop server");
 }

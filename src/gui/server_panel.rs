@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use super::app::Workbench;
 use crate::api::{Api, ApiConfig, Throttle};
-use crate::server::{ServerConfig, ServerHandle};
+use crate::server::{ServerConfig, ServerHandle, TlsFiles};
 
 impl Workbench {
     /// Starts the embedded server on the configured host and port.
@@ -27,9 +27,25 @@ impl Workbench {
                 ..ApiConfig::default()
             },
         ));
+        let (cert, key) = (
+            self.settings.server_tls_cert.trim(),
+            self.settings.server_tls_key.trim(),
+        );
+        let tls = match (cert.is_empty(), key.is_empty()) {
+            (true, true) => None,
+            (false, false) => Some(TlsFiles {
+                cert: cert.into(),
+                key: key.into(),
+            }),
+            _ => {
+                self.message = "HTTPS needs both a certificate and a key file".into();
+                return;
+            }
+        };
         let config = ServerConfig {
             host: self.settings.server_host.clone(),
             port: self.settings.server_port,
+            tls,
             ..ServerConfig::default()
         };
         match ServerHandle::start(api, &config) {
@@ -74,8 +90,29 @@ impl Workbench {
                 self.start_server();
             }
         });
+        ui.horizontal(|ui| {
+            let label = ui.label("HTTPS certificate:");
+            ui.add_enabled(
+                !running,
+                egui::TextEdit::singleline(&mut self.settings.server_tls_cert)
+                    .hint_text("cert.pem (empty: plain HTTP)")
+                    .desired_width(220.0),
+            )
+            .labelled_by(label.id);
+            let label = ui.label("key:");
+            ui.add_enabled(
+                !running,
+                egui::TextEdit::singleline(&mut self.settings.server_tls_key)
+                    .hint_text("key.pem")
+                    .desired_width(220.0),
+            )
+            .labelled_by(label.id);
+        });
         let Some(server) = &self.server else {
-            ui.label("The server is stopped. It serves the mobile app's API over this store.");
+            ui.label(
+                "The server is stopped. It serves the mobile app's API over this store; \
+                 `keystroke-workbench tls-cert` makes a certificate and key for HTTPS.",
+            );
             return;
         };
         if !self.server_throttling {

@@ -26,6 +26,10 @@ pub struct Settings {
     pub server_host: String,
     /// Port of the embedded server.
     pub server_port: u16,
+    /// PEM certificate for HTTPS (with `server_tls_key`; empty = plain HTTP).
+    pub server_tls_cert: String,
+    /// PEM private key of `server_tls_cert`.
+    pub server_tls_key: String,
 }
 
 impl Default for Settings {
@@ -38,6 +42,8 @@ impl Default for Settings {
             auto_accept: true,
             server_host: "0.0.0.0".into(),
             server_port: 5000,
+            server_tls_cert: String::new(),
+            server_tls_key: String::new(),
         }
     }
 }
