@@ -13,6 +13,18 @@ use crate::detect::DetectorKind;
 use crate::eval::{Label, SessionRates, histogram};
 
 impl Workbench {
+    /// Half the width of the score axis: 0.5 (the isolation forest's scale) or, for detectors
+    /// whose decisions spread further, the largest |score| seen, rounded up to a whole number.
+    fn score_span(&self) -> f64 {
+        let largest = self
+            .attempts
+            .iter()
+            .map(|a| a.score.abs())
+            .filter(|s| s.is_finite())
+            .fold(0.0, f64::max);
+        if largest <= 0.5 { 0.5 } else { largest.ceil() }
+    }
+
     /// Trains the selected user's model on a worker thread.
     pub fn start_training(&mut self) {
         let Some(user) = self.user.clone() else {
@@ -120,9 +132,10 @@ impl Workbench {
                     .size(28.0)
                     .color(colour),
             );
-            // Gauge: −0.5 … +0.5 mapped onto the bar, 0 (the threshold) in the middle.
+            // Gauge: −span … +span mapped onto the bar, 0 (the threshold) in the middle.
+            let span = self.score_span();
             ui.add(
-                egui::ProgressBar::new(((score + 0.5) as f32).clamp(0.0, 1.0))
+                egui::ProgressBar::new((((score + span) / (2.0 * span)) as f32).clamp(0.0, 1.0))
                     .text(format!("confidence {score:+.3} (threshold 0)")),
             );
         }
@@ -170,6 +183,7 @@ impl Workbench {
             percent(rates.far()),
             rates.imposter
         ));
+        let span = self.score_span();
         let chart = |name: &str, label: Option<Label>, colour: egui::Color32| {
             let scores: Vec<f64> = self
                 .attempts
@@ -177,9 +191,9 @@ impl Workbench {
                 .filter(|a| a.label == label)
                 .map(|a| a.score)
                 .collect();
-            let bars = histogram(&scores, -0.5, 0.5, 20)
+            let bars = histogram(&scores, -span, span, 20)
                 .into_iter()
-                .map(|(x, n)| Bar::new(x, n as f64).width(0.05))
+                .map(|(x, n)| Bar::new(x, n as f64).width(span / 10.0))
                 .collect();
             BarChart::new(name, bars).color(colour)
         };
