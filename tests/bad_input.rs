@@ -9,12 +9,11 @@ mod common;
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
-use common::{Reply, files_under, genuine, get, request, send_raw};
-use keystroke_workbench::api::{Api, ApiConfig};
+use common::{Reply, files_under, genuine, get, request, send_raw, serve_store};
+use keystroke_workbench::api::ApiConfig;
 use keystroke_workbench::detect::DetectorParams;
-use keystroke_workbench::server::{ServerConfig, ServerHandle};
+use keystroke_workbench::server::ServerHandle;
 use keystroke_workbench::store::Store;
 use serde_json::{Value, json};
 
@@ -41,17 +40,7 @@ impl Fixture {
             detector,
             ..ApiConfig::default()
         };
-        let server = ServerHandle::start(
-            Arc::new(Api::new(store, config)),
-            &ServerConfig {
-                host: "127.0.0.1".into(),
-                port: 0,
-                workers: 4,
-                io_timeout: Duration::from_secs(10),
-                tls: None,
-            },
-        )
-        .unwrap();
+        let server = serve_store(store, config, None).unwrap();
         Fixture { dir, server }
     }
 

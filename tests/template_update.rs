@@ -18,16 +18,21 @@ fn server(window: usize) -> TestServer {
     })
 }
 
+/// /train alice's `genuine(variant)` with the token.
+fn train(server: &TestServer, variant: usize) -> Reply {
+    let body = sample_body("alice", genuine(variant)).to_string();
+    request(
+        server.addr(),
+        "POST",
+        "/train",
+        &[("Authorization", "Bearer t")],
+        body.as_bytes(),
+    )
+}
+
 fn enrol(server: &TestServer) {
     for i in 0..5 {
-        let body = sample_body("alice", genuine(i)).to_string();
-        let reply = request(
-            server.addr(),
-            "POST",
-            "/train",
-            &[("Authorization", "Bearer t")],
-            body.as_bytes(),
-        );
+        let reply = train(server, i);
         assert_eq!(reply.status, 200, "{}", reply.text());
     }
 }
@@ -101,15 +106,7 @@ fn accepted_attempts_update_a_bounded_window_and_impostors_never_do() {
     // Enrolment is unchanged: /info and the next /train count the samples only.
     let info = get(server.addr(), "/user/alice/info").json();
     assert_eq!(info["training_samples"], 5);
-    let body = sample_body("alice", genuine(50)).to_string();
-    let reply = request(
-        server.addr(),
-        "POST",
-        "/train",
-        &[("Authorization", "Bearer t")],
-        body.as_bytes(),
-    );
-    assert_eq!(reply.json()["samples_count"], 6);
+    assert_eq!(train(&server, 50).json()["samples_count"], 6);
     let retrained = model(&server);
     assert_eq!(retrained.trained_on_samples, 6);
     assert_eq!(

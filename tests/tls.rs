@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 use common::*;
-use keystroke_workbench::api::{Api, ApiConfig};
-use keystroke_workbench::server::{ServerConfig, ServerError, ServerHandle, TlsFiles, self_signed};
+use keystroke_workbench::api::ApiConfig;
+use keystroke_workbench::server::{ServerError, ServerHandle, TlsFiles, self_signed};
 use keystroke_workbench::store::Store;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
@@ -73,16 +73,7 @@ fn write_pair(dir: &Path, hosts: &[&str]) -> (TlsFiles, Vec<u8>) {
 
 fn start(store_dir: &Path, tls: TlsFiles) -> Result<ServerHandle, ServerError> {
     let store = Arc::new(Store::open(store_dir).unwrap());
-    ServerHandle::start(
-        Arc::new(Api::new(store, ApiConfig::default())),
-        &ServerConfig {
-            host: "127.0.0.1".into(),
-            port: 0,
-            workers: 4,
-            io_timeout: Duration::from_secs(10),
-            tls: Some(tls),
-        },
-    )
+    serve_store(store, ApiConfig::default(), Some(tls))
 }
 
 #[test]

@@ -67,17 +67,8 @@ impl Template {
 
     /// Enrolment rows, then the recent attempts, oldest first.
     pub fn rows(&self) -> Array2<f64> {
-        let mut rows = self.enrolment.clone();
-        for row in &self.recent {
-            rows.push(Axis(0), ndarray::aview1(row))
-                .expect("attempts have the enrolment's length");
-        }
-        rows
-    }
-
-    /// Attempts in the window.
-    pub fn recent(&self) -> usize {
-        self.recent.len()
+        ndarray::concatenate(Axis(0), &[self.enrolment.view(), self.recent_rows().view()])
+            .expect("attempts have the enrolment's length")
     }
 
     /// Fits `params` on the rows and computes the update guard.
@@ -130,7 +121,7 @@ mod tests {
         assert!(template.offer(&current, &[101.0, 201.0]).unwrap());
         assert!(template.offer(&current, &[99.0, 199.0]).unwrap());
         assert!(template.offer(&current, &[100.0, 200.0]).unwrap());
-        assert_eq!(template.recent(), 2);
+        assert_eq!(template.recent_rows().nrows(), 2);
         assert_eq!(
             template.rows(),
             array![

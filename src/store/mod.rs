@@ -552,7 +552,8 @@ impl UserWriter<'_> {
             user: self.user.clone(),
             source,
         };
-        let rows = Template::with_recent(matrix.view(), updates.view(), updates.nrows()).rows();
+        let rows = ndarray::concatenate(Axis(0), &[matrix.view(), updates.view()])
+            .expect("updates have the samples' feature length");
         let model = params.fit(rows.view()).map_err(fit_error)?;
         let threshold = model.threshold(rows.view()).map_err(fit_error)?;
         let update_guard = model.update_guard(rows.view()).map_err(fit_error)?;

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use keystroke_workbench::api::{Api, ApiConfig};
-use keystroke_workbench::server::{ServerConfig, ServerHandle};
+use keystroke_workbench::server::{ServerConfig, ServerError, ServerHandle, TlsFiles};
 use keystroke_workbench::store::Store;
 use serde_json::{Value, json};
 
@@ -155,6 +155,24 @@ pub fn post(addr: SocketAddr, target: &str, body: &Value) -> Reply {
     request(addr, "POST", target, &[], body.to_string().as_bytes())
 }
 
+/// A server on 127.0.0.1, any free port, over `store` (HTTPS with `tls`).
+pub fn serve_store(
+    store: Arc<Store>,
+    config: ApiConfig,
+    tls: Option<TlsFiles>,
+) -> Result<ServerHandle, ServerError> {
+    ServerHandle::start(
+        Arc::new(Api::new(store, config)),
+        &ServerConfig {
+            host: "127.0.0.1".into(),
+            port: 0,
+            workers: 4,
+            io_timeout: Duration::from_secs(10),
+            tls,
+        },
+    )
+}
+
 /// A server on 127.0.0.1 (port 0) over a temporary store.
 pub struct TestServer {
     pub dir: tempfile::TempDir,
@@ -174,18 +192,7 @@ impl TestServer {
 
     pub fn in_dir(dir: tempfile::TempDir, config: ApiConfig) -> TestServer {
         let store = Arc::new(Store::open(dir.path()).unwrap());
-        let api = Arc::new(Api::new(Arc::clone(&store), config));
-        let server = ServerHandle::start(
-            api,
-            &ServerConfig {
-                host: "127.0.0.1".into(),
-                port: 0,
-                workers: 4,
-                io_timeout: Duration::from_secs(10),
-                tls: None,
-            },
-        )
-        .unwrap();
+        let server = serve_store(Arc::clone(&store), config, None).unwrap();
         TestServer { dir, store, server }
     }
 
