@@ -158,8 +158,9 @@ fn main() {
                 host: "127.0.0.1".into(),
                 port: 0,
                 workers: default_workers(),
-                io_timeout: Duration::from_secs(30),
+                request_timeout: Duration::from_secs(30),
                 tls: None,
+                ..ServerConfig::default()
             };
             let server = ServerHandle::start(api, &config).unwrap();
             (server.addr(), Some(server))

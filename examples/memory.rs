@@ -106,8 +106,9 @@ fn main() {
         host: "127.0.0.1".into(),
         port: 0,
         workers: 4,
-        io_timeout: Duration::from_secs(30),
+        request_timeout: Duration::from_secs(30),
         tls: None,
+        ..ServerConfig::default()
     };
     let server = ServerHandle::start(Arc::clone(&api), &config).unwrap();
     let before = rss_kib();

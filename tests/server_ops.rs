@@ -239,8 +239,9 @@ fn the_embedded_server_uses_what_its_caller_trains_and_stops_on_drop() {
             host: "127.0.0.1".into(),
             port,
             workers: 2,
-            io_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(5),
             tls: None,
+            ..keystroke_workbench::server::ServerConfig::default()
         },
     );
     assert!(

@@ -7,6 +7,7 @@ pub mod body;
 mod cache;
 mod config;
 mod guard;
+mod lockouts;
 mod routes;
 
 use std::sync::Arc;
@@ -15,11 +16,12 @@ use chrono::NaiveDateTime;
 use serde_json::{Value, json};
 
 use crate::features::{Features, fingerprint};
-use crate::store::{Store, StoreError, ThrottleState, UserId, format_time};
+use crate::store::{Store, StoreError, UserId, format_time};
 pub use audit::{AUDIT_FILE, AuditEvent, AuditLog};
 pub use cache::{Lookup, ModelCache};
 pub use config::{ApiConfig, Cors, DEFAULT_MIN_SAMPLES, DEFAULT_MODEL_CACHE_BYTES};
 pub use guard::{RECENT_PER_USER, RecentVectors, Throttle};
+pub use lockouts::{Blocked, Lockouts};
 pub use routes::{Route, path_of as target_path};
 
 /// `service` of /health.
@@ -106,6 +108,7 @@ pub struct Api {
     config: ApiConfig,
     models: ModelCache,
     recent: RecentVectors,
+    lockouts: Lockouts,
     audit: AuditLog,
 }
 
@@ -119,8 +122,15 @@ impl Api {
             config,
             models,
             recent: RecentVectors::default(),
+            lockouts: Lockouts::default(),
             audit,
         }
+    }
+
+    /// Writes the failed-attempt counts changed since the last call (a lockout is written at
+    /// once); the server calls this in the background. Returns how many users were written.
+    pub fn flush_throttle(&self) -> Result<usize, StoreError> {
+        self.lockouts.flush(&self.store)
     }
 
     /// The store.
@@ -198,18 +208,46 @@ impl Api {
     }
 
     fn health(&self, now: NaiveDateTime) -> Response {
-        Response::json(
-            200,
-            json!({
-                "status": "healthy",
-                "service": SERVICE_NAME,
-                "timestamp": format_time(now),
-                "version": env!("CARGO_PKG_VERSION"),
-            }),
-        )
+        let mut body = json!({
+            "status": "healthy",
+            "service": SERVICE_NAME,
+            "timestamp": format_time(now),
+            "version": env!("CARGO_PKG_VERSION"),
+        });
+        let trouble = self
+            .lockouts
+            .failing()
+            .or_else(|| self.store.writable().err());
+        if let Some(reason) = trouble {
+            body["status"] = "degraded".into();
+            body["reason"] = reason.into();
+        }
+        Response::json(200, body)
+    }
+
+    /// Refuses a state-changing request from a web page whose origin `KW_CORS_ORIGINS` does
+    /// not allow: a browser sends a cross-site "simple" POST without asking first, so the
+    /// CORS headers alone would not stop it. Clients that send no `Origin` (the mobile app,
+    /// curl) are not affected.
+    fn same_site(&self, request: &Request<'_>) -> Result<(), Response> {
+        match request.origin {
+            Some(origin) if self.config.cors.allow_origin(Some(origin)).is_none() => {
+                Err(Response::error(
+                    403,
+                    format!(
+                        "{} {} from the web page origin {origin:?} is refused: it is not in \
+                         KW_CORS_ORIGINS",
+                        request.method,
+                        path_of(request)
+                    ),
+                ))
+            }
+            _ => Ok(()),
+        }
     }
 
     fn train(&self, request: &Request<'_>, now: NaiveDateTime) -> Result<Response, Response> {
+        self.same_site(request)?;
         self.authorize(request)?;
         let (user, sample) = body::decode_sample(request.body).map_err(bad_request)?;
         let audit = |outcome: &str| {
@@ -281,11 +319,15 @@ impl Api {
                 "DELETE /user/{user_id} is disabled: set KW_API_TOKEN to enable it",
             ));
         }
+        self.same_site(request)?;
         self.authorize(request)?;
         let user = routes::path_user_id(raw_id).map_err(bad_request)?;
         let deleted = self
             .store
-            .with_user(&user, |w| w.delete())
+            .with_user(&user, |w| {
+                self.lockouts.forget(&user);
+                w.delete()
+            })
             .map_err(|e| internal(&e).for_user(&user))?;
         self.recent.forget(&user);
         self.audit.record(AuditEvent {
@@ -305,18 +347,19 @@ impl Api {
     }
 
     fn predict(&self, request: &Request<'_>, now: NaiveDateTime) -> Result<Response, Response> {
+        self.same_site(request)?;
         let (user, sample) = body::decode_sample(request.body).map_err(bad_request)?;
-        let throttle = self
-            .store
-            .throttle(&user)
-            .map_err(|e| internal(&e).for_user(&user))?;
-        if let Some(seconds) = Throttle::remaining(&throttle, now) {
-            return Err(Response::error(
-                429,
-                format!("too many failed attempts: try again in {seconds} s"),
-            )
-            .header("Retry-After", seconds.to_string())
-            .for_user(&user));
+        match self.lockouts.check(&self.store, &user, now) {
+            Ok(()) => {}
+            Err(Blocked::LockedOut(seconds)) => {
+                return Err(Response::error(
+                    429,
+                    format!("too many failed attempts: try again in {seconds} s"),
+                )
+                .header("Retry-After", seconds.to_string())
+                .for_user(&user));
+            }
+            Err(Blocked::Unavailable(why)) => return Err(unavailable(why).for_user(&user)),
         }
         let lookup = self
             .models
@@ -347,7 +390,7 @@ impl Api {
             })?;
             (score, (score < 0.0).then_some(ANOMALY))
         };
-        self.count_attempt(&user, throttle, reason.is_none(), request, now)?;
+        self.count_attempt(&user, reason.is_none(), request, now)?;
         if reason.is_none()
             && self.config.template_window > 0
             && model.takes_update(&features.values_ms)
@@ -384,27 +427,22 @@ impl Api {
         }
     }
 
-    /// Updates the user's failure count after an attempt; a lockout is audited.
+    /// Counts the attempt's outcome; a lockout is audited. An outcome that cannot be saved
+    /// is answered 503 instead of the verdict (failing closed).
     fn count_attempt(
         &self,
         user: &UserId,
-        seen: ThrottleState,
         success: bool,
         request: &Request<'_>,
         now: NaiveDateTime,
     ) -> Result<(), Response> {
-        if self.config.throttle.max_failures == 0 || (success && seen == ThrottleState::default()) {
+        if self.config.throttle.max_failures == 0 {
             return Ok(());
         }
-        let result = self.store.with_user(user, |w| {
-            if success {
-                return w.set_throttle(&ThrottleState::default()).map(|()| None);
-            }
-            let current = w.store_throttle()?;
-            let (next, lockout) = self.config.throttle.fail(current, now);
-            w.set_throttle(&next).map(|()| lockout)
-        });
-        match result {
+        match self
+            .lockouts
+            .record(&self.store, user, &self.config.throttle, success, now)
+        {
             Ok(Some(lockout)) => {
                 self.audit.record(AuditEvent {
                     at: now,
@@ -416,7 +454,11 @@ impl Api {
                 Ok(())
             }
             Ok(None) => Ok(()),
-            Err(e) => Err(internal(&e).for_user(user)),
+            Err(e) => Err(unavailable(format!(
+                "the attempt cannot be counted: {}",
+                e.client_message()
+            ))
+            .for_user(user)),
         }
     }
 
@@ -489,6 +531,18 @@ fn bad_request(message: String) -> Response {
     Response::error(400, message)
 }
 
+/// A 500 for a store failure: the log has the whole error, the client the part without
+/// file-system paths.
 fn internal(error: &StoreError) -> Response {
-    Response::error(500, format!("internal error: {error}"))
+    log::error!("store: {error}");
+    Response::error(500, format!("internal error: {}", error.client_message()))
+}
+
+/// A 503: attempts are refused while their outcome cannot be saved.
+fn unavailable(why: String) -> Response {
+    Response::error(
+        503,
+        format!("authentication is unavailable: {why}; try again later"),
+    )
+    .header("Retry-After", "5")
 }

@@ -54,6 +54,10 @@ pub struct ServeArgs {
     /// Worker threads [env: KW_WORKERS] [default: twice the cores, at least 4]
     #[arg(long, value_name = "N")]
     pub workers: Option<usize>,
+    /// Open connections at most; one more is answered 503 and closed [env:
+    /// KW_MAX_CONNECTIONS] [default: half the open-file limit left after 64, 16–4,096]
+    #[arg(long, value_name = "N")]
+    pub max_connections: Option<usize>,
     /// Memory for cached models, in MiB [env: KW_MODEL_CACHE_MB] [default: 256]
     #[arg(long, value_name = "MIB")]
     pub model_cache_mb: Option<usize>,
@@ -163,7 +167,18 @@ impl ServeArgs {
             &["KW_CORS_ORIGINS"],
             String::new(),
         )?;
-        let api_token = env("KW_API_TOKEN").filter(|t| !t.is_empty());
+        let api_token = match env("KW_API_TOKEN") {
+            Some(token) if token.trim().is_empty() => anyhow::bail!(
+                "KW_API_TOKEN is set but empty: set it to the token clients must send, or \
+                 unset it to run without one"
+            ),
+            token => token,
+        };
+        let max_connections = lookup.optional(self.max_connections, "KW_MAX_CONNECTIONS")?;
+        anyhow::ensure!(
+            max_connections != Some(0),
+            "KW_MAX_CONNECTIONS must be at least 1"
+        );
         let scores = lookup.value(self.scores.clone(), &["KW_SCORES"], "full".to_string())?;
         anyhow::ensure!(
             scores == "full" || scores == "hidden",
@@ -195,8 +210,9 @@ impl ServeArgs {
                 )?,
                 port: lookup.value(self.port, &["KW_PORT", "FLASK_PORT"], 5000)?,
                 workers,
-                io_timeout: Duration::from_secs(60),
+                max_connections,
                 tls,
+                ..ServerConfig::default()
             },
             api: ApiConfig {
                 min_samples,
@@ -288,12 +304,27 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
     if settings.api.api_token.is_some() {
         println!("  /train needs the bearer token from KW_API_TOKEN");
     }
-    log::info!("listening on {}", server.addr());
-    let _ = stop_rx.recv();
+    log::info!(
+        "listening on {} (at most {} connections)",
+        server.addr(),
+        server.max_connections()
+    );
+    let listener_failed = loop {
+        match stop_rx.recv_timeout(Duration::from_secs(1)) {
+            Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => break false,
+            Err(mpsc::RecvTimeoutError::Timeout) if !server.is_listening() => break true,
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+        }
+    };
     log::info!("stopping: finishing requests in flight");
     let counts = server.stats().counts();
     server.stop();
     log::info!("stopped after {} requests", counts.requests);
+    anyhow::ensure!(
+        !listener_failed,
+        "the listening socket failed and accepts no connections (see the log above); exiting so \
+         a supervisor can restart the server"
+    );
     Ok(())
 }
 
@@ -393,6 +424,10 @@ mod tests {
         );
         let err = resolve(&ServeArgs::default(), &[("KW_MIN_SAMPLES", "0")]).unwrap_err();
         assert!(err.to_string().contains("at least 1"), "{err}");
+        let err = resolve(&ServeArgs::default(), &[("KW_API_TOKEN", "")]).unwrap_err();
+        assert!(err.to_string().starts_with("KW_API_TOKEN is set but empty"), "{err}");
+        let err = resolve(&ServeArgs::default(), &[("KW_MAX_CONNECTIONS", "0")]).unwrap_err();
+        assert!(err.to_string().contains("KW_MAX_CONNECTIONS"), "{err}");
         let err = resolve(&ServeArgs::default(), &[("KW_DETECTOR", "svm")]).unwrap_err();
         assert!(
             err.to_string().starts_with("KW_DETECTOR: unknown detector"),

@@ -2,12 +2,13 @@
 //! from tiny_http's queue, read the body (bounded), call [`Api::handle`] and write the JSON
 //! answer, so a slow /train on one worker never holds up a /predict on another.
 
+mod fd_limit;
 mod listener;
 mod stats;
 mod tls;
 mod urls;
 
-use std::io::{self, Read};
+use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,6 +29,10 @@ const POLL: Duration = Duration::from_millis(50);
 /// How long a stopping server waits for requests still being received.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
+/// How often failed-attempt counts are written in the background (the bound is
+/// 100 ms; a lockout itself is written at once).
+const THROTTLE_FLUSH: Duration = Duration::from_millis(50);
+
 /// Largest request body accepted (413 above).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
@@ -40,8 +45,15 @@ pub struct ServerConfig {
     pub port: u16,
     /// Worker threads answering requests.
     pub workers: usize,
-    /// A connection silent this long, or a body this slow, is dropped.
-    pub io_timeout: Duration,
+    /// Open connections at most (`None`: derived from the open-file limit); one more is
+    /// answered 503 and closed.
+    pub max_connections: Option<usize>,
+    /// A keep-alive connection with no new request for this long is closed.
+    pub idle_timeout: Duration,
+    /// Time for one request — head and body — to arrive once it has started (408 after it).
+    pub request_timeout: Duration,
+    /// Time for the client to take an answer; a client that does not read is dropped.
+    pub write_timeout: Duration,
     /// Serve HTTPS with this certificate and key instead of HTTP.
     pub tls: Option<TlsFiles>,
 }
@@ -52,7 +64,10 @@ impl Default for ServerConfig {
             host: "0.0.0.0".into(),
             port: 5000,
             workers: default_workers(),
-            io_timeout: Duration::from_secs(60),
+            max_connections: None,
+            idle_timeout: Duration::from_secs(20),
+            request_timeout: Duration::from_secs(10),
+            write_timeout: Duration::from_secs(10),
             tls: None,
         }
     }
@@ -92,40 +107,73 @@ pub struct ServerHandle {
     /// `None` once stopped.
     http: Option<Arc<tiny_http::Server>>,
     workers: Vec<JoinHandle<()>>,
+    flusher: Option<JoinHandle<()>>,
     stopping: Arc<AtomicBool>,
     stats: Arc<ServerStats>,
+    max_connections: usize,
+}
+
+impl ServerConfig {
+    /// What each connection may cost, for the patched tiny_http.
+    fn limits(&self, max_connections: usize) -> tiny_http::Limits {
+        tiny_http::Limits {
+            max_connections,
+            idle_timeout: self.idle_timeout,
+            request_timeout: self.request_timeout,
+            write_timeout: self.write_timeout,
+            max_body_bytes: MAX_BODY_BYTES,
+            busy_body: Response::error(503, "the server is busy: too many open connections")
+                .body_bytes(),
+            ..tiny_http::Limits::default()
+        }
+    }
 }
 
 impl ServerHandle {
     /// Starts serving `api` (whose store the caller may share) on `config.host:config.port`.
     pub fn start(api: Arc<Api>, config: &ServerConfig) -> Result<ServerHandle, ServerError> {
         let ssl = config.tls.as_ref().map(TlsFiles::load).transpose()?;
+        let open_files = fd_limit::raise_open_files_limit();
+        let max_connections = config
+            .max_connections
+            .unwrap_or_else(|| fd_limit::default_max_connections(open_files));
         let socket =
-            listener::bind(&config.host, config.port, config.io_timeout).map_err(|source| {
-                ServerError::Bind {
-                    host: config.host.clone(),
-                    port: config.port,
-                    source,
-                }
+            listener::bind(&config.host, config.port).map_err(|source| ServerError::Bind {
+                host: config.host.clone(),
+                port: config.port,
+                source,
             })?;
         let addr = socket
             .local_addr()
             .map_err(|e| ServerError::Start(e.to_string()))?;
-        let http =
-            Arc::new(tiny_http::Server::from_listener(socket, ssl).map_err(
-                |e| match &config.tls {
+        let limits = config.limits(max_connections);
+        let http = Arc::new(
+            tiny_http::Server::from_listener_with_limits(socket, ssl, limits).map_err(|e| {
+                match &config.tls {
                     Some(files) => ServerError::Tls(files.invalid(e.to_string())),
                     None => ServerError::Start(e.to_string()),
-                },
-            )?);
+                }
+            })?,
+        );
         let mut handle = ServerHandle {
             addr,
             tls: config.tls.is_some(),
             http: Some(http),
             workers: Vec::new(),
+            flusher: None,
             stopping: Arc::new(AtomicBool::new(false)),
             stats: Arc::new(ServerStats::default()),
+            max_connections,
         };
+        let flusher = {
+            let api = Arc::clone(&api);
+            let stopping = Arc::clone(&handle.stopping);
+            thread::Builder::new()
+                .name("throttle-flush".into())
+                .spawn(move || flush_throttle_until(&api, &stopping))
+                .map_err(|e| ServerError::Start(format!("cannot start the flush thread: {e}")))?
+        };
+        handle.flusher = Some(flusher);
         for i in 0..config.workers.max(1) {
             let worker = Worker {
                 api: Arc::clone(&api),
@@ -158,6 +206,22 @@ impl ServerHandle {
         &self.stats
     }
 
+    /// The connection cap in force.
+    pub fn max_connections(&self) -> usize {
+        self.max_connections
+    }
+
+    /// Open client connections.
+    pub fn open_connections(&self) -> usize {
+        self.http.as_ref().map_or(0, |h| h.open_connections())
+    }
+
+    /// False once the listening socket has failed for good (a transient accept error never
+    /// clears it): the process should exit so a supervisor restarts it.
+    pub fn is_listening(&self) -> bool {
+        self.http.as_ref().is_some_and(|h| h.is_listening())
+    }
+
     /// Stops: finishes the requests already taken, joins the workers, closes the port.
     pub fn stop(mut self) {
         self.shutdown();
@@ -175,6 +239,11 @@ impl ServerHandle {
             if worker.join().is_err() {
                 log::error!("an HTTP worker panicked");
             }
+        }
+        if let Some(flusher) = self.flusher.take()
+            && flusher.join().is_err()
+        {
+            log::error!("the throttle flush thread panicked");
         }
         // The last reference: tiny_http's accept thread closes the port a moment after this.
         drop(http);
@@ -204,6 +273,20 @@ fn wait_until_closed(addr: SocketAddr) {
         && TcpStream::connect_timeout(&probe, Duration::from_millis(100)).is_ok()
     {
         thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Writes changed failed-attempt counts every [`THROTTLE_FLUSH`] until the server stops, then
+/// once more. A failure is logged by the API, which refuses attempts until a flush succeeds.
+fn flush_throttle_until(api: &Api, stopping: &AtomicBool) {
+    loop {
+        let stop = stopping.load(Ordering::SeqCst);
+        // Errors are logged and answered (503) by the API; the next round retries.
+        let _ = api.flush_throttle();
+        if stop {
+            return;
+        }
+        thread::sleep(THROTTLE_FLUSH);
     }
 }
 
@@ -300,38 +383,40 @@ impl Worker {
     }
 }
 
-/// The request body, at most [`MAX_BODY_BYTES`]; otherwise the error answer.
+/// The request body, which the connection has already received; or the answer to a request
+/// whose body it refused.
 fn read_body(request: &mut tiny_http::Request) -> Result<Vec<u8>, Response> {
-    let too_large = || {
-        Response::error(
-            413,
-            format!("request body is larger than {MAX_BODY_BYTES} bytes"),
-        )
-    };
-    if request.body_length().is_some_and(|n| n > MAX_BODY_BYTES) {
-        return Err(too_large());
+    use tiny_http::Refusal;
+    match request.refusal() {
+        None => {}
+        Some(Refusal::TooLarge) => {
+            return Err(Response::error(
+                413,
+                format!("request body is larger than {MAX_BODY_BYTES} bytes"),
+            ));
+        }
+        Some(Refusal::TimedOut) => {
+            return Err(Response::error(408, "request body did not arrive in time"));
+        }
+        Some(Refusal::Malformed) => {
+            return Err(Response::error(
+                400,
+                "cannot read request body: its length or chunked framing is broken",
+            ));
+        }
+        Some(Refusal::Upgrade) => {
+            return Err(Response::error(
+                400,
+                "Connection: upgrade is not supported: send plain HTTP/1.1 requests",
+            ));
+        }
     }
     let mut body = Vec::with_capacity(request.body_length().unwrap_or(0));
-    match request
+    request
         .as_reader()
-        .take(MAX_BODY_BYTES as u64 + 1)
         .read_to_end(&mut body)
-    {
-        Ok(_) if body.len() > MAX_BODY_BYTES => Err(too_large()),
-        Ok(_) => Ok(body),
-        Err(e)
-            if matches!(
-                e.kind(),
-                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-            ) =>
-        {
-            Err(Response::error(408, "request body did not arrive in time"))
-        }
-        Err(e) => Err(Response::error(
-            400,
-            format!("cannot read request body: {e}"),
-        )),
-    }
+        .map_err(|e| Response::error(400, format!("cannot read request body: {e}")))?;
+    Ok(body)
 }
 
 fn encode(response: &Response) -> tiny_http::Response<io::Cursor<Vec<u8>>> {

@@ -10,6 +10,7 @@ mod atomic;
 mod npy;
 pub mod parse;
 mod records;
+mod space;
 mod user_id;
 mod versioned;
 
@@ -98,6 +99,42 @@ pub enum StoreError {
     /// Training was asked for a user with no samples.
     #[error("user '{0}' has no samples to train on")]
     NoSamples(UserId),
+}
+
+impl StoreError {
+    /// The error as a client may see it: file names without their folders (the log keeps
+    /// the whole error).
+    pub fn client_message(&self) -> String {
+        let name = |path: &Path| {
+            path.file_name()
+                .map_or_else(|| "a store file".into(), |n| n.to_string_lossy().into_owned())
+        };
+        match self {
+            StoreError::Io {
+                action,
+                path,
+                source,
+            } => format!("cannot {action} {}: {source}", name(path)),
+            StoreError::Corrupt {
+                user,
+                path,
+                message,
+            } => format!("user '{user}': {} is corrupt: {message}", name(path)),
+            StoreError::UnknownVersion {
+                user,
+                path,
+                found,
+                supported,
+            } => format!(
+                "user '{user}': {} is version {found}, this build reads 1–{supported}",
+                name(path)
+            ),
+            StoreError::Legacy { user, .. } => {
+                format!("user '{user}' was enrolled by the old backend; they must enrol again")
+            }
+            other => other.to_string(),
+        }
+    }
 }
 
 /// Formats a local time as the store and the API write it: ISO 8601, microseconds, no zone.
@@ -357,6 +394,12 @@ impl Store {
         let current = model.trained_on_samples <= metadata.samples
             && model.key_sequence == metadata.key_sequence;
         Ok(current.then_some(model))
+    }
+
+    /// Whether the store can take writes now: `Err` says why not (its file system is
+    /// read-only or has no space left). A cheap check that writes nothing.
+    pub fn writable(&self) -> Result<(), String> {
+        space::writable(&self.dir)
     }
 
     /// The user's failed-authentication state (all zero when none is stored).

@@ -167,8 +167,9 @@ pub fn serve_store(
             host: "127.0.0.1".into(),
             port: 0,
             workers: 4,
-            io_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(10),
             tls,
+            ..ServerConfig::default()
         },
     )
 }

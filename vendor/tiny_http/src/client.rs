@@ -1,57 +1,60 @@
-use ascii::AsciiString;
+//! One client connection, from its first byte to its close.
+//!
+//! Rewritten by keystroke-workbench (see PATCHES.md). The published `ClientConnection` read a
+//! body on the worker that handled the request and wrote the answer from that worker, so a
+//! client sending slowly (chunked, `Expect: 100-continue`, `Connection: upgrade`) or never
+//! reading its answers held a worker for the whole socket timeout. Here the connection's own
+//! thread does all of its I/O: it waits for a request (closing an idle keep-alive connection),
+//! receives its head and body within one deadline, queues it, waits for the worker's answer
+//! (which the worker writes into memory) and writes that answer within another deadline. One
+//! request per connection is in flight at a time, so pipelining is bounded too.
 
-use std::io::Error as IoError;
-use std::io::Result as IoResult;
-use std::io::{BufReader, BufWriter, ErrorKind, Read};
-
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::io::{self, BufRead, BufReader, ErrorKind, Read, Write};
+use std::net::{Shutdown, SocketAddr};
 use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError, SyncSender};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use crate::common::{HTTPVersion, Method};
-use crate::util::RefinedTcpStream;
-use crate::util::{SequentialReader, SequentialReaderBuilder, SequentialWriterBuilder};
-use crate::Request;
+use chunked_transfer::Decoder;
 
-/// Longest request or header line accepted, in bytes (patched in, see PATCHES.md).
+use crate::common::{HTTPVersion, Header, Method};
+use crate::limits::{Limits, Refusal};
+use crate::util::refined_tcp_stream::Stream;
+use crate::util::MessagesQueue;
+use crate::{Message, Request};
+
+/// Longest request or header line accepted, in bytes.
 const MAX_HEADER_LINE: usize = 8192;
 
-/// Most headers accepted in one request (patched in, see PATCHES.md).
+/// Most headers accepted in one request.
 const MAX_HEADERS: usize = 100;
 
-/// A ClientConnection is an object that will store a socket to a client
-/// and return Request objects.
-pub struct ClientConnection {
-    // address of the client
-    remote_addr: IoResult<Option<SocketAddr>>,
+/// How often a connection waiting for its next request checks whether the server is closing.
+const CLOSE_POLL: Duration = Duration::from_millis(500);
 
-    // sequence of Readers to the stream, so that the data is not read in
-    //  the wrong order
-    source: SequentialReaderBuilder<BufReader<RefinedTcpStream>>,
+/// How long a connection closed with unread data from the client keeps reading (and dropping)
+/// it, so the answer already sent is not destroyed by a reset.
+const LINGER: Duration = Duration::from_secs(2);
 
-    // sequence of Writers to the stream, to avoid writing response #2 before
-    //  response #1
-    sink: SequentialWriterBuilder<BufWriter<RefinedTcpStream>>,
+/// The most a lingering close reads.
+const LINGER_BYTES: u64 = 1 << 20;
 
-    // Reader to read the next header from
-    next_header_source: SequentialReader<BufReader<RefinedTcpStream>>,
-
-    // set to true if we know that the previous request is the last one
-    no_more_requests: bool,
-
-    // true if the connection goes through SSL
-    secure: bool,
-
-    // Patched (keystroke-workbench, see PATCHES.md): requests of all connections whose request
-    // line has arrived but which are not yet handed out (headers or body still being read).
-    reading: Arc<AtomicUsize>,
+/// What every connection thread shares with the server.
+#[derive(Clone)]
+pub(crate) struct Shared {
+    pub limits: Arc<Limits>,
+    pub messages: Arc<MessagesQueue<Message>>,
+    /// Requests whose first byte has arrived but which are not queued yet.
+    pub reading: Arc<AtomicUsize>,
+    /// Set when the server is dropped.
+    pub close: Arc<AtomicBool>,
 }
 
-/// Counts a request as being read while it lives (patched in, see PATCHES.md). The connection
-/// hands it out with the request and drops it once the request is queued, so a stopping server
-/// never sees a moment where a request is neither being read nor queued.
-pub struct Reading(Arc<AtomicUsize>);
+/// Counts a request as being read while it lives; dropped once the request is queued, so a
+/// stopping server never sees a moment where a request is neither being read nor queued.
+struct Reading(Arc<AtomicUsize>);
 
 impl Reading {
     fn start(counter: &Arc<AtomicUsize>) -> Self {
@@ -66,275 +69,458 @@ impl Drop for Reading {
     }
 }
 
-/// Error that can happen when reading a request.
-#[derive(Debug)]
-enum ReadError {
-    WrongRequestLine,
-    WrongHeader(HTTPVersion),
-    /// the client sent an unrecognized `Expect` header
-    ExpectationFailed(HTTPVersion),
-    ReadIoError(IoError),
+/// The socket with one deadline for every read and write: each call gets the time left as
+/// its socket timeout, and none starts after the deadline, so a client trickling one byte at
+/// a time cannot stretch a request past it.
+struct Timed {
+    stream: Stream,
+    deadline: Instant,
 }
 
-impl ClientConnection {
-    /// Creates a new `ClientConnection` that takes ownership of the `TcpStream`.
-    pub fn new(
-        write_socket: RefinedTcpStream,
-        mut read_socket: RefinedTcpStream,
-        reading: Arc<AtomicUsize>,
-    ) -> ClientConnection {
-        let remote_addr = read_socket.peer_addr();
-        let secure = read_socket.secure();
+impl Timed {
+    fn left(&self) -> io::Result<Duration> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            Err(io::Error::new(ErrorKind::TimedOut, "deadline passed"))
+        } else {
+            Ok(left.max(Duration::from_millis(1)))
+        }
+    }
+}
 
-        let mut source = SequentialReaderBuilder::new(BufReader::with_capacity(16 * 1024, read_socket) /* Patched (keystroke-workbench): 1024 */);
-        let first_header = source.next().unwrap();
+fn timed_out(e: io::Error) -> io::Error {
+    if e.kind() == ErrorKind::WouldBlock {
+        io::Error::new(ErrorKind::TimedOut, e)
+    } else {
+        e
+    }
+}
 
-        ClientConnection {
-            source,
-            sink: SequentialWriterBuilder::new(BufWriter::with_capacity(1024, write_socket)),
-            remote_addr,
-            next_header_source: first_header,
-            no_more_requests: false,
-            secure,
-            reading,
+impl Read for Timed {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = self.left()?;
+        self.stream.set_read_timeout(Some(left))?;
+        self.stream.read(buf).map_err(timed_out)
+    }
+}
+
+impl Write for Timed {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let left = self.left()?;
+        self.stream.set_write_timeout(Some(left))?;
+        self.stream.write(buf).map_err(timed_out)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.stream.flush().map_err(timed_out)
+    }
+}
+
+/// Where a worker writes its answer: memory, handed to the connection thread when dropped.
+pub(crate) struct AnswerSink {
+    buffer: Vec<u8>,
+    to_connection: SyncSender<Vec<u8>>,
+}
+
+impl Write for AnswerSink {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.buffer.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for AnswerSink {
+    fn drop(&mut self) {
+        // The connection may be gone (closed by the server, or its thread gave up).
+        let _ = self.to_connection.try_send(std::mem::take(&mut self.buffer));
+    }
+}
+
+/// A request head that could not be read: answered (if `status` is set) and the connection
+/// closed.
+struct HeadError {
+    status: Option<u16>,
+    message: &'static str,
+}
+
+impl HeadError {
+    fn answer(status: u16, message: &'static str) -> Self {
+        HeadError {
+            status: Some(status),
+            message,
         }
     }
 
-    /// true if the connection is HTTPS
-    pub fn secure(&self) -> bool {
-        self.secure
+    fn io(e: io::Error) -> Self {
+        match e.kind() {
+            ErrorKind::TimedOut => HeadError::answer(408, "the request did not arrive in time"),
+            ErrorKind::InvalidInput | ErrorKind::InvalidData => {
+                HeadError::answer(400, "malformed request head")
+            }
+            _ => HeadError {
+                status: None,
+                message: "",
+            },
+        }
+    }
+}
+
+struct Head {
+    method: Method,
+    path: String,
+    version: HTTPVersion,
+    headers: Vec<Header>,
+}
+
+impl Head {
+    fn header(&self, name: &'static str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|h| h.field.equiv(name))
+            .map(|h| h.value.as_str())
     }
 
-    /// Reads the next line from self.next_header_source.
-    ///
-    /// Reads until `CRLF` is reached. The next read will start
-    ///  at the first byte of the new line.
-    fn read_next_line(&mut self) -> IoResult<AsciiString> {
-        let mut buf = Vec::new();
-        let mut prev_byte_was_cr = false;
-
-        loop {
-            let byte = self.next_header_source.by_ref().bytes().next();
-
-            let byte = match byte {
-                Some(b) => b?,
-                None => return Err(IoError::new(ErrorKind::ConnectionAborted, "Unexpected EOF")),
-            };
-
-            if byte == b'\n' && prev_byte_was_cr {
-                buf.pop(); // removing the '\r'
-                return AsciiString::from_ascii(buf)
-                    .map_err(|_| IoError::new(ErrorKind::InvalidInput, "Header is not in ASCII"));
-            }
-
-            prev_byte_was_cr = byte == b'\r';
-
-            // Patched (keystroke-workbench, see PATCHES.md): a bounded header line.
-            if buf.len() >= MAX_HEADER_LINE {
-                return Err(IoError::new(ErrorKind::InvalidInput, "Header line too long"));
-            }
-            buf.push(byte);
+    /// Whether the client asked to keep the connection open after this request.
+    fn keeps_alive(&self) -> bool {
+        let connection = self.header("Connection").map(str::to_ascii_lowercase);
+        match connection {
+            Some(value) if value.contains("close") => false,
+            Some(value) if self.version == HTTPVersion(1, 0) => value.contains("keep-alive"),
+            None => self.version != HTTPVersion(1, 0),
+            Some(_) => true,
         }
     }
 
-    /// Reads a request from the stream.
-    /// Blocks until the header has been read.
-    fn read(&mut self) -> Result<(Request, Reading), ReadError> {
-        let reading;
-        let (method, path, version, headers) = {
-            // reading the request line
-            let (method, path, version) = {
-                let line = self.read_next_line().map_err(ReadError::ReadIoError)?;
-                reading = Reading::start(&self.reading);
+    fn upgrade(&self) -> bool {
+        self.header("Connection")
+            .is_some_and(|v| v.to_ascii_lowercase().contains("upgrade"))
+    }
+}
 
-                parse_request_line(
-                    line.as_str().trim(), // TODO: remove this conversion
-                )?
-            };
-
-            // getting all headers
-            let headers = {
-                let mut headers = Vec::new();
-                loop {
-                    let line = self.read_next_line().map_err(ReadError::ReadIoError)?;
-
-                    if line.is_empty() {
-                        break;
-                    };
-                    // Patched (keystroke-workbench, see PATCHES.md): a bounded header count.
-                    if headers.len() >= MAX_HEADERS {
-                        return Err(ReadError::WrongHeader(version));
-                    }
-                    headers.push(match FromStr::from_str(line.as_str().trim()) {
-                        // TODO: remove this conversion
-                        Ok(h) => h,
-                        _ => return Err(ReadError::WrongHeader(version)),
-                    });
-                }
-
-                headers
-            };
-
-            (method, path, version, headers)
+/// Serves one connection until the client closes it, it idles out, it breaks a limit, or the
+/// server closes.
+pub(crate) fn serve(
+    stream: Stream,
+    remote_addr: Option<SocketAddr>,
+    secure: bool,
+    shared: &Shared,
+) {
+    let limits = &shared.limits;
+    let mut reader = BufReader::with_capacity(
+        16 * 1024,
+        Timed {
+            stream,
+            deadline: Instant::now(),
+        },
+    );
+    let mut served = 0;
+    let linger = loop {
+        if !wait_for_request(&mut reader, shared) {
+            break false;
+        }
+        reader.get_mut().deadline = Instant::now() + limits.request_timeout;
+        let reading = Reading::start(&shared.reading);
+        let head = match read_head(&mut reader) {
+            Ok(head) => head,
+            Err(HeadError {
+                status: Some(status),
+                message,
+            }) => {
+                drop(reading);
+                reader.get_mut().deadline = Instant::now() + limits.write_timeout;
+                let _ = write_error(reader.get_mut(), status, message, HTTPVersion(1, 1));
+                break true;
+            }
+            Err(_) => break false,
         };
+        let refusal = if head.upgrade() {
+            Some(Refusal::Upgrade)
+        } else {
+            read_body_refusal(&head, limits)
+        };
+        let (body, refusal) = match refusal {
+            Some(refusal) => (Vec::new(), Some(refusal)),
+            None => match read_body(&mut reader, &head, limits) {
+                Ok(body) => (body, None),
+                Err(refusal) => (Vec::new(), Some(refusal)),
+            },
+        };
+        served += 1;
+        let keep_alive = head.keeps_alive()
+            && refusal.is_none()
+            && served < limits.max_requests_per_connection;
+        let (to_connection, answer) = mpsc::sync_channel(1);
+        let request = Request::received(
+            secure,
+            head.method,
+            head.path,
+            head.version,
+            head.headers,
+            remote_addr,
+            body,
+            refusal,
+            !keep_alive,
+            AnswerSink {
+                buffer: Vec::new(),
+                to_connection,
+            },
+        );
+        shared.messages.push(request.into());
+        drop(reading);
+        let Some(answer) = wait_for_answer(&answer, shared) else {
+            break false;
+        };
+        reader.get_mut().deadline = Instant::now() + limits.write_timeout;
+        let written = reader
+            .get_mut()
+            .write_all(&answer)
+            .and_then(|()| reader.get_mut().flush());
+        if written.is_err() {
+            break false;
+        }
+        if !keep_alive {
+            break refusal.is_some();
+        }
+    };
+    close(reader, linger);
+}
 
-        // building the writer for the request
-        let writer = self.sink.next().unwrap();
-
-        // follow-up for next potential request
-        let mut data_source = self.source.next().unwrap();
-        std::mem::swap(&mut self.next_header_source, &mut data_source);
-
-        // building the next reader
-        let request = crate::request::new_request(
-            self.secure,
-            method,
-            path,
-            version.clone(),
-            headers,
-            *self.remote_addr.as_ref().unwrap(),
-            data_source,
-            writer,
-        )
-        .map_err(|e| {
-            use crate::request;
-            match e {
-                request::RequestCreationError::CreationIoError(e) => ReadError::ReadIoError(e),
-                request::RequestCreationError::ExpectationFailed => {
-                    ReadError::ExpectationFailed(version)
-                }
-            }
-        })?;
-
-        // return the request
-        Ok((request, reading))
+/// Waits for the first byte of the next request; false when the connection should close
+/// instead (the client closed it, it stayed idle too long, or the server is closing).
+fn wait_for_request(reader: &mut BufReader<Timed>, shared: &Shared) -> bool {
+    if !reader.buffer().is_empty() {
+        return !shared.close.load(Ordering::Relaxed);
+    }
+    let idle_until = Instant::now() + shared.limits.idle_timeout;
+    loop {
+        if shared.close.load(Ordering::Relaxed) {
+            return false;
+        }
+        let now = Instant::now();
+        if now >= idle_until {
+            return false;
+        }
+        reader.get_mut().deadline = (now + CLOSE_POLL).min(idle_until);
+        match reader.fill_buf() {
+            Ok(bytes) => return !bytes.is_empty(),
+            Err(e) if matches!(e.kind(), ErrorKind::TimedOut | ErrorKind::Interrupted) => {}
+            Err(_) => return false,
+        }
     }
 }
 
-impl Iterator for ClientConnection {
-    // Patched (see PATCHES.md): with the guard that counts it as being read until it is queued.
-    type Item = (Request, Reading);
-
-    /// Blocks until the next Request is available.
-    /// Returns None when no new Requests will come from the client.
-    fn next(&mut self) -> Option<(Request, Reading)> {
-        use crate::{Response, StatusCode};
-
-        // the client sent a "connection: close" header in this previous request
-        //  or is using HTTP 1.0, meaning that no new request will come
-        if self.no_more_requests {
-            return None;
-        }
-
-        loop {
-            let rq = match self.read() {
-                Err(ReadError::WrongRequestLine) => {
-                    let writer = self.sink.next().unwrap();
-                    let response = Response::new_empty(StatusCode(400));
-                    response
-                        .raw_print(writer, HTTPVersion(1, 1), &[], false, None)
-                        .ok();
-                    return None; // we don't know where the next request would start,
-                                 // se we have to close
-                }
-
-                Err(ReadError::WrongHeader(ver)) => {
-                    let writer = self.sink.next().unwrap();
-                    let response = Response::new_empty(StatusCode(400));
-                    response.raw_print(writer, ver, &[], false, None).ok();
-                    return None; // we don't know where the next request would start,
-                                 // se we have to close
-                }
-
-                Err(ReadError::ReadIoError(ref err)) if err.kind() == ErrorKind::TimedOut => {
-                    // request timeout
-                    let writer = self.sink.next().unwrap();
-                    let response = Response::new_empty(StatusCode(408));
-                    response
-                        .raw_print(writer, HTTPVersion(1, 1), &[], false, None)
-                        .ok();
-                    return None; // closing the connection
-                }
-
-                Err(ReadError::ExpectationFailed(ver)) => {
-                    let writer = self.sink.next().unwrap();
-                    let response = Response::new_empty(StatusCode(417));
-                    response.raw_print(writer, ver, &[], true, None).ok();
-                    return None; // TODO: should be recoverable, but needs handling in case of body
-                }
-
-                Err(ReadError::ReadIoError(_)) => return None,
-
-                Ok(read) => read,
-            };
-            let (rq, reading) = rq;
-
-            // checking HTTP version
-            if *rq.http_version() > (1, 1) {
-                let writer = self.sink.next().unwrap();
-                let response = Response::from_string(
-                    "This server only supports HTTP versions 1.0 and 1.1".to_owned(),
-                )
-                .with_status_code(StatusCode(505));
-                response
-                    .raw_print(writer, HTTPVersion(1, 1), &[], false, None)
-                    .ok();
-                continue;
-            }
-
-            // updating the status of the connection
-            let connection_header = rq
-                .headers()
-                .iter()
-                .find(|h| h.field.equiv("Connection"))
-                .map(|h| h.value.as_str());
-
-            let lowercase = connection_header.map(|h| h.to_ascii_lowercase());
-
-            match lowercase {
-                Some(ref val) if val.contains("close") => self.no_more_requests = true,
-                Some(ref val) if val.contains("upgrade") => self.no_more_requests = true,
-                Some(ref val)
-                    if !val.contains("keep-alive") && *rq.http_version() == HTTPVersion(1, 0) =>
-                {
-                    self.no_more_requests = true
-                }
-                None if *rq.http_version() == HTTPVersion(1, 0) => self.no_more_requests = true,
-                _ => (),
-            };
-
-            // returning the request
-            return Some((rq, reading));
+/// The worker's answer; `None` if the server closed before one came.
+fn wait_for_answer(answer: &mpsc::Receiver<Vec<u8>>, shared: &Shared) -> Option<Vec<u8>> {
+    loop {
+        match answer.recv_timeout(CLOSE_POLL) {
+            Ok(bytes) => return Some(bytes),
+            Err(RecvTimeoutError::Timeout) if !shared.close.load(Ordering::Relaxed) => {}
+            Err(_) => return None,
         }
     }
+}
+
+fn read_line(reader: &mut BufReader<Timed>) -> Result<String, HeadError> {
+    let mut line = Vec::new();
+    loop {
+        let available = reader.fill_buf().map_err(HeadError::io)?;
+        if available.is_empty() {
+            return Err(HeadError::io(io::Error::new(
+                ErrorKind::UnexpectedEof,
+                "closed mid-request",
+            )));
+        }
+        let (taken, done) = match available.iter().position(|&b| b == b'\n') {
+            Some(at) => (at + 1, true),
+            None => (available.len(), false),
+        };
+        line.extend_from_slice(&available[..taken]);
+        reader.consume(taken);
+        if line.len() > MAX_HEADER_LINE {
+            return Err(HeadError::answer(431, "a request or header line is too long"));
+        }
+        if done {
+            line.pop();
+            if line.last() == Some(&b'\r') {
+                line.pop();
+            }
+            return String::from_utf8(line)
+                .ok()
+                .filter(|l| l.is_ascii())
+                .ok_or(HeadError::answer(400, "the request head is not ASCII"));
+        }
+    }
+}
+
+fn read_head(reader: &mut BufReader<Timed>) -> Result<Head, HeadError> {
+    let line = read_line(reader)?;
+    let (method, path, version) = parse_request_line(line.trim())
+        .ok_or(HeadError::answer(400, "malformed request line"))?;
+    if version > (1, 1) {
+        return Err(HeadError::answer(
+            505,
+            "this server supports HTTP versions 1.0 and 1.1",
+        ));
+    }
+    let mut headers = Vec::new();
+    loop {
+        let line = read_line(reader)?;
+        if line.is_empty() {
+            break;
+        }
+        if headers.len() >= MAX_HEADERS {
+            return Err(HeadError::answer(431, "too many headers"));
+        }
+        let header = Header::from_str(line.trim())
+            .map_err(|()| HeadError::answer(400, "malformed header"))?;
+        headers.push(header);
+    }
+    let head = Head {
+        method,
+        path,
+        version,
+        headers,
+    };
+    match head.header("Expect") {
+        None => {}
+        Some(v) if v.eq_ignore_ascii_case("100-continue") => {}
+        Some(_) => return Err(HeadError::answer(417, "unsupported Expect header")),
+    }
+    Ok(head)
+}
+
+/// A refusal known from the head alone: a body declared too large, or framing this server
+/// does not read.
+fn read_body_refusal(head: &Head, limits: &Limits) -> Option<Refusal> {
+    if let Some(encoding) = head.header("Transfer-Encoding") {
+        return (!encoding.trim().eq_ignore_ascii_case("chunked")).then_some(Refusal::Malformed);
+    }
+    match head.header("Content-Length").map(|v| v.trim().parse::<u64>()) {
+        None => None,
+        Some(Err(_)) => Some(Refusal::Malformed),
+        Some(Ok(n)) if n > limits.max_body_bytes as u64 => Some(Refusal::TooLarge),
+        Some(Ok(_)) => None,
+    }
+}
+
+/// Receives the body (after `100 Continue` when the client waits for it), at most
+/// `limits.max_body_bytes`, before the request's deadline.
+fn read_body(
+    reader: &mut BufReader<Timed>,
+    head: &Head,
+    limits: &Limits,
+) -> Result<Vec<u8>, Refusal> {
+    let chunked = head.header("Transfer-Encoding").is_some();
+    let length = head
+        .header("Content-Length")
+        .and_then(|v| v.trim().parse::<usize>().ok());
+    if !chunked && length.unwrap_or(0) == 0 {
+        return Ok(Vec::new());
+    }
+    if head.header("Expect").is_some() {
+        let go_on = format!("HTTP/{}.{} 100 Continue\r\n\r\n", head.version.0, head.version.1);
+        reader
+            .get_mut()
+            .write_all(go_on.as_bytes())
+            .and_then(|()| reader.get_mut().flush())
+            .map_err(|e| refusal_of(&e))?;
+    }
+    let mut body = Vec::new();
+    if chunked {
+        Decoder::new(reader.by_ref())
+            .take(limits.max_body_bytes as u64 + 1)
+            .read_to_end(&mut body)
+            .map_err(|e| refusal_of(&e))?;
+        if body.len() > limits.max_body_bytes {
+            return Err(Refusal::TooLarge);
+        }
+    } else {
+        body.resize(length.unwrap_or(0), 0);
+        reader.read_exact(&mut body).map_err(|e| refusal_of(&e))?;
+    }
+    Ok(body)
+}
+
+fn refusal_of(e: &io::Error) -> Refusal {
+    match e.kind() {
+        ErrorKind::TimedOut => Refusal::TimedOut,
+        _ => Refusal::Malformed,
+    }
+}
+
+/// Writes a JSON error answer straight to the client (for requests no worker will see).
+fn write_error<W: Write>(
+    writer: &mut W,
+    status: u16,
+    message: &str,
+    version: HTTPVersion,
+) -> io::Result<()> {
+    let body = format!("{{\"error\": \"{message}\"}}");
+    let reason = crate::common::StatusCode(status).default_reason_phrase();
+    write!(
+        writer,
+        "HTTP/{}.{} {status} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        version.0,
+        version.1,
+        body.len()
+    )?;
+    writer.flush()
+}
+
+/// The 503 for a connection over the limit; the answer is written without waiting (a fresh
+/// socket's buffer takes it) and the socket closed after a short linger.
+pub(crate) fn refuse_busy(stream: Stream, limits: &Limits, linger: bool) {
+    let mut timed = Timed {
+        stream,
+        deadline: Instant::now() + Duration::from_millis(200),
+    };
+    let body = &limits.busy_body;
+    let head = format!(
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: {}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    let _ = timed
+        .write_all(head.as_bytes())
+        .and_then(|()| timed.write_all(body))
+        .and_then(|()| timed.flush());
+    close(BufReader::with_capacity(4096, timed), linger);
+}
+
+/// Closes the connection; with `linger`, first stops sending and reads what the client still
+/// sends for a moment, so it receives the answer instead of a reset.
+fn close(mut reader: BufReader<Timed>, linger: bool) {
+    let _ = reader.get_mut().stream.shutdown(Shutdown::Write);
+    if linger {
+        reader.get_mut().deadline = Instant::now() + LINGER;
+        let _ = io::copy(&mut reader.by_ref().take(LINGER_BYTES), &mut io::sink());
+    }
+    let _ = reader.get_mut().stream.shutdown(Shutdown::Both);
 }
 
 /// Parses a "HTTP/1.1" string.
-fn parse_http_version(version: &str) -> Result<HTTPVersion, ReadError> {
+fn parse_http_version(version: &str) -> Option<HTTPVersion> {
     let (major, minor) = match version {
         "HTTP/0.9" => (0, 9),
         "HTTP/1.0" => (1, 0),
         "HTTP/1.1" => (1, 1),
         "HTTP/2.0" => (2, 0),
         "HTTP/3.0" => (3, 0),
-        _ => return Err(ReadError::WrongRequestLine),
+        _ => return None,
     };
-
-    Ok(HTTPVersion(major, minor))
+    Some(HTTPVersion(major, minor))
 }
 
-/// Parses the request line of the request.
-/// eg. GET / HTTP/1.1
-fn parse_request_line(line: &str) -> Result<(Method, String, HTTPVersion), ReadError> {
+/// Parses the request line of the request, e.g. `GET / HTTP/1.1`.
+fn parse_request_line(line: &str) -> Option<(Method, String, HTTPVersion)> {
     let mut parts = line.split(' ');
-
-    let method = parts.next().and_then(|w| w.parse().ok());
-    let path = parts.next().map(ToOwned::to_owned);
-    let version = parts.next().and_then(|w| parse_http_version(w).ok());
-
-    method
-        .and_then(|method| Some((method, path?, version?)))
-        .ok_or(ReadError::WrongRequestLine)
+    let method = parts.next()?.parse().ok()?;
+    let path = parts.next()?.to_owned();
+    let version = parse_http_version(parts.next()?)?;
+    Some((method, path, version))
 }
 
 #[cfg(test)]
@@ -347,7 +533,7 @@ mod test {
         assert!(path == "/hello");
         assert!(ver == crate::common::HTTPVersion(1, 1));
 
-        assert!(super::parse_request_line("GET /hello").is_err());
-        assert!(super::parse_request_line("qsd qsd qsd").is_err());
+        assert!(super::parse_request_line("GET /hello").is_none());
+        assert!(super::parse_request_line("qsd qsd qsd").is_none());
     }
 }

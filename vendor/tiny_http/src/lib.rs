@@ -108,19 +108,22 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use client::ClientConnection;
+use accept::AcceptLoop;
 use connection::Connection;
 use util::MessagesQueue;
 
 pub use common::{HTTPVersion, Header, HeaderField, Method, StatusCode};
 pub use connection::{ConfigListenAddr, ListenAddr, Listener};
+pub use limits::{Limits, Refusal};
 pub use request::{ReadWrite, Request};
 pub use response::{Response, ResponseBox};
 pub use test::TestRequest;
 
 mod client;
 mod common;
+mod accept;
 mod connection;
+mod limits;
 mod request;
 mod response;
 mod ssl;
@@ -145,6 +148,13 @@ pub struct Server {
 
     // Patched (keystroke-workbench, see PATCHES.md): requests being read, not yet queued.
     reading: Arc<std::sync::atomic::AtomicUsize>,
+
+    // Patched (keystroke-workbench, see PATCHES.md): open connections.
+    open: Arc<std::sync::atomic::AtomicUsize>,
+
+    // Patched (keystroke-workbench, see PATCHES.md): false once the listening socket failed
+    // for good (never on a transient error).
+    listening: Arc<AtomicBool>,
 }
 
 enum Message {
@@ -248,6 +258,17 @@ impl Server {
         listener: L,
         ssl_config: Option<SslConfig>,
     ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
+        Self::from_listener_with_limits(listener, ssl_config, Limits::default())
+    }
+
+    /// [`Server::from_listener`] with bounds on what each connection may cost (patched in by
+    /// keystroke-workbench, see PATCHES.md). Give the listener no socket timeouts: they would
+    /// make `accept()` itself time out; each connection's reads and writes get their own.
+    pub fn from_listener_with_limits<L: Into<Listener>>(
+        listener: L,
+        ssl_config: Option<SslConfig>,
+        limits: Limits,
+    ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
         let listener = listener.into();
         // building the "close" variable
         let close_trigger = Arc::new(AtomicBool::new(false));
@@ -284,89 +305,37 @@ impl Server {
             }
         };
 
-        // creating a task where server.accept() is continuously called
-        // and ClientConnection objects are pushed in the messages queue
+        // Patched (keystroke-workbench, see PATCHES.md): the accept loop survives every
+        // transient accept error, bounds the open connections, and hands each connection to
+        // its own thread (see `client.rs`), TLS handshake included.
         let messages = MessagesQueue::with_capacity(8);
-
-        let inside_close_trigger = close_trigger.clone();
-        let inside_messages = messages.clone();
         let reading = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let inside_reading = reading.clone();
-        thread::spawn(move || {
-            // a tasks pool is used to dispatch the connections into threads
-            let tasks_pool = util::TaskPool::new();
+        let open = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let listening = Arc::new(AtomicBool::new(true));
+        let shared = client::Shared {
+            limits: Arc::new(limits),
+            messages: messages.clone(),
+            reading: reading.clone(),
+            close: close_trigger.clone(),
+        };
+        let accept = AcceptLoop {
+            listener: server,
+            ssl,
+            shared,
+            open: open.clone(),
+            listening: listening.clone(),
+        };
+        thread::Builder::new()
+            .name("http-accept".into())
+            .spawn(move || accept.run())?;
 
-            log::debug!("Running accept thread");
-            while !inside_close_trigger.load(Relaxed) {
-                let new_client = match server.accept() {
-                    Ok((sock, _)) => {
-                        use util::RefinedTcpStream;
-                        let (read_closable, write_closable) = match ssl {
-                            None => RefinedTcpStream::new(sock),
-                            #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
-                            Some(ref ssl) => {
-                                // trying to apply SSL over the connection
-                                // if an error occurs, we just close the socket and resume listening
-                                let sock = match ssl.accept(sock) {
-                                    Ok(s) => s,
-                                    Err(_) => continue,
-                                };
-
-                                RefinedTcpStream::new(sock)
-                            }
-                            #[cfg(not(any(feature = "ssl-openssl", feature = "ssl-rustls")))]
-                            Some(ref _ssl) => unreachable!(),
-                        };
-
-                        Ok(ClientConnection::new(
-                            write_closable,
-                            read_closable,
-                            inside_reading.clone(),
-                        ))
-                    }
-                    Err(e) => Err(e),
-                };
-
-                match new_client {
-                    Ok(client) => {
-                        let messages = inside_messages.clone();
-                        let mut client = Some(client);
-                        tasks_pool.spawn(Box::new(move || {
-                            if let Some(client) = client.take() {
-                                // Synchronization is needed for HTTPS requests to avoid a deadlock
-                                if client.secure() {
-                                    let (sender, receiver) = mpsc::channel();
-                                    for (rq, reading) in client {
-                                        messages.push(rq.with_notify_sender(sender.clone()).into());
-                                        drop(reading);
-                                        receiver.recv().unwrap();
-                                    }
-                                } else {
-                                    // Patched (see PATCHES.md): counted as being read until queued.
-                                    for (rq, _reading) in client {
-                                        messages.push(rq.into());
-                                    }
-                                }
-                            }
-                        }));
-                    }
-
-                    Err(e) => {
-                        log::error!("Error accepting new client: {}", e);
-                        inside_messages.push(e.into());
-                        break;
-                    }
-                }
-            }
-            log::debug!("Terminating accept thread");
-        });
-
-        // result
         Ok(Server {
             messages,
             close: close_trigger,
             listening_addr: local_addr,
             reading,
+            open,
+            listening,
         })
     }
 
@@ -410,6 +379,17 @@ impl Server {
 
     /// Requests whose request line has arrived but which are still being read (headers or
     /// body), so not yet returned by `recv()` (patched in by keystroke-workbench).
+    /// Open client connections (patched in by keystroke-workbench).
+    pub fn open_connections(&self) -> usize {
+        self.open.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// False once the listening socket has failed for good, so no connection will be
+    /// accepted any more (patched in by keystroke-workbench).
+    pub fn is_listening(&self) -> bool {
+        self.listening.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     pub fn requests_being_read(&self) -> usize {
         self.reading.load(std::sync::atomic::Ordering::SeqCst)
     }

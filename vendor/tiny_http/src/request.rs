@@ -8,6 +8,7 @@ use std::str::FromStr;
 use std::sync::mpsc::Sender;
 
 use crate::util::{EqualReader, FusedReader};
+use crate::limits::Refusal;
 use crate::{HTTPVersion, Header, Method, Response, StatusCode};
 use chunked_transfer::Decoder;
 
@@ -74,6 +75,13 @@ pub struct Request {
 
     // If Some, a message must be sent after responding
     notify_when_responded: Option<Sender<()>>,
+
+    // Patched (keystroke-workbench, see PATCHES.md): why the body was not received, if so.
+    refusal: Option<Refusal>,
+
+    // Patched (keystroke-workbench, see PATCHES.md): the connection closes after the answer,
+    // which then says `Connection: close`.
+    closes: bool,
 }
 
 struct NotifyOnDrop<R> {
@@ -243,7 +251,50 @@ where
         body_length: content_length,
         must_send_continue: expects_continue,
         notify_when_responded: None,
+        refusal: None,
+        closes: false,
     })
+}
+
+impl Request {
+    /// A request whose body the connection's thread has already received (or refused): the
+    /// worker reads it from memory and its answer goes to `writer` (patched in by
+    /// keystroke-workbench, see PATCHES.md).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn received<W: Write + Send + 'static>(
+        secure: bool,
+        method: Method,
+        path: String,
+        http_version: HTTPVersion,
+        headers: Vec<Header>,
+        remote_addr: Option<SocketAddr>,
+        body: Vec<u8>,
+        refusal: Option<Refusal>,
+        closes: bool,
+        writer: W,
+    ) -> Request {
+        Request {
+            body_length: Some(body.len()),
+            data_reader: Some(Box::new(Cursor::new(body))),
+            response_writer: Some(Box::new(writer)),
+            remote_addr,
+            secure,
+            method,
+            path,
+            http_version,
+            headers,
+            must_send_continue: false,
+            notify_when_responded: None,
+            refusal,
+            closes,
+        }
+    }
+
+    /// Why the body was not received (patched in by keystroke-workbench): the request must
+    /// be answered with the matching error, and the connection closes after it.
+    pub fn refusal(&self) -> Option<Refusal> {
+        self.refusal
+    }
 }
 
 impl Request {
@@ -452,6 +503,13 @@ impl Request {
         let mut writer = self.extract_writer_impl();
 
         let do_not_send_body = self.method == Method::Head;
+        let response = if self.closes {
+            response.with_header(
+                Header::from_bytes(&b"Connection"[..], &b"close"[..]).expect("valid header"),
+            )
+        } else {
+            response
+        };
 
         Self::ignore_client_closing_errors(response.raw_print(
             writer.by_ref(),

@@ -12,23 +12,34 @@ pub(crate) enum Stream {
     Https(SslStream),
 }
 
-impl Clone for Stream {
-    fn clone(&self) -> Self {
-        match self {
-            Stream::Http(tcp_stream) => Stream::Http(tcp_stream.try_clone().unwrap()),
-            #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
-            Stream::Https(ssl_stream) => Stream::Https(ssl_stream.clone()),
-        }
-    }
-}
-
 impl From<Connection> for Stream {
     fn from(tcp_stream: Connection) -> Self {
         Stream::Http(tcp_stream)
     }
 }
 
+// Patched (keystroke-workbench, see PATCHES.md): one stream per connection, owned by the
+// connection's thread, which does all of its reads and writes; the published code cloned the
+// socket (`try_clone().unwrap()`, a panic when file handles ran out) for a reader and a writer
+// half used by different threads.
 impl Stream {
+    pub(crate) fn set_read_timeout(&self, timeout: Option<std::time::Duration>) -> IoResult<()> {
+        match self {
+            Stream::Http(tcp_stream) => tcp_stream.set_read_timeout(timeout),
+            #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
+            Stream::Https(ssl_stream) => ssl_stream.set_read_timeout(timeout),
+        }
+    }
+
+    pub(crate) fn set_write_timeout(&self, timeout: Option<std::time::Duration>) -> IoResult<()> {
+        match self {
+            Stream::Http(tcp_stream) => tcp_stream.set_write_timeout(timeout),
+            #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
+            Stream::Https(ssl_stream) => ssl_stream.set_write_timeout(timeout),
+        }
+    }
+
+    #[allow(dead_code)]
     fn secure(&self) -> bool {
         match self {
             Stream::Http(_) => false,
@@ -37,7 +48,7 @@ impl Stream {
         }
     }
 
-    fn peer_addr(&mut self) -> IoResult<Option<SocketAddr>> {
+    pub(crate) fn peer_addr(&mut self) -> IoResult<Option<SocketAddr>> {
         match self {
             Stream::Http(tcp_stream) => tcp_stream.peer_addr(),
             #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
@@ -45,7 +56,7 @@ impl Stream {
         }
     }
 
-    fn shutdown(&mut self, how: Shutdown) -> IoResult<()> {
+    pub(crate) fn shutdown(&mut self, how: Shutdown) -> IoResult<()> {
         match self {
             Stream::Http(tcp_stream) => tcp_stream.shutdown(how),
             #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
@@ -82,71 +93,3 @@ impl Write for Stream {
     }
 }
 
-pub struct RefinedTcpStream {
-    stream: Stream,
-    close_read: bool,
-    close_write: bool,
-}
-
-impl RefinedTcpStream {
-    pub(crate) fn new<S>(stream: S) -> (RefinedTcpStream, RefinedTcpStream)
-    where
-        S: Into<Stream>,
-    {
-        let stream: Stream = stream.into();
-
-        let (read, write) = (stream.clone(), stream);
-
-        let read = RefinedTcpStream {
-            stream: read,
-            close_read: true,
-            close_write: false,
-        };
-
-        let write = RefinedTcpStream {
-            stream: write,
-            close_read: false,
-            close_write: true,
-        };
-
-        (read, write)
-    }
-
-    /// Returns true if this struct wraps around a secure connection.
-    #[inline]
-    pub(crate) fn secure(&self) -> bool {
-        self.stream.secure()
-    }
-
-    pub(crate) fn peer_addr(&mut self) -> IoResult<Option<SocketAddr>> {
-        self.stream.peer_addr()
-    }
-}
-
-impl Drop for RefinedTcpStream {
-    fn drop(&mut self) {
-        if self.close_read {
-            self.stream.shutdown(Shutdown::Read).ok();
-        }
-
-        if self.close_write {
-            self.stream.shutdown(Shutdown::Write).ok();
-        }
-    }
-}
-
-impl Read for RefinedTcpStream {
-    fn read(&mut self, buf: &mut [u8]) -> IoResult<usize> {
-        self.stream.read(buf)
-    }
-}
-
-impl Write for RefinedTcpStream {
-    fn write(&mut self, buf: &[u8]) -> IoResult<usize> {
-        self.stream.write(buf)
-    }
-
-    fn flush(&mut self) -> IoResult<()> {
-        self.stream.flush()
-    }
-}
