@@ -195,3 +195,51 @@ fn hidden_scores_report_only_the_sign() {
     assert_eq!(imposter_reply["confidence_score"], -1.0);
     assert_eq!(imposter_reply["reason"], "Typing pattern anomaly detected");
 }
+
+#[test]
+fn writes_from_a_web_page_of_another_origin_are_refused() {
+    let server = TestServer::start();
+    let body = serde_json::to_vec(&sample_body("alice", genuine(0))).unwrap();
+    // A "simple" cross-site POST: text/plain, so the browser sends it without asking first.
+    let from_page = [
+        ("Origin", "https://evil.example"),
+        ("Content-Type", "text/plain"),
+    ];
+    for path in ["/train", "/predict"] {
+        let reply = request(server.addr(), "POST", path, &from_page, &body);
+        assert_eq!(reply.status, 403, "{path}: {}", reply.text());
+        assert!(reply.error().contains("KW_CORS_ORIGINS"), "{}", reply.text());
+    }
+    let reply = request(server.addr(), "DELETE", "/user/alice", &from_page, b"");
+    assert!(matches!(reply.status, 403), "{}", reply.text());
+    assert!(
+        !server.files().keys().any(|f| f.starts_with("alice")),
+        "nothing stored"
+    );
+    // The mobile app sends no Origin and is unaffected.
+    assert_eq!(request(server.addr(), "POST", "/train", &[], &body).status, 200);
+
+    let config = ApiConfig {
+        cors: keystroke_workbench::api::Cors::parse("https://lab.example"),
+        ..ApiConfig::default()
+    };
+    let server = TestServer::with_config(config);
+    let listed = [("Origin", "https://lab.example")];
+    assert_eq!(request(server.addr(), "POST", "/train", &listed, &body).status, 200);
+    let reply = request(server.addr(), "POST", "/train", &from_page, &body);
+    assert_eq!(reply.status, 403);
+}
+
+#[test]
+fn an_internal_error_names_the_file_but_not_its_folder() {
+    let server = TestServer::start();
+    enrol(&server, "alice", 1);
+    std::fs::write(server.dir.path().join("alice_metadata.json"), b"{ torn").unwrap();
+    let reply = get(server.addr(), "/user/alice/info");
+    assert_eq!(reply.status, 500, "{}", reply.text());
+    let text = reply.text();
+    assert!(text.contains("alice_metadata.json"), "{text}");
+    let folder = server.dir.path().to_string_lossy().into_owned();
+    assert!(!text.contains(&folder), "{text}");
+    assert!(!text.contains("/tmp"), "{text}");
+}

@@ -287,7 +287,21 @@ pub fn spawn_serve_with_scheme(
     env: &[(&str, &str)],
     scheme: &str,
 ) -> (Serve, SocketAddr, BufReader<std::process::ChildStderr>) {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_keystroke-workbench"));
+    spawn_serve_command(
+        Command::new(env!("CARGO_BIN_EXE_keystroke-workbench")),
+        models,
+        env,
+        scheme,
+    )
+}
+
+/// [`spawn_serve_with_scheme`] from a prepared command (e.g. with resource limits).
+pub fn spawn_serve_command(
+    mut command: Command,
+    models: &std::path::Path,
+    env: &[(&str, &str)],
+    scheme: &str,
+) -> (Serve, SocketAddr, BufReader<std::process::ChildStderr>) {
     command
         .args(["serve", "--host", "127.0.0.1", "--port", "0", "--models"])
         .arg(models)
