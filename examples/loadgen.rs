@@ -3,8 +3,14 @@
 //!
 //! ```text
 //! cargo run --release --example loadgen -- [--connections 1,16,64] [--seconds 3]
-//!     [--max-requests 200000] [--endpoints predict,train] [--addr 127.0.0.1:5000]
+//!     [--max-requests 200000] [--endpoints predict,predict-half,train]
+//!     [--addr 127.0.0.1:5000 [--tls-ca cert.pem]]
 //! ```
+//!
+//! `predict-half` sends an impostor's typing every other attempt (to measure a server whose
+//! failed attempts are counted: run it with `KW_MAX_FAILURES` raised so none locks out).
+//! With `--tls-ca` the connections to `--addr` use HTTPS, trusting that certificate for the
+//! name `localhost`. Every row also gives the share of attempts accepted.
 //!
 //! Without `--addr` it starts the server in this process on 127.0.0.1 (port 0) over a fresh
 //! temporary store, with request logging and throttling off (every /predict carries a fresh
@@ -23,7 +29,9 @@ use keystroke_workbench::api::{Api, ApiConfig, Throttle};
 use keystroke_workbench::server::{ServerConfig, ServerHandle, default_workers};
 use keystroke_workbench::store::Store;
 use serde_json::json;
-use support::{exchange, http_post, sample};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
+use support::{ReadWrite, exchange_on, http_post, impostor_sample, sample};
 
 const PREDICT_USERS: usize = 64;
 
@@ -33,6 +41,38 @@ struct Options {
     max_requests: usize,
     endpoints: Vec<String>,
     addr: Option<SocketAddr>,
+    tls: Option<Arc<rustls::ClientConfig>>,
+}
+
+/// A client trusting the PEM certificate at `path`.
+fn trusting(path: &str) -> Arc<rustls::ClientConfig> {
+    let pem = std::fs::read(path).expect("--tls-ca: readable PEM");
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(&pem) {
+        roots.add(cert.expect("a PEM certificate")).unwrap();
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Arc::new(
+        rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    )
+}
+
+/// A keep-alive connection, plain or TLS.
+fn connect(addr: SocketAddr, tls: Option<&Arc<rustls::ClientConfig>>) -> Box<dyn ReadWrite> {
+    let stream = TcpStream::connect(addr).expect("connect");
+    stream.set_nodelay(true).unwrap();
+    match tls {
+        None => Box::new(stream),
+        Some(config) => {
+            let name = ServerName::try_from("localhost").unwrap();
+            let connection = rustls::ClientConnection::new(Arc::clone(config), name).unwrap();
+            Box::new(rustls::StreamOwned::new(connection, stream))
+        }
+    }
 }
 
 fn options() -> Options {
@@ -42,6 +82,7 @@ fn options() -> Options {
         max_requests: 200_000,
         endpoints: vec!["predict".into(), "train".into()],
         addr: None,
+        tls: None,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     for pair in args.chunks(2) {
@@ -54,6 +95,7 @@ fn options() -> Options {
             "--max-requests" => o.max_requests = value.parse().unwrap(),
             "--endpoints" => o.endpoints = value.split(',').map(String::from).collect(),
             "--addr" => o.addr = Some(value.parse().expect("HOST:PORT")),
+            "--tls-ca" => o.tls = Some(trusting(value)),
             other => panic!("unknown option {other}"),
         }
     }
@@ -65,6 +107,7 @@ fn options() -> Options {
 
 struct Cell {
     requests: usize,
+    accepted: usize,
     elapsed: Duration,
     latencies_us: Vec<u32>,
 }
@@ -82,25 +125,31 @@ fn run_cell(
     let threads: Vec<_> = (0..connections)
         .map(|c| {
             let endpoint = endpoint.to_string();
+            let tls = o.tls.clone();
             thread::Builder::new()
                 .name(format!("loadgen-{c}"))
                 .spawn(move || {
-                    let mut stream = TcpStream::connect(addr).expect("connect");
-                    stream.set_nodelay(true).unwrap();
+                    let mut stream = connect(addr, tls.as_ref());
                     let mut buffer = Vec::new();
                     let mut latencies = Vec::new();
+                    let mut accepted = 0;
                     let begin = Instant::now();
                     for i in 0..per_connection {
                         if begin.elapsed() >= deadline {
                             break;
                         }
-                        let request = if endpoint == "predict" {
+                        let request = if endpoint.starts_with("predict") {
                             let user = format!("user{}", (c + i) % PREDICT_USERS);
                             // A fresh variant every time: a repeat would be refused as a replay.
                             let variant = 1_000 + round * 10_000_000 + c * per_connection + i;
+                            let typing = if endpoint == "predict-half" && i % 2 == 1 {
+                                impostor_sample(variant)
+                            } else {
+                                sample(variant)
+                            };
                             http_post(
                                 "/predict",
-                                &json!({"user_id": user, "keystroke_data": sample(variant)}),
+                                &json!({"user_id": user, "keystroke_data": typing}),
                             )
                         } else {
                             let user = format!("r{round}-c{c}-u{}", i / 10);
@@ -110,26 +159,41 @@ fn run_cell(
                             )
                         };
                         let sent = Instant::now();
-                        let status = exchange(&mut stream, &request, &mut buffer);
+                        let answer = exchange_on(&mut stream, &request, &mut buffer);
                         latencies.push(sent.elapsed().as_micros() as u32);
-                        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&buffer));
+                        assert_eq!(answer.status, 200, "{}", String::from_utf8_lossy(&buffer));
+                        if find(&buffer, b"\"authenticated\":true") {
+                            accepted += 1;
+                        }
+                        if answer.closes {
+                            // The server closes a connection after 1,000 requests.
+                            stream = connect(addr, tls.as_ref());
+                        }
                     }
-                    latencies
+                    (latencies, accepted)
                 })
                 .unwrap()
         })
         .collect();
-    let mut latencies_us: Vec<u32> = threads
-        .into_iter()
-        .flat_map(|t| t.join().unwrap())
-        .collect();
+    let mut latencies_us = Vec::new();
+    let mut accepted = 0;
+    for thread in threads {
+        let (latencies, taken) = thread.join().unwrap();
+        latencies_us.extend(latencies);
+        accepted += taken;
+    }
     let elapsed = started.elapsed();
     latencies_us.sort_unstable();
     Cell {
         requests: latencies_us.len(),
+        accepted,
         elapsed,
         latencies_us,
     }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 fn percentile_ms(sorted: &[u32], p: f64) -> f64 {
@@ -166,31 +230,33 @@ fn main() {
             (server.addr(), Some(server))
         }
     };
-    if o.endpoints.iter().any(|e| e == "predict") {
-        let mut stream = TcpStream::connect(addr).unwrap();
+    if o.endpoints.iter().any(|e| e.starts_with("predict")) {
+        let mut stream = connect(addr, o.tls.as_ref());
         let mut buffer = Vec::new();
         for u in 0..PREDICT_USERS {
             for i in 0..20 {
                 let body = json!({"user_id": format!("user{u}"), "keystroke_data": sample(i)});
-                assert_eq!(
-                    exchange(&mut stream, &http_post("/train", &body), &mut buffer),
-                    200
-                );
+                let answer = exchange_on(&mut stream, &http_post("/train", &body), &mut buffer);
+                assert_eq!(answer.status, 200);
+                if answer.closes {
+                    stream = connect(addr, o.tls.as_ref());
+                }
             }
         }
     }
     println!(
-        "| endpoint | connections | requests | req/s | p50 ms | p99 ms |\n|---|---:|---:|---:|---:|---:|"
+        "| endpoint | connections | requests | req/s | p50 ms | p99 ms | accepted |\n|---|---:|---:|---:|---:|---:|---:|"
     );
     for (round, endpoint) in o.endpoints.iter().enumerate() {
         for &connections in &o.connections {
             let cell = run_cell(addr, endpoint, connections, &o, round * 1000 + connections);
             println!(
-                "| /{endpoint} | {connections} | {} | {:.0} | {:.3} | {:.3} |",
+                "| /{endpoint} | {connections} | {} | {:.0} | {:.3} | {:.3} | {:.1} % |",
                 cell.requests,
                 cell.requests as f64 / cell.elapsed.as_secs_f64(),
                 percentile_ms(&cell.latencies_us, 0.50),
                 percentile_ms(&cell.latencies_us, 0.99),
+                100.0 * cell.accepted as f64 / cell.requests as f64,
             );
         }
     }

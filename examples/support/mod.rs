@@ -1,4 +1,6 @@
 //! Shared by the examples: a typing of a fixed phrase, and a minimal keep-alive HTTP client.
+// Each example uses a part of this module.
+#![allow(dead_code)]
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -16,7 +18,7 @@ pub fn sample(variant: usize) -> Value {
         let wobble = ((variant * 7 + i * 13) % 17) as f64;
         events.push(json!({"key": key, "event": "down", "timestamp": t}));
         // The last term makes every variant distinct (the server refuses repeats as replays).
-        let hold = 80.0 + wobble + variant as f64 * 1e-4;
+        let hold = 80.0 + wobble + variant as f64 * 1e-12;
         events.push(json!({"key": key, "event": "up", "timestamp": t + hold}));
         t += 170.0 + 2.0 * wobble;
     }
@@ -32,8 +34,33 @@ pub fn http_post(path: &str, body: &Value) -> Vec<u8> {
     .into_bytes()
 }
 
+/// An impostor's typing of the phrase: slow holds and flights, varied by `variant` so no two
+/// are alike.
+pub fn impostor_sample(variant: usize) -> Value {
+    let mut events = Vec::new();
+    let mut t = 1000.0;
+    for (i, key) in PHRASE.iter().enumerate() {
+        events.push(json!({"key": key, "event": "down", "timestamp": t}));
+        let hold = 240.0 + (i % 3) as f64 * 40.0 + variant as f64 * 1e-6;
+        events.push(json!({"key": key, "event": "up", "timestamp": t + hold}));
+        t += 420.0 + (i % 4) as f64 * 60.0;
+    }
+    Value::Array(events)
+}
+
+/// One answer: its status, whether the server closes the connection after it, and the body.
+pub struct Answer {
+    pub status: u16,
+    pub closes: bool,
+}
+
 /// Sends `request` and reads one answer; returns its status.
 pub fn exchange(stream: &mut TcpStream, request: &[u8], buffer: &mut Vec<u8>) -> u16 {
+    exchange_on(stream, request, buffer).status
+}
+
+/// [`exchange`] on any stream (plain or TLS), with whether the connection closes after it.
+pub fn exchange_on(stream: &mut impl ReadWrite, request: &[u8], buffer: &mut Vec<u8>) -> Answer {
     stream.write_all(request).expect("write");
     buffer.clear();
     let mut chunk = [0u8; 4096];
@@ -56,7 +83,17 @@ pub fn exchange(stream: &mut TcpStream, request: &[u8], buffer: &mut Vec<u8>) ->
                 assert!(n > 0, "server closed the connection");
                 buffer.extend_from_slice(&chunk[..n]);
             }
-            return head[9..12].parse().unwrap();
+            let closes = head
+                .to_ascii_lowercase()
+                .contains("\r\nconnection: close");
+            return Answer {
+                status: head[9..12].parse().unwrap(),
+                closes,
+            };
         }
     }
 }
+
+/// A byte stream both ways.
+pub trait ReadWrite: Read + Write {}
+impl<T: Read + Write> ReadWrite for T {}

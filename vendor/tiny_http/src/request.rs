@@ -504,9 +504,7 @@ impl Request {
 
         let do_not_send_body = self.method == Method::Head;
         let response = if self.closes {
-            response.with_header(
-                Header::from_bytes(&b"Connection"[..], &b"close"[..]).expect("valid header"),
-            )
+            response.with_connection_close()
         } else {
             response
         };

@@ -298,6 +298,14 @@ where
         self
     }
 
+    /// Marks the response as the connection's last (patched in by keystroke-workbench, see
+    /// PATCHES.md; `Connection` is otherwise refused by `add_header`).
+    pub(crate) fn with_connection_close(mut self) -> Response<R> {
+        self.headers
+            .push(Header::from_bytes(&b"Connection"[..], &b"close"[..]).expect("valid header"));
+        self
+    }
+
     /// Returns the same request, but with a different status code.
     #[inline]
     pub fn with_status_code<S>(mut self, code: S) -> Response<R>

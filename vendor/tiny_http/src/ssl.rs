@@ -5,6 +5,11 @@
 //! trait contract and specific implementations are re-exported as [`SslContextImpl`] and [`SslStream`].
 //! The concrete type of these aliases will depend on which module you enable in `Cargo.toml`.
 
+// Patched (keystroke-workbench, see PATCHES.md): only the rustls backend is adapted to the
+// per-connection I/O of `client.rs`.
+#[cfg(feature = "ssl-openssl")]
+compile_error!("this patched tiny_http supports the ssl-rustls backend only");
+
 #[cfg(feature = "ssl-openssl")]
 pub(crate) mod openssl;
 #[cfg(feature = "ssl-openssl")]
