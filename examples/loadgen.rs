@@ -28,9 +28,9 @@ mod support;
 use keystroke_workbench::api::{Api, ApiConfig, Throttle};
 use keystroke_workbench::server::{ServerConfig, ServerHandle, default_workers};
 use keystroke_workbench::store::Store;
-use serde_json::json;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
+use serde_json::json;
 use support::{ReadWrite, exchange_on, http_post, impostor_sample, sample};
 
 const PREDICT_USERS: usize = 64;

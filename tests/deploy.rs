@@ -16,7 +16,10 @@ fn systemd_unit_verifies() {
     }
     let unit = std::fs::read_to_string("deploy/keystroke-workbench.service").unwrap();
     assert!(unit.contains("ExecStart=/usr/local/bin/keystroke-workbench serve\n"));
-    assert!(unit.contains("\nLimitNOFILE="), "the unit raises the open-file limit");
+    assert!(
+        unit.contains("\nLimitNOFILE="),
+        "the unit raises the open-file limit"
+    );
     // Verify against the binary just built (verify checks that ExecStart exists).
     let binary = env!("CARGO_BIN_EXE_keystroke-workbench");
     let unit = unit.replace(

@@ -608,6 +608,28 @@ fn keep_alive_connections_serve_many_requests() {
 }
 
 #[test]
+fn a_connection_closes_after_its_thousandth_request_and_says_so() {
+    use std::io::Write;
+    let server = TestServer::start();
+    let mut stream = std::net::TcpStream::connect(server.addr()).unwrap();
+    for i in 1..=1000 {
+        stream
+            .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let reply = read_reply(&mut stream).expect("an answer on the same connection");
+        assert_eq!(reply.status, 200);
+        let closes = reply
+            .header("Connection")
+            .is_some_and(|v| v.eq_ignore_ascii_case("close"));
+        assert_eq!(closes, i == 1000, "request {i}");
+    }
+    assert!(
+        read_reply(&mut stream).is_none(),
+        "closed after the 1,000th"
+    );
+}
+
+#[test]
 fn an_endless_header_line_closes_the_connection_not_the_server() {
     let server = TestServer::start();
     let mut raw = b"GET /health HTTP/1.1\r\nX-Long: ".to_vec();
@@ -621,6 +643,9 @@ fn an_endless_header_line_closes_the_connection_not_the_server() {
         assert_eq!(reply.status, 431);
         assert!(reply.json()["error"].as_str().unwrap().contains("too long"));
     }
-    assert!(read_reply(&mut stream).is_none(), "the connection is closed");
+    assert!(
+        read_reply(&mut stream).is_none(),
+        "the connection is closed"
+    );
     assert_eq!(get(server.addr(), "/health").status, 200);
 }

@@ -208,7 +208,11 @@ fn writes_from_a_web_page_of_another_origin_are_refused() {
     for path in ["/train", "/predict"] {
         let reply = request(server.addr(), "POST", path, &from_page, &body);
         assert_eq!(reply.status, 403, "{path}: {}", reply.text());
-        assert!(reply.error().contains("KW_CORS_ORIGINS"), "{}", reply.text());
+        assert!(
+            reply.error().contains("KW_CORS_ORIGINS"),
+            "{}",
+            reply.text()
+        );
     }
     let reply = request(server.addr(), "DELETE", "/user/alice", &from_page, b"");
     assert!(matches!(reply.status, 403), "{}", reply.text());
@@ -217,7 +221,10 @@ fn writes_from_a_web_page_of_another_origin_are_refused() {
         "nothing stored"
     );
     // The mobile app sends no Origin and is unaffected.
-    assert_eq!(request(server.addr(), "POST", "/train", &[], &body).status, 200);
+    assert_eq!(
+        request(server.addr(), "POST", "/train", &[], &body).status,
+        200
+    );
 
     let config = ApiConfig {
         cors: keystroke_workbench::api::Cors::parse("https://lab.example"),
@@ -225,7 +232,10 @@ fn writes_from_a_web_page_of_another_origin_are_refused() {
     };
     let server = TestServer::with_config(config);
     let listed = [("Origin", "https://lab.example")];
-    assert_eq!(request(server.addr(), "POST", "/train", &listed, &body).status, 200);
+    assert_eq!(
+        request(server.addr(), "POST", "/train", &listed, &body).status,
+        200
+    );
     let reply = request(server.addr(), "POST", "/train", &from_page, &body);
     assert_eq!(reply.status, 403);
 }

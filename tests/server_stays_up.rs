@@ -24,7 +24,8 @@ use serde_json::Value;
 static LOUD: Mutex<()> = Mutex::new(());
 
 fn loud() -> std::sync::MutexGuard<'static, ()> {
-    LOUD.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    LOUD.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Collects a child's log in the background (an undrained pipe would block the server).
@@ -62,7 +63,7 @@ fn raise_own_file_limit() -> u64 {
         limit.rlim_cur = limit.rlim_max;
         assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &limit), 0);
     }
-    limit.rlim_cur as u64
+    limit.rlim_cur
 }
 
 #[test]
@@ -96,7 +97,10 @@ fn a_server_left_idle_for_75_seconds_still_answers() {
 #[test]
 fn a_thousand_connections_under_256_file_handles_leave_it_answering() {
     let _turn = loud();
-    assert!(raise_own_file_limit() >= 2200, "the test's clients need handles");
+    assert!(
+        raise_own_file_limit() >= 2200,
+        "the test's clients need handles"
+    );
     let dir = tempfile::tempdir().unwrap();
     let mut command = Command::new(env!("CARGO_BIN_EXE_keystroke-workbench"));
     // SAFETY: setrlimit is async-signal-safe, as pre_exec requires.
@@ -196,17 +200,16 @@ fn pipeline_without_reading(addr: SocketAddr, body: &[u8], stop: &AtomicBool) {
 fn sixteen_slow_clients_leave_predict_fast() {
     let _turn = loud();
     let dir = tempfile::tempdir().unwrap();
-    let (serve, addr, stderr) = spawn_serve(
-        dir.path(),
-        &[("KW_LOG", "warn"), ("KW_MAX_FAILURES", "0")],
-    );
+    let (serve, addr, stderr) =
+        spawn_serve(dir.path(), &[("KW_LOG", "warn"), ("KW_MAX_FAILURES", "0")]);
     let log = drain(stderr);
     enrol(addr, "alice", 5);
     let body = serde_json::to_vec(&sample_body("alice", genuine(70))).unwrap();
     let stop = AtomicBool::new(false);
     let latencies = thread::scope(|scope| {
         for _ in 0..4 {
-            let chunked = "POST /predict HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n400\r\n";
+            let chunked =
+                "POST /predict HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n400\r\n";
             let expect = "POST /predict HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 1000\r\n\r\n";
             let upgrade = "POST /predict HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: websocket\r\nContent-Length: 1000\r\n\r\n";
             let stop = &stop;
@@ -340,7 +343,11 @@ fn a_read_only_store_locks_out_instead_of_accepting() {
     mount.remount("rw");
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let reply = predict(addr, "alice", genuine(81 + deadline.elapsed().as_millis() as usize));
+        let reply = predict(
+            addr,
+            "alice",
+            genuine(81 + deadline.elapsed().as_millis() as usize),
+        );
         if reply.status == 200 {
             assert_eq!(reply.json()["authenticated"], true, "{}", reply.text());
             break;
@@ -370,7 +377,11 @@ fn a_full_store_locks_out_instead_of_accepting() {
     let filler = dir.path().join("filler");
     let mut file = std::fs::File::create(&filler).unwrap();
     let block = vec![0u8; 64 * 1024];
-    while file.write_all(&block).and_then(|()| file.sync_all()).is_ok() {}
+    while file
+        .write_all(&block)
+        .and_then(|()| file.sync_all())
+        .is_ok()
+    {}
     assert_fails_closed(addr);
     drop(serve);
     let log = log.join().unwrap();

@@ -83,9 +83,7 @@ pub fn exchange_on(stream: &mut impl ReadWrite, request: &[u8], buffer: &mut Vec
                 assert!(n > 0, "server closed the connection");
                 buffer.extend_from_slice(&chunk[..n]);
             }
-            let closes = head
-                .to_ascii_lowercase()
-                .contains("\r\nconnection: close");
+            let closes = head.to_ascii_lowercase().contains("\r\nconnection: close");
             return Answer {
                 status: head[9..12].parse().unwrap(),
                 closes,

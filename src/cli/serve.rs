@@ -425,7 +425,10 @@ mod tests {
         let err = resolve(&ServeArgs::default(), &[("KW_MIN_SAMPLES", "0")]).unwrap_err();
         assert!(err.to_string().contains("at least 1"), "{err}");
         let err = resolve(&ServeArgs::default(), &[("KW_API_TOKEN", "")]).unwrap_err();
-        assert!(err.to_string().starts_with("KW_API_TOKEN is set but empty"), "{err}");
+        assert!(
+            err.to_string().starts_with("KW_API_TOKEN is set but empty"),
+            "{err}"
+        );
         let err = resolve(&ServeArgs::default(), &[("KW_MAX_CONNECTIONS", "0")]).unwrap_err();
         assert!(err.to_string().contains("KW_MAX_CONNECTIONS"), "{err}");
         let err = resolve(&ServeArgs::default(), &[("KW_DETECTOR", "svm")]).unwrap_err();

@@ -35,7 +35,7 @@ pub fn raise_open_files_limit() -> Option<u64> {
             );
         }
     }
-    Some(limit.rlim_cur as u64)
+    Some(limit.rlim_cur)
 }
 
 /// Elsewhere the limit is left as it is.

@@ -60,7 +60,10 @@ mod tests {
         let accepting = thread::spawn(move || listener.accept().map(|_| ()));
         thread::sleep(Duration::from_millis(300));
         let _client = TcpStream::connect(addr).unwrap();
-        accepting.join().unwrap().expect("accept() must not time out");
+        accepting
+            .join()
+            .unwrap()
+            .expect("accept() must not time out");
     }
 
     #[test]

@@ -106,8 +106,10 @@ impl StoreError {
     /// the whole error).
     pub fn client_message(&self) -> String {
         let name = |path: &Path| {
-            path.file_name()
-                .map_or_else(|| "a store file".into(), |n| n.to_string_lossy().into_owned())
+            path.file_name().map_or_else(
+                || "a store file".into(),
+                |n| n.to_string_lossy().into_owned(),
+            )
         };
         match self {
             StoreError::Io {
