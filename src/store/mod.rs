@@ -16,6 +16,7 @@ mod npy;
 pub mod parse;
 mod records;
 mod space;
+mod stamp;
 mod user_id;
 mod versioned;
 
@@ -40,6 +41,7 @@ use parse::corrupt;
 pub use records::{
     METADATA_FORMAT, MODEL_FORMAT, Metadata, ModelFile, THROTTLE_FORMAT, ThrottleState,
 };
+pub use stamp::CommitStamp;
 pub use user_id::{MAX_USER_ID_CHARS, UserId, UserIdError};
 use versioned::FileFormat;
 
@@ -247,8 +249,8 @@ impl Store {
         Ok(legacy)
     }
 
-    /// How many writes to `user` this process has finished. A reader that caches what it
-    /// loaded compares this before reusing it; another process's writes show in the files.
+    /// How many writes to `user` this process has finished (part of [`Store::commit_stamp`],
+    /// which also sees other processes' commits).
     pub fn generation(&self, user: &UserId) -> u64 {
         let users = self.users.lock().unwrap_or_else(PoisonError::into_inner);
         users
