@@ -116,7 +116,7 @@ impl Api {
     /// The API over `store` (shared with the caller, e.g. the GUI).
     pub fn new(store: Arc<Store>, config: ApiConfig) -> Api {
         let models = ModelCache::new(config.model_cache_bytes);
-        let audit = AuditLog::new(store.dir());
+        let audit = AuditLog::new(Arc::clone(&store));
         Api {
             store,
             config,

@@ -143,11 +143,23 @@ fn copy(error: &io::Error) -> io::Error {
 /// Fsyncs every file of `batch` (several at a time), then each distinct folder once; returns
 /// each job's outcome (its first failure).
 fn sync_batch(batch: &[Job]) -> Vec<io::Result<()>> {
-    let files: Vec<(usize, &File)> = batch
-        .iter()
-        .enumerate()
-        .flat_map(|(i, job)| job.files.iter().map(move |f| (i, f)))
-        .collect();
+    // One fsync per file, however many jobs wrote it (the audit log): each job sharing it gets
+    // its outcome.
+    let mut files: Vec<(Vec<usize>, &File)> = Vec::new();
+    let mut index: BTreeMap<(u64, u64), usize> = BTreeMap::new();
+    for (i, job) in batch.iter().enumerate() {
+        for file in &job.files {
+            match identity(file).and_then(|id| index.get(&id).copied()) {
+                Some(at) => files[at].0.push(i),
+                None => {
+                    if let Some(id) = identity(file) {
+                        index.insert(id, files.len());
+                    }
+                    files.push((vec![i], file));
+                }
+            }
+        }
+    }
     let failures: Vec<(usize, io::Error)> = if files.len() <= 1 {
         sync_files(&files)
     } else {
@@ -186,11 +198,28 @@ fn sync_batch(batch: &[Job]) -> Vec<io::Result<()>> {
     results
 }
 
-fn sync_files(files: &[(usize, &File)]) -> Vec<(usize, io::Error)> {
-    files
-        .iter()
-        .filter_map(|(i, file)| file.sync_all().err().map(|e| (*i, e)))
-        .collect()
+/// The file's device and inode, where the platform says.
+fn identity(file: &File) -> Option<(u64, u64)> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        file.metadata().ok().map(|m| (m.dev(), m.ino()))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = file;
+        None
+    }
+}
+
+fn sync_files(files: &[(Vec<usize>, &File)]) -> Vec<(usize, io::Error)> {
+    let mut failures = Vec::new();
+    for (jobs, file) in files {
+        if let Err(error) = file.sync_all() {
+            failures.extend(jobs.iter().map(|&i| (i, copy(&error))));
+        }
+    }
+    failures
 }
 
 #[cfg(test)]
