@@ -4,7 +4,7 @@
 //! ```text
 //! cargo run --release --example loadgen -- [--connections 1,16,64] [--seconds 3]
 //!     [--max-requests 200000] [--endpoints predict,predict-half,train]
-//!     [--addr 127.0.0.1:5000 [--tls-ca cert.pem]]
+//!     [--commit group,immediate] [--addr 127.0.0.1:5000 [--tls-ca cert.pem]]
 //! ```
 //!
 //! `predict-half` sends an impostor's typing every other attempt (to measure a server whose
@@ -13,8 +13,10 @@
 //! name `localhost`. Every row also gives the share of attempts accepted.
 //!
 //! Without `--addr` it starts the server in this process on 127.0.0.1 (port 0) over a fresh
-//! temporary store, with request logging and throttling off (every /predict carries a fresh
-//! sample, so none is refused as a replay). `/predict` goes to 64 enrolled users (20 samples
+//! temporary store for each `--commit` mode in turn — `group` (writers share fsyncs, the
+//! default) and `immediate` (each writer fsyncs its own files, as before group commit) — with
+//! request logging and throttling off (every /predict carries a fresh sample, so none is
+//! refused as a replay). `/predict` goes to 64 enrolled users (20 samples
 //! each, isolation forest); `/train` enrols fresh users, 10 samples each (the model is trained
 //! from the 5th on), every write durable (fsync).
 
@@ -27,7 +29,7 @@ mod support;
 
 use keystroke_workbench::api::{Api, ApiConfig, Throttle};
 use keystroke_workbench::server::{ServerConfig, ServerHandle, default_workers};
-use keystroke_workbench::store::Store;
+use keystroke_workbench::store::{Committer, DEFAULT_MAX_WAIT, Store};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use serde_json::json;
@@ -40,6 +42,7 @@ struct Options {
     seconds: f64,
     max_requests: usize,
     endpoints: Vec<String>,
+    commits: Vec<String>,
     addr: Option<SocketAddr>,
     tls: Option<Arc<rustls::ClientConfig>>,
 }
@@ -81,6 +84,7 @@ fn options() -> Options {
         seconds: 3.0,
         max_requests: 200_000,
         endpoints: vec!["predict".into(), "train".into()],
+        commits: vec!["group".into()],
         addr: None,
         tls: None,
     };
@@ -94,6 +98,7 @@ fn options() -> Options {
             "--seconds" => o.seconds = value.parse().unwrap(),
             "--max-requests" => o.max_requests = value.parse().unwrap(),
             "--endpoints" => o.endpoints = value.split(',').map(String::from).collect(),
+            "--commit" => o.commits = value.split(',').map(String::from).collect(),
             "--addr" => o.addr = Some(value.parse().expect("HOST:PORT")),
             "--tls-ca" => o.tls = Some(trusting(value)),
             other => panic!("unknown option {other}"),
@@ -201,63 +206,83 @@ fn percentile_ms(sorted: &[u32], p: f64) -> f64 {
     f64::from(sorted[i]) / 1000.0
 }
 
+/// A server in this process over a fresh store in `dir`, committing as `commit` says.
+fn start_server(dir: &std::path::Path, commit: &str) -> ServerHandle {
+    let committer = match commit {
+        "group" => Committer::batching(DEFAULT_MAX_WAIT),
+        "immediate" => Committer::immediate(),
+        other => panic!("--commit {other}: use group or immediate"),
+    };
+    let store = Arc::new(Store::open_with(dir, committer).unwrap());
+    // Throttling off: the generated attempts are not all genuine, and a lockout would answer
+    // 429 instead of exercising /predict.
+    let config = ApiConfig {
+        throttle: Throttle {
+            max_failures: 0,
+            ..Throttle::default()
+        },
+        ..ApiConfig::default()
+    };
+    let api = Arc::new(Api::new(store, config));
+    let config = ServerConfig {
+        host: "127.0.0.1".into(),
+        port: 0,
+        workers: default_workers(),
+        request_timeout: Duration::from_secs(30),
+        tls: None,
+        ..ServerConfig::default()
+    };
+    ServerHandle::start(api, &config).unwrap()
+}
+
 fn main() {
     let o = options();
-    let dir = tempfile::tempdir().unwrap();
-    let (addr, _server) = match o.addr {
-        Some(addr) => (addr, None),
-        None => {
-            let store = Arc::new(Store::open(dir.path()).unwrap());
-            // Throttling off: the generated attempts are not all genuine, and a lockout would
-            // answer 429 instead of exercising /predict.
-            let config = ApiConfig {
-                throttle: Throttle {
-                    max_failures: 0,
-                    ..Throttle::default()
-                },
-                ..ApiConfig::default()
-            };
-            let api = Arc::new(Api::new(store, config));
-            let config = ServerConfig {
-                host: "127.0.0.1".into(),
-                port: 0,
-                workers: default_workers(),
-                request_timeout: Duration::from_secs(30),
-                tls: None,
-                ..ServerConfig::default()
-            };
-            let server = ServerHandle::start(api, &config).unwrap();
-            (server.addr(), Some(server))
-        }
+    println!(
+        "| commit | endpoint | connections | requests | req/s | p50 ms | p99 ms | accepted |\n|---|---|---:|---:|---:|---:|---:|---:|"
+    );
+    let commits = if o.addr.is_some() {
+        vec!["(external)".to_string()]
+    } else {
+        o.commits.clone()
     };
-    if o.endpoints.iter().any(|e| e.starts_with("predict")) {
-        let mut stream = connect(addr, o.tls.as_ref());
-        let mut buffer = Vec::new();
-        for u in 0..PREDICT_USERS {
-            for i in 0..20 {
-                let body = json!({"user_id": format!("user{u}"), "keystroke_data": sample(i)});
-                let answer = exchange_on(&mut stream, &http_post("/train", &body), &mut buffer);
-                assert_eq!(answer.status, 200);
-                if answer.closes {
-                    stream = connect(addr, o.tls.as_ref());
-                }
+    for (c, commit) in commits.iter().enumerate() {
+        let dir = tempfile::tempdir().unwrap();
+        let server = o.addr.is_none().then(|| start_server(dir.path(), commit));
+        let addr = o
+            .addr
+            .unwrap_or_else(|| server.as_ref().expect("started").addr());
+        if o.endpoints.iter().any(|e| e.starts_with("predict")) && (c == 0 || server.is_some()) {
+            enrol_predict_users(addr, o.tls.as_ref());
+        }
+        for (round, endpoint) in o.endpoints.iter().enumerate() {
+            for &connections in &o.connections {
+                let round = (c * 100 + round) * 1000 + connections;
+                let cell = run_cell(addr, endpoint, connections, &o, round);
+                println!(
+                    "| {commit} | /{endpoint} | {connections} | {} | {:.0} | {:.3} | {:.3} | {:.1} % |",
+                    cell.requests,
+                    cell.requests as f64 / cell.elapsed.as_secs_f64(),
+                    percentile_ms(&cell.latencies_us, 0.50),
+                    percentile_ms(&cell.latencies_us, 0.99),
+                    100.0 * cell.accepted as f64 / cell.requests as f64,
+                );
             }
         }
     }
-    println!(
-        "| endpoint | connections | requests | req/s | p50 ms | p99 ms | accepted |\n|---|---:|---:|---:|---:|---:|---:|"
-    );
-    for (round, endpoint) in o.endpoints.iter().enumerate() {
-        for &connections in &o.connections {
-            let cell = run_cell(addr, endpoint, connections, &o, round * 1000 + connections);
-            println!(
-                "| /{endpoint} | {connections} | {} | {:.0} | {:.3} | {:.3} | {:.1} % |",
-                cell.requests,
-                cell.requests as f64 / cell.elapsed.as_secs_f64(),
-                percentile_ms(&cell.latencies_us, 0.50),
-                percentile_ms(&cell.latencies_us, 0.99),
-                100.0 * cell.accepted as f64 / cell.requests as f64,
-            );
+}
+
+/// Enrols the users /predict goes to, 20 samples each.
+fn enrol_predict_users(addr: SocketAddr, tls: Option<&Arc<rustls::ClientConfig>>) {
+    let mut stream = connect(addr, tls);
+    let mut buffer = Vec::new();
+    for u in 0..PREDICT_USERS {
+        for i in 0..20 {
+            let body = json!({"user_id": format!("user{u}"), "keystroke_data": sample(i)});
+            let answer = exchange_on(&mut stream, &http_post("/train", &body), &mut buffer);
+            assert_eq!(answer.status, 200);
+            if answer.closes {
+                stream = connect(addr, tls);
+            }
         }
     }
 }

@@ -37,14 +37,6 @@ struct Trainer {
     in_flight: Option<usize>,
 }
 
-fn train(addr: SocketAddr, user: &str, variant: usize) -> Option<Reply> {
-    let body = sample_body(user, genuine(variant)).to_string();
-    try_send_raw(
-        addr,
-        &raw_request(addr, "POST", "/train", &[], body.as_bytes()),
-    )
-}
-
 /// Sends fresh samples until the server stops answering; checks each answer's count.
 fn train_until_killed(addr: SocketAddr, user: &str, state: &Mutex<Trainer>) {
     loop {
@@ -54,7 +46,7 @@ fn train_until_killed(addr: SocketAddr, user: &str, state: &Mutex<Trainer>) {
             state.in_flight = Some(state.next_variant);
             state.next_variant
         };
-        let Some(reply) = train(addr, user, variant) else {
+        let Some(reply) = post_train(addr, user, variant) else {
             return; // killed: `in_flight` stays set
         };
         assert_eq!(reply.status, 200, "{user}: {}", reply.text());
@@ -105,7 +97,7 @@ fn reconcile(addr: SocketAddr, user: &str, state: &mut Trainer) -> bool {
     let Some(variant) = state.in_flight.take() else {
         return false;
     };
-    let reply = train(addr, user, variant).expect("the restarted server answers");
+    let reply = post_train(addr, user, variant).expect("the restarted server answers");
     let expected = state.acknowledged + 1;
     state.acknowledged = expected;
     match reply.status {

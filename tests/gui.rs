@@ -329,3 +329,53 @@ fn the_server_panel_serves_https_with_a_certificate_and_key() {
     assert!(common::try_send_raw(addr, &raw).is_none());
     click(&mut harness, "Stop server");
 }
+
+/// The workbench and a `serve` process on one folder: samples typed in the window and sent to
+/// the server while it also writes are all stored, each side sees the other's, and the store
+/// checks clean.
+#[test]
+fn the_workbench_and_a_serve_process_share_one_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_serve, addr, _log) = common::spawn_serve(dir.path(), &[("KW_LOG", "warn")]);
+    let mut harness = workbench(dir.path());
+    harness.run_steps(2);
+    let alice = UserId::parse("alice").unwrap();
+    let keys = ["p", "a", "s", "s", "Enter"];
+    let served = |variant: usize| {
+        let events = common::events(&keys, |i| (80.0 + i as f64, 150.0 + variant as f64));
+        let reply = common::post(addr, "/train", &common::sample_body("alice", events));
+        assert_eq!(reply.status, 200, "{}", reply.text());
+    };
+    type_phrase(&mut harness, 1);
+    served(1);
+    // The server's sample shows in the window, beside the one typed there.
+    harness.run_steps(2);
+    harness.get_by_label("samples: 2 of 5");
+
+    // The server writes on its own while the window stores two more.
+    std::thread::scope(|scope| {
+        scope.spawn(|| (2..8).for_each(served));
+        type_phrase(&mut harness, 2);
+        type_phrase(&mut harness, 3);
+    });
+    harness.run_steps(2);
+    let stored = harness
+        .state()
+        .store()
+        .metadata(&alice)
+        .unwrap()
+        .unwrap()
+        .samples;
+    assert_eq!(stored, 10, "{}", harness.state().message());
+    harness.get_by_label("samples: 10 of 5");
+    let info = common::get(addr, "/user/alice/info").json();
+    assert_eq!(
+        info["training_samples"], 10,
+        "the server sees the window's samples"
+    );
+    let store = harness.state().store();
+    let metadata = store.metadata(&alice).unwrap().unwrap();
+    assert_eq!(store.samples(&alice, &metadata).unwrap().len(), 10);
+    let (clean, report) = common::store_check(dir.path(), false);
+    assert!(clean, "{report}");
+}

@@ -58,14 +58,16 @@ static FILES: LazyLock<StoreFiles> = LazyLock::new(|| {
         DetectorParams::Euclidean,
     ] {
         let n = models.len() as f64;
-        store.with_user(&user(), |writer| {
-            let sample = typing(
-                &keys,
-                &[80.0 + n, 90.0, 85.0 + 2.0 * n, 95.0],
-                &[170.0, 160.0 + n, 200.0, 0.0],
-            );
-            writer.add_sample(&sample, Some(&kind), now).unwrap();
-        });
+        store
+            .with_user(&user(), |writer| {
+                let sample = typing(
+                    &keys,
+                    &[80.0 + n, 90.0, 85.0 + 2.0 * n, 95.0],
+                    &[170.0, 160.0 + n, 200.0, 0.0],
+                );
+                writer.add_sample(&sample, Some(&kind), now)
+            })
+            .unwrap();
         models.push(std::fs::read(store.paths(&user()).model).unwrap());
     }
     let paths = store.paths(&user());

@@ -241,14 +241,14 @@ fn writes_from_a_web_page_of_another_origin_are_refused() {
 }
 
 #[test]
-fn an_internal_error_names_the_file_but_not_its_folder() {
+fn an_internal_error_says_what_to_run_but_names_no_path() {
     let server = TestServer::start();
     enrol(&server, "alice", 1);
     std::fs::write(server.dir.path().join("alice_metadata.json"), b"{ torn").unwrap();
     let reply = get(server.addr(), "/user/alice/info");
     assert_eq!(reply.status, 500, "{}", reply.text());
     let text = reply.text();
-    assert!(text.contains("alice_metadata.json"), "{text}");
+    assert!(text.contains("store check --repair"), "{text}");
     let folder = server.dir.path().to_string_lossy().into_owned();
     assert!(!text.contains(&folder), "{text}");
     assert!(!text.contains("/tmp"), "{text}");

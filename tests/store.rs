@@ -1,9 +1,10 @@
 //! The model store on real files: layout, atomicity, phrase binding, rejection of damaged files,
 //! and a `.npy` that NumPy loads.
 
+mod common;
+
 use std::fs;
 use std::path::Path;
-use std::process::Command;
 
 use chrono::NaiveDate;
 use keystroke_workbench::capture::{KeyAction, KeyEvent, Sample};
@@ -51,6 +52,8 @@ fn file_names(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
+        // `.locks/` holds the writers' lock files, not data.
+        .filter(|name| name != ".locks")
         .collect();
     names.sort();
     names
@@ -333,18 +336,8 @@ fn numpy_loads_the_features_file() {
                   a = np.load(sys.argv[1], allow_pickle=False)\n\
                   print(json.dumps({'dtype': str(a.dtype), 'shape': list(a.shape), \
                   'c': bool(a.flags['C_CONTIGUOUS']), 'values': a.tolist()}))";
-    let python = std::env::var("KW_PYTHON").unwrap_or_else(|_| "python3".into());
-    let output = Command::new(&python)
-        .args(["-c", script])
-        .arg(dir.path().join("alice@example.com_features.npy"))
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {python} (install python3 with numpy): {e}"));
-    assert!(
-        output.status.success(),
-        "numpy failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let loaded: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let stdout = common::run_python(script, &[dir.path().join("alice@example.com_features.npy")]);
+    let loaded: serde_json::Value = serde_json::from_slice(&stdout).unwrap();
     assert_eq!(loaded["dtype"], "float64");
     assert_eq!(loaded["shape"], serde_json::json!([3, 10]));
     assert_eq!(loaded["c"], true);

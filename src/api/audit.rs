@@ -1,15 +1,17 @@
 //! The audit log, `<store>/audit.jsonl`: one JSON line per /train, deletion and lockout —
-//! time, endpoint, user, outcome, client address; never keys or timings.
+//! time, endpoint, user, outcome, client address; never keys or timings. Each line is durable
+//! before the request it records is answered, fsynced through the store's group committer
+//! together with every other writer's.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::sync::{Mutex, PoisonError};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use chrono::NaiveDateTime;
 use serde_json::json;
 
-use crate::store::{UserId, format_time};
+use crate::store::{Store, UserId, format_time};
 
 /// File name of the audit log inside the store.
 pub const AUDIT_FILE: &str = "audit.jsonl";
@@ -19,6 +21,7 @@ pub const AUDIT_FILE: &str = "audit.jsonl";
 pub struct AuditLog {
     path: PathBuf,
     file: Mutex<Option<File>>,
+    store: Arc<Store>,
 }
 
 /// One audited event.
@@ -37,15 +40,17 @@ pub struct AuditEvent<'a> {
 }
 
 impl AuditLog {
-    /// The log of the store in `dir` (created on the first event).
-    pub fn new(dir: &Path) -> AuditLog {
+    /// The log of `store` (created on the first event).
+    pub fn new(store: Arc<Store>) -> AuditLog {
         AuditLog {
-            path: dir.join(AUDIT_FILE),
+            path: store.dir().join(AUDIT_FILE),
             file: Mutex::new(None),
+            store,
         }
     }
 
-    /// Appends an event; failures are logged, never fatal to the request.
+    /// Appends an event and waits until it is durable; failures are logged, never fatal to the
+    /// request.
     pub fn record(&self, event: AuditEvent<'_>) {
         let mut line = json!({
             "time": format_time(event.at),
@@ -56,8 +61,9 @@ impl AuditLog {
         })
         .to_string();
         line.push('\n');
-        let mut file = self.file.lock().unwrap_or_else(PoisonError::into_inner);
-        let result = (|| {
+        let written = (|| {
+            let mut file = self.file.lock().unwrap_or_else(PoisonError::into_inner);
+            let created = file.is_none() && !self.path.exists();
             if file.is_none() {
                 *file = Some(
                     OpenOptions::new()
@@ -66,14 +72,23 @@ impl AuditLog {
                         .open(&self.path)?,
                 );
             }
-            // One append per line (atomic for O_APPEND), handed to the OS but not fsynced: a
-            // power cut may lose the last lines, never the data they describe.
-            file.as_mut()
-                .expect("opened above")
-                .write_all(line.as_bytes())
+            let handle = file.as_mut().expect("opened above");
+            // One append per line (atomic for O_APPEND, also beside other processes' lines).
+            if let Err(e) = handle.write_all(line.as_bytes()) {
+                *file = None;
+                return Err(e);
+            }
+            Ok::<_, std::io::Error>((handle.try_clone()?, created))
         })();
+        let result = written.and_then(|(handle, created)| {
+            let dirs = if created {
+                vec![self.store.dir().to_path_buf()]
+            } else {
+                Vec::new()
+            };
+            self.store.committer().sync(vec![handle], dirs)
+        });
         if let Err(e) = result {
-            *file = None;
             log::error!(
                 "cannot append to the audit log {}: {e}",
                 self.path.display()

@@ -1,17 +1,13 @@
 //! Loaded users, kept in memory between requests and bounded in bytes (least recently used
-//! evicted first). An entry is reused only while the user's files are unchanged: the store's
-//! in-process write count and the metadata file's identity (which every commit replaces) both
-//! match, so a model trained by the GUI in this process, or by another process on the same
-//! folder, is used by the next request.
+//! evicted first). An entry is reused only while the user's [`CommitStamp`] is unchanged, so a
+//! model trained by the GUI in this process, or by another process on the same folder, is used
+//! by the next request.
 
-use std::fs;
-use std::io;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::SystemTime;
 
 use lru::LruCache;
 
-use crate::store::{Snapshot, Store, StoreError, UserId};
+use crate::store::{CommitStamp, Snapshot, Store, StoreError, UserId};
 
 /// What the store holds for a user.
 #[derive(Debug, Clone)]
@@ -39,39 +35,9 @@ struct Inner {
 
 #[derive(Debug)]
 struct Entry {
-    stamp: Stamp,
+    stamp: CommitStamp,
     snapshot: Arc<Snapshot>,
     bytes: usize,
-}
-
-/// What must be unchanged for an entry to be reused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Stamp {
-    generation: u64,
-    file: FileIdentity,
-}
-
-/// The metadata file's identity: a commit replaces the file (a new inode) and changes its
-/// modification time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct FileIdentity {
-    len: u64,
-    modified: Option<SystemTime>,
-    inode: u64,
-}
-
-impl FileIdentity {
-    fn of(metadata: &fs::Metadata) -> FileIdentity {
-        #[cfg(unix)]
-        let inode = std::os::unix::fs::MetadataExt::ino(metadata);
-        #[cfg(not(unix))]
-        let inode = 0;
-        FileIdentity {
-            len: metadata.len(),
-            modified: metadata.modified().ok(),
-            inode,
-        }
-    }
 }
 
 impl ModelCache {
@@ -88,29 +54,15 @@ impl ModelCache {
 
     /// The user's current state, from memory when the files are unchanged.
     pub fn get(&self, store: &Store, user: &UserId) -> Result<Lookup, StoreError> {
-        // Read the write count before the files, so a write finishing meanwhile makes the entry
-        // stale rather than the cache wrong.
-        let generation = store.generation(user);
-        let path = store.paths(user).metadata;
-        let file = match fs::metadata(&path) {
-            Ok(m) => FileIdentity::of(&m),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                self.remove(user);
-                return Ok(match store.metadata(user) {
-                    Err(StoreError::Legacy { .. }) => Lookup::Legacy,
-                    Ok(_) => Lookup::Absent,
-                    Err(e) => return Err(e),
-                });
-            }
-            Err(source) => {
-                return Err(StoreError::Io {
-                    action: "inspect",
-                    path,
-                    source,
-                });
-            }
-        };
-        let stamp = Stamp { generation, file };
+        let stamp = store.commit_stamp(user)?;
+        if !stamp.has_metadata() {
+            self.remove(user);
+            return Ok(match store.metadata(user) {
+                Err(StoreError::Legacy { .. }) => Lookup::Legacy,
+                Ok(_) => Lookup::Absent,
+                Err(e) => return Err(e),
+            });
+        }
         if let Some(entry) = self.lock().entries.get(user)
             && entry.stamp == stamp
         {
@@ -132,7 +84,7 @@ impl ModelCache {
         (inner.entries.len(), inner.bytes)
     }
 
-    fn insert(&self, user: &UserId, stamp: Stamp, snapshot: Arc<Snapshot>) {
+    fn insert(&self, user: &UserId, stamp: CommitStamp, snapshot: Arc<Snapshot>) {
         let bytes = approximate_bytes(&snapshot);
         let mut inner = self.lock();
         if let Some(old) = inner.entries.put(

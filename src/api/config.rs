@@ -9,6 +9,15 @@ pub const DEFAULT_MIN_SAMPLES: usize = 5;
 /// Default memory budget of the model cache.
 pub const DEFAULT_MODEL_CACHE_BYTES: usize = 256 << 20;
 
+/// Default most samples one user may store (`KW_MAX_SAMPLES_PER_USER`).
+pub const DEFAULT_MAX_SAMPLES_PER_USER: usize = 1_000;
+
+/// Default most users the store may hold (`KW_MAX_USERS`).
+pub const DEFAULT_MAX_USERS: usize = 100_000;
+
+/// Default free space kept on the store's file system (`KW_MIN_FREE_MB`, 64 MiB).
+pub const DEFAULT_MIN_FREE_BYTES: u64 = 64 << 20;
+
 /// API settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiConfig {
@@ -31,6 +40,15 @@ pub struct ApiConfig {
     /// joins the user's newest this-many accepted attempts and the model is retrained on them
     /// and the enrolment samples; 0 = off.
     pub template_window: usize,
+    /// Most samples a user may store; /train beyond it is refused (`KW_MAX_SAMPLES_PER_USER`).
+    pub max_samples_per_user: usize,
+    /// Most users the store may hold; a new user's /train beyond it is refused (`KW_MAX_USERS`).
+    /// Counted when a new user's first sample arrives, so first samples arriving at the same
+    /// moment from several writers may pass it by as many.
+    pub max_users: usize,
+    /// Free space (bytes) /train leaves on the store's file system: below it, /train answers
+    /// 507 while /predict and /info keep working (`KW_MIN_FREE_MB`).
+    pub min_free_bytes: u64,
 }
 
 impl Default for ApiConfig {
@@ -44,6 +62,9 @@ impl Default for ApiConfig {
             throttle: Throttle::default(),
             hide_scores: false,
             template_window: 0,
+            max_samples_per_user: DEFAULT_MAX_SAMPLES_PER_USER,
+            max_users: DEFAULT_MAX_USERS,
+            min_free_bytes: DEFAULT_MIN_FREE_BYTES,
         }
     }
 }

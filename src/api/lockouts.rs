@@ -139,7 +139,7 @@ impl Lockouts {
         log::error!("cannot save throttle state: {error}");
         self.book().failing = Some(format!(
             "failed attempts cannot be saved: {}",
-            error.client_message()
+            error.public_message()
         ));
     }
 

@@ -19,7 +19,10 @@ use crate::features::{Features, fingerprint};
 use crate::store::{Store, StoreError, UserId, format_time};
 pub use audit::{AUDIT_FILE, AuditEvent, AuditLog};
 pub use cache::{Lookup, ModelCache};
-pub use config::{ApiConfig, Cors, DEFAULT_MIN_SAMPLES, DEFAULT_MODEL_CACHE_BYTES};
+pub use config::{
+    ApiConfig, Cors, DEFAULT_MAX_SAMPLES_PER_USER, DEFAULT_MAX_USERS, DEFAULT_MIN_FREE_BYTES,
+    DEFAULT_MIN_SAMPLES, DEFAULT_MODEL_CACHE_BYTES,
+};
 pub use guard::{RECENT_PER_USER, RecentVectors, Throttle};
 pub use lockouts::{Blocked, Lockouts};
 pub use routes::{Route, path_of as target_path};
@@ -116,7 +119,7 @@ impl Api {
     /// The API over `store` (shared with the caller, e.g. the GUI).
     pub fn new(store: Arc<Store>, config: ApiConfig) -> Api {
         let models = ModelCache::new(config.model_cache_bytes);
-        let audit = AuditLog::new(store.dir());
+        let audit = AuditLog::new(Arc::clone(&store));
         Api {
             store,
             config,
@@ -259,16 +262,28 @@ impl Api {
                 client: request.client,
             })
         };
+        if let Err(refused) = self.check_free_space() {
+            audit("refused 507: free-space reserve");
+            return Err(refused.for_user(&user));
+        }
+        if let Err(refused) = self.check_user_quota(&user) {
+            audit("refused 403: user quota");
+            return Err(refused.for_user(&user));
+        }
         let min = self.config.min_samples;
+        let max = self.config.max_samples_per_user;
         let result = self.store.with_user(&user, |writer| {
             if let Some(row) = writer.find_duplicate(&Features::of(&sample))? {
-                return Ok(Err(row));
+                return Ok(Err(Refusal::Duplicate(row)));
             }
             let stored = match writer.metadata() {
                 Ok(metadata) => metadata.map_or(0, |m| m.samples),
                 Err(StoreError::Legacy { .. }) => 0,
                 Err(e) => return Err(e),
             };
+            if stored >= max {
+                return Ok(Err(Refusal::SampleQuota));
+            }
             let train = (stored + 1 >= min).then_some(&self.config.detector);
             writer
                 .add_sample(&sample, train, now)
@@ -276,7 +291,7 @@ impl Api {
         });
         let (count, trained) = match result {
             Ok(Ok(done)) => done,
-            Ok(Err(row)) => {
+            Ok(Err(Refusal::Duplicate(row))) => {
                 audit("refused 400: duplicate");
                 return Err(bad_request(format!(
                     "duplicate sample: its timings are identical to stored sample {}",
@@ -284,13 +299,25 @@ impl Api {
                 ))
                 .for_user(&user));
             }
+            Ok(Err(Refusal::SampleQuota)) => {
+                audit("refused 403: sample quota");
+                return Err(Response::error(
+                    403,
+                    format!(
+                        "user '{user}' has the most samples allowed ({max}, \
+                         KW_MAX_SAMPLES_PER_USER): the sample was not stored"
+                    ),
+                )
+                .for_user(&user));
+            }
             Err(e @ StoreError::PhraseMismatch { .. }) => {
                 audit("refused 400: phrase mismatch");
                 return Err(bad_request(e.to_string()).for_user(&user));
             }
             Err(e) => {
-                audit("failed 500");
-                return Err(internal(&e).for_user(&user));
+                let failure = internal(&e);
+                audit(&format!("failed {}", failure.status));
+                return Err(failure.for_user(&user));
             }
         };
         audit(if trained { "stored, trained" } else { "stored" });
@@ -303,6 +330,43 @@ impl Api {
             body["message"] = format!("Need {min} samples to train model").into();
         }
         Ok(Response::json(200, body).for_user(&user))
+    }
+
+    /// 507 when the store's file system has less free space than the configured reserve.
+    fn check_free_space(&self) -> Result<(), Response> {
+        let reserve = self.config.min_free_bytes;
+        match self.store.available_bytes() {
+            Ok(Some(free)) if free < reserve => Err(Response::error(
+                507,
+                format!(
+                    "the server is low on disk space ({} MiB free, {} MiB kept free, \
+                     KW_MIN_FREE_MB): the sample was not stored",
+                    free >> 20,
+                    reserve >> 20
+                ),
+            )),
+            Ok(_) => Ok(()),
+            Err(e) => Err(internal(&e)),
+        }
+    }
+
+    /// 403 when `user` is new and the store already holds the most users allowed.
+    fn check_user_quota(&self, user: &UserId) -> Result<(), Response> {
+        let max = self.config.max_users;
+        let failed = |e: StoreError| internal(&e);
+        if self.store.paths(user).metadata.exists() {
+            return Ok(());
+        }
+        if self.store.users().map_err(failed)?.len() >= max {
+            return Err(Response::error(
+                403,
+                format!(
+                    "the store holds the most users allowed ({max}, KW_MAX_USERS): \
+                     user '{user}' cannot enrol"
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// `DELETE /user/{id}`: removes the user's files. Needs the API token, so it is refused
@@ -456,7 +520,7 @@ impl Api {
             Ok(None) => Ok(()),
             Err(e) => Err(unavailable(format!(
                 "the attempt cannot be counted: {}",
-                e.client_message()
+                e.public_message()
             ))
             .for_user(user)),
         }
@@ -531,11 +595,20 @@ fn bad_request(message: String) -> Response {
     Response::error(400, message)
 }
 
-/// A 500 for a store failure: the log has the whole error, the client the part without
-/// file-system paths.
+/// A failed store operation as an answer: 507 when the disk is full, otherwise 500 — a damaged
+/// file names the command that repairs it. The body never shows a path; the log does.
 fn internal(error: &StoreError) -> Response {
-    log::error!("store: {error}");
-    Response::error(500, format!("internal error: {}", error.client_message()))
+    log::error!("{error}");
+    if error.is_disk_full() {
+        return Response::error(
+            507,
+            format!(
+                "the server's disk is full: nothing was stored ({})",
+                error.public_message()
+            ),
+        );
+    }
+    Response::error(500, format!("internal error: {}", error.public_message()))
 }
 
 /// A 503: attempts are refused while their outcome cannot be saved.
@@ -545,4 +618,12 @@ fn unavailable(why: String) -> Response {
         format!("authentication is unavailable: {why}; try again later"),
     )
     .header("Retry-After", "5")
+}
+
+/// Why a /train was refused inside the user's lock.
+enum Refusal {
+    /// The sample repeats this stored row (0-based).
+    Duplicate(usize),
+    /// The user has `max_samples_per_user` samples.
+    SampleQuota,
 }

@@ -3,6 +3,7 @@
 mod eval;
 mod serve;
 mod sessions;
+mod store;
 mod tls;
 #[cfg(feature = "gui")]
 mod workbench;
@@ -11,7 +12,8 @@ use clap::{Parser, Subcommand};
 
 pub use eval::{EvalArgs, EvalReport};
 pub use serve::{ServeArgs, ServeSettings};
-pub use sessions::{CmuSessionsArgs, ExportArgs, ImportArgs, TrainArgs};
+pub use sessions::{CmuSessionsArgs, ExportArgs, ImportArgs, StoreArgs, TrainArgs};
+pub use store::{CheckArgs, StoreCommand, StoreCommandArgs};
 pub use tls::TlsCertArgs;
 #[cfg(feature = "gui")]
 pub use workbench::{NO_DISPLAY, WorkbenchArgs};
@@ -42,6 +44,8 @@ pub enum Command {
     CmuSessions(CmuSessionsArgs),
     /// Make a self-signed certificate and key for `serve --tls-cert --tls-key` on a LAN.
     TlsCert(TlsCertArgs),
+    /// Check (and repair) a model store: `store check [--repair]`.
+    Store(StoreCommandArgs),
     /// Open the desktop workbench (what running with no command does).
     #[cfg(feature = "gui")]
     Workbench(WorkbenchArgs),
@@ -61,6 +65,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
             chrono::Local::now().date_naive(),
             &mut std::io::stdout().lock(),
         ),
+        Command::Store(args) => store::run(&args, &mut std::io::stdout().lock()),
         #[cfg(feature = "gui")]
         Command::Workbench(args) => workbench::run(&args),
     }

@@ -87,6 +87,18 @@ pub struct ServeArgs {
     /// [default: info]
     #[arg(long, value_name = "LEVEL")]
     pub log: Option<String>,
+    /// Most samples one user may store; /train beyond it gets 403 [env: KW_MAX_SAMPLES_PER_USER]
+    /// [default: 1000]
+    #[arg(long, value_name = "N")]
+    pub max_samples_per_user: Option<usize>,
+    /// Most users the store may hold; a new user's /train beyond it gets 403 [env: KW_MAX_USERS]
+    /// [default: 100000]
+    #[arg(long, value_name = "N")]
+    pub max_users: Option<usize>,
+    /// Free space kept on the store's disk, in MiB: below it /train gets 507, /predict and /info
+    /// still work [env: KW_MIN_FREE_MB] [default: 64]
+    #[arg(long, value_name = "MIB")]
+    pub min_free_mb: Option<u64>,
 }
 
 /// Everything `serve` runs with. The API token is read from `KW_API_TOKEN` only, never a flag
@@ -223,6 +235,23 @@ impl ServeArgs {
                 throttle,
                 hide_scores: scores == "hidden",
                 template_window,
+                max_samples_per_user: lookup.value(
+                    self.max_samples_per_user,
+                    &["KW_MAX_SAMPLES_PER_USER"],
+                    crate::api::DEFAULT_MAX_SAMPLES_PER_USER,
+                )?,
+                max_users: lookup.value(
+                    self.max_users,
+                    &["KW_MAX_USERS"],
+                    crate::api::DEFAULT_MAX_USERS,
+                )?,
+                min_free_bytes: lookup
+                    .value(
+                        self.min_free_mb,
+                        &["KW_MIN_FREE_MB"],
+                        crate::api::DEFAULT_MIN_FREE_BYTES >> 20,
+                    )?
+                    .saturating_mul(1 << 20),
             },
             models: lookup.value(
                 self.models.clone(),

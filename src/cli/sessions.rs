@@ -25,7 +25,8 @@ pub struct StoreArgs {
 }
 
 impl StoreArgs {
-    fn open(&self) -> anyhow::Result<Store> {
+    /// Opens the store.
+    pub(super) fn open(&self) -> anyhow::Result<Store> {
         Ok(Store::open(&self.models)?)
     }
 }

@@ -14,7 +14,7 @@ use crate::capture::{Recorded, Recorder, Sample};
 use crate::eval::Attempt;
 use crate::features::Features;
 use crate::server::ServerHandle;
-use crate::store::{Metadata, Store, StoreError, ThrottleState, UserId};
+use crate::store::{CommitStamp, Metadata, Store, StoreError, ThrottleState, UserId};
 
 /// How the workbench starts.
 #[derive(Debug, Clone, Default)]
@@ -111,8 +111,8 @@ pub struct Pending {
 /// What the store holds for the selected user, reloaded when it changes.
 #[derive(Debug, Clone)]
 pub struct UserView {
-    /// Store write count it was read at.
-    pub generation: u64,
+    /// The user's commit stamp it was read at (`None`: unknown, reloaded every frame).
+    pub stamp: Option<CommitStamp>,
     /// Metadata (`None`: no samples yet).
     pub metadata: Option<Metadata>,
     /// Feature rows.
@@ -255,12 +255,9 @@ impl Workbench {
             self.view = None;
             return;
         };
-        let generation = self.store.generation(user);
-        if self
-            .view
-            .as_ref()
-            .is_some_and(|v| v.generation == generation)
-        {
+        // Another process (a `serve` on the same folder) may have committed: the stamp sees it.
+        let stamp = self.store.commit_stamp(user).ok();
+        if stamp.is_some() && self.view.as_ref().is_some_and(|v| v.stamp == stamp) {
             return;
         }
         let loaded = self.store.metadata(user).and_then(|metadata| {
@@ -269,7 +266,7 @@ impl Workbench {
                 None => Array2::zeros((0, 0)),
             };
             Ok(UserView {
-                generation,
+                stamp,
                 metadata,
                 features,
             })
@@ -532,6 +529,9 @@ impl eframe::App for Workbench {
         self.poll_evaluation();
         if self.training.is_some() || self.server.is_some() || self.evaluating() {
             ctx.request_repaint_after(std::time::Duration::from_millis(100));
+        } else {
+            // Samples another program on the same folder (a `serve`) stores show within a second.
+            ctx.request_repaint_after(std::time::Duration::from_secs(1));
         }
     }
 

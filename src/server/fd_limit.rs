@@ -8,34 +8,26 @@ const RESERVED_HANDLES: u64 = 64;
 const MAX_DEFAULT_CONNECTIONS: u64 = 4096;
 
 /// Raises the soft `RLIMIT_NOFILE` to the hard limit (systemd's default soft limit is 1,024)
-/// and returns the soft limit now in force; `None` where it cannot be read.
+/// and returns the soft limit now in force (`None`: unlimited or unknown).
 #[cfg(unix)]
 pub fn raise_open_files_limit() -> Option<u64> {
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: `limit` is a valid rlimit for getrlimit/setrlimit to read and fill in.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
-        return None;
-    }
-    if limit.rlim_cur < limit.rlim_max {
-        let raised = libc::rlimit {
-            rlim_cur: limit.rlim_max,
-            rlim_max: limit.rlim_max,
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current != limit.maximum {
+        let raised = Rlimit {
+            current: limit.maximum,
+            maximum: limit.maximum,
         };
-        // SAFETY: as above.
-        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
-            limit.rlim_cur = limit.rlim_max;
-        } else {
-            log::warn!(
-                "cannot raise the open-file limit from {} to {}",
-                limit.rlim_cur,
-                limit.rlim_max
-            );
+        match setrlimit(Resource::Nofile, raised) {
+            Ok(()) => return limit.maximum,
+            Err(e) => log::warn!(
+                "cannot raise the open-file limit from {:?} to {:?}: {e}",
+                limit.current,
+                limit.maximum
+            ),
         }
     }
-    Some(limit.rlim_cur)
+    limit.current
 }
 
 /// Elsewhere the limit is left as it is.
@@ -44,10 +36,10 @@ pub fn raise_open_files_limit() -> Option<u64> {
     None
 }
 
-/// The connection cap for `open_files` handles: half of what is left after a reserve, between
-/// 16 and 4,096.
+/// The connection cap for `open_files` handles (`None`: unlimited): half of what is left after
+/// a reserve, between 16 and 4,096.
 pub fn default_max_connections(open_files: Option<u64>) -> usize {
-    let open_files = open_files.unwrap_or(1024);
+    let open_files = open_files.unwrap_or(u64::MAX);
     (open_files.saturating_sub(RESERVED_HANDLES) / 2).clamp(16, MAX_DEFAULT_CONNECTIONS) as usize
 }
 
@@ -61,11 +53,12 @@ mod tests {
         assert_eq!(default_max_connections(Some(1024)), 480);
         assert_eq!(default_max_connections(Some(1 << 20)), 4096);
         assert_eq!(default_max_connections(Some(40)), 16);
+        assert_eq!(default_max_connections(None), 4096);
     }
 
     #[test]
     fn raising_leaves_a_usable_limit() {
-        let limit = raise_open_files_limit().expect("readable on unix");
+        let limit = raise_open_files_limit().unwrap_or(u64::MAX);
         assert!(limit >= 16);
     }
 }

@@ -3,14 +3,20 @@
 //! Per user: `<id>_features.npy` (float64 [samples, features], loadable by NumPy),
 //! `<id>_samples.jsonl` (raw events, one sample a line), `<id>_metadata.json`, and
 //! `<id>.model.json` (the fitted detector). Writes go through [`Store::with_user`], one writer
-//! per user at a time; every file is replaced atomically, and the metadata, written last, is the
-//! commit point: a crash at any moment leaves the previous committed state readable.
+//! per user at a time — in this process and, through OS advisory locks ([`lock`]), in every
+//! process sharing the folder; every file is replaced atomically, and the metadata, written last,
+//! is the commit point: a crash at any moment leaves the previous committed state readable.
 
 mod atomic;
+mod check;
+mod commit;
+mod error;
+mod lock;
 mod npy;
 pub mod parse;
 mod records;
 mod space;
+mod stamp;
 mod user_id;
 mod versioned;
 
@@ -24,120 +30,20 @@ use std::sync::{Arc, Mutex, PoisonError};
 use chrono::NaiveDateTime;
 use ndarray::{Array2, Axis, s};
 use serde::{Deserialize, Serialize};
-use thiserror::Error;
 
 use crate::capture::{KeyEvent, Sample};
-use crate::detect::{DetectorParams, FitError, Template};
+use crate::detect::{DetectorParams, Template};
 use crate::features::{Features, fingerprint};
+pub use check::{CheckReport, Finding, QUARANTINE_DIR, Severity};
+pub use commit::{Committer, DEFAULT_MAX_WAIT};
+pub use error::StoreError;
 use parse::corrupt;
 pub use records::{
     METADATA_FORMAT, MODEL_FORMAT, Metadata, ModelFile, THROTTLE_FORMAT, ThrottleState,
 };
+pub use stamp::CommitStamp;
 pub use user_id::{MAX_USER_ID_CHARS, UserId, UserIdError};
 use versioned::FileFormat;
-
-/// Why a store operation failed. Every variant says which user and file.
-#[derive(Debug, Error)]
-pub enum StoreError {
-    /// A file-system operation failed.
-    #[error("cannot {action} {path}: {source}")]
-    Io {
-        /// What was being done.
-        action: &'static str,
-        /// On which path.
-        path: PathBuf,
-        /// The cause.
-        source: io::Error,
-    },
-    /// A file is damaged or inconsistent.
-    #[error("user '{user}': {path} is corrupt: {message}")]
-    Corrupt {
-        /// The user.
-        user: UserId,
-        /// The file.
-        path: PathBuf,
-        /// What is wrong.
-        message: String,
-    },
-    /// A file of a version this build does not read.
-    #[error("user '{user}': {path} is version {found}, this build reads 1–{supported}")]
-    UnknownVersion {
-        /// The user.
-        user: UserId,
-        /// The file.
-        path: PathBuf,
-        /// Its version.
-        found: u64,
-        /// The newest version read.
-        supported: u64,
-    },
-    /// Files of the old Flask backend, which are never trained from (and whose `.joblib`
-    /// pickle is never opened).
-    #[error("user '{user}' was enrolled by the old backend ({path}); they must enrol again")]
-    Legacy {
-        /// The user.
-        user: UserId,
-        /// The old metadata file.
-        path: PathBuf,
-    },
-    /// The sample's keys differ from the enrolled phrase.
-    #[error("typed keys differ from the enrolled phrase: enrolled [{}], typed [{}]", .enrolled.join(" "), .typed.join(" "))]
-    PhraseMismatch {
-        /// The enrolled key sequence.
-        enrolled: Vec<String>,
-        /// The sample's key sequence.
-        typed: Vec<String>,
-    },
-    /// Training failed.
-    #[error("user '{user}': cannot train: {source}")]
-    Fit {
-        /// The user.
-        user: UserId,
-        /// The cause.
-        source: FitError,
-    },
-    /// Training was asked for a user with no samples.
-    #[error("user '{0}' has no samples to train on")]
-    NoSamples(UserId),
-}
-
-impl StoreError {
-    /// The error as a client may see it: file names without their folders (the log keeps
-    /// the whole error).
-    pub fn client_message(&self) -> String {
-        let name = |path: &Path| {
-            path.file_name().map_or_else(
-                || "a store file".into(),
-                |n| n.to_string_lossy().into_owned(),
-            )
-        };
-        match self {
-            StoreError::Io {
-                action,
-                path,
-                source,
-            } => format!("cannot {action} {}: {source}", name(path)),
-            StoreError::Corrupt {
-                user,
-                path,
-                message,
-            } => format!("user '{user}': {} is corrupt: {message}", name(path)),
-            StoreError::UnknownVersion {
-                user,
-                path,
-                found,
-                supported,
-            } => format!(
-                "user '{user}': {} is version {found}, this build reads 1–{supported}",
-                name(path)
-            ),
-            StoreError::Legacy { user, .. } => {
-                format!("user '{user}' was enrolled by the old backend; they must enrol again")
-            }
-            other => other.to_string(),
-        }
-    }
-}
 
 /// Formats a local time as the store and the API write it: ISO 8601, microseconds, no zone.
 pub fn format_time(time: NaiveDateTime) -> String {
@@ -200,18 +106,36 @@ pub struct UserPaths {
     pub updates: PathBuf,
 }
 
+impl UserPaths {
+    /// Every file, the metadata (the commit point) first, the old backend's model last.
+    pub fn all(&self) -> [&PathBuf; 7] {
+        [
+            &self.metadata,
+            &self.model,
+            &self.features,
+            &self.samples,
+            &self.throttle,
+            &self.updates,
+            &self.legacy_model,
+        ]
+    }
+}
+
 /// Folder (inside the store) where an old-backend user's files are moved when they enrol again.
 pub const LEGACY_ARCHIVE_DIR: &str = "legacy";
 
 /// A model store folder. Shared between threads (the GUI and the embedded server) behind an
-/// `Arc`; writes to one user are serialised in-process by [`Store::with_user`].
+/// `Arc`, and between processes on the same folder; writes to one user are serialised by
+/// [`Store::with_user`].
 #[derive(Debug)]
 pub struct Store {
     dir: PathBuf,
     users: Mutex<HashMap<UserId, Arc<UserSlot>>>,
+    committer: Committer,
 }
 
-/// In-process state of one user: the writer lock and a count of finished writes.
+/// In-process state of one user: the writer lock (taken before the user's cross-process lock,
+/// which serialises processes, not threads) and a count of finished writes.
 #[derive(Debug, Default)]
 struct UserSlot {
     writer: Mutex<()>,
@@ -219,20 +143,55 @@ struct UserSlot {
 }
 
 impl Store {
-    /// Opens (creating if needed) a store folder and removes temporary files a crash left.
+    /// Opens (creating if needed) a store folder and removes temporary files a crash left:
+    /// those whose user's lock is free, never a live writer's in another process.
+    /// New samples are committed in groups ([`Committer::batching`] with [`DEFAULT_MAX_WAIT`]).
     pub fn open(dir: impl Into<PathBuf>) -> Result<Store, StoreError> {
+        Store::open_with(dir, Committer::batching(DEFAULT_MAX_WAIT))
+    }
+
+    /// [`Store::open`] with another committer (e.g. [`Committer::immediate`], to compare).
+    pub fn open_with(dir: impl Into<PathBuf>, committer: Committer) -> Result<Store, StoreError> {
         let dir = dir.into();
         fs::create_dir_all(&dir).map_err(io_error("create", &dir))?;
-        atomic::remove_stale_temps(&dir).map_err(io_error("clean temporary files in", &dir))?;
-        Ok(Store {
+        let store = Store {
             dir,
             users: Mutex::new(HashMap::new()),
-        })
+            committer,
+        };
+        store.remove_stale_temps()?;
+        Ok(store)
+    }
+
+    /// Removes the temporary files of users nobody is writing; returns their names. A temporary
+    /// file is only made by a writer holding its user's lock, so a free lock means its owner died.
+    fn remove_stale_temps(&self) -> Result<Vec<String>, StoreError> {
+        let dir = &self.dir;
+        let mut removed = Vec::new();
+        for name in atomic::temp_names(dir).map_err(io_error("list", dir))? {
+            let Some(user) = atomic::temp_target(&name).and_then(owner_of_file) else {
+                continue; // not ours: `store check` reports it
+            };
+            let lock_path = lock::user_lock_path(dir, user.as_str());
+            let Some(_free) = lock::try_user(&lock_path).map_err(io_error("lock", &lock_path))?
+            else {
+                continue; // its writer is alive
+            };
+            atomic::remove_temp(dir, &name).map_err(io_error("remove", &dir.join(&name)))?;
+            removed.push(name);
+        }
+        Ok(removed)
     }
 
     /// The folder.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// The committer the store's writers share fsyncs through; other writers of the folder
+    /// (the audit log, throttle state) may use it too.
+    pub fn committer(&self) -> &Committer {
+        &self.committer
     }
 
     /// The files of `user`.
@@ -273,6 +232,18 @@ impl Store {
         Ok(users)
     }
 
+    /// Whether the store can take writes now: `Err` says why not (its file system is
+    /// read-only or has no space left). A cheap check that writes nothing.
+    pub fn writable(&self) -> Result<(), String> {
+        space::writable(&self.dir)
+    }
+
+    /// Bytes free for this process on the store's file system (`None` where the platform cannot
+    /// tell).
+    pub fn available_bytes(&self) -> Result<Option<u64>, StoreError> {
+        space::available_bytes(&self.dir).map_err(io_error("measure free space on", &self.dir))
+    }
+
     /// Users enrolled by the old backend, who must enrol again.
     pub fn legacy_users(&self) -> Result<Vec<UserId>, StoreError> {
         let mut legacy = Vec::new();
@@ -284,8 +255,8 @@ impl Store {
         Ok(legacy)
     }
 
-    /// How many writes to `user` this process has finished. A reader that caches what it
-    /// loaded compares this before reusing it; another process's writes show in the files.
+    /// How many writes to `user` this process has finished (part of [`Store::commit_stamp`],
+    /// which also sees other processes' commits).
     pub fn generation(&self, user: &UserId) -> u64 {
         let users = self.users.lock().unwrap_or_else(PoisonError::into_inner);
         users
@@ -398,12 +369,6 @@ impl Store {
         Ok(current.then_some(model))
     }
 
-    /// Whether the store can take writes now: `Err` says why not (its file system is
-    /// read-only or has no space left). A cheap check that writes nothing.
-    pub fn writable(&self) -> Result<(), String> {
-        space::writable(&self.dir)
-    }
-
     /// The user's failed-authentication state (all zero when none is stored).
     pub fn throttle(&self, user: &UserId) -> Result<ThrottleState, StoreError> {
         let path = self.paths(user).throttle;
@@ -436,6 +401,8 @@ impl Store {
         if !snapshot.as_ref().is_none_or(Snapshot::is_consistent) {
             let slot = self.slot(user);
             let _writer_done = slot.writer.lock().unwrap_or_else(PoisonError::into_inner);
+            let path = lock::user_lock_path(&self.dir, user.as_str());
+            let _other_process_done = lock::user(&path).map_err(io_error("lock", &path))?;
             // Still inconsistent now: a write was interrupted after storing its model, which
             // is then not used (the metadata is the commit point).
             snapshot = read()?;
@@ -456,21 +423,73 @@ impl Store {
         Arc::clone(users.entry(user.clone()).or_default())
     }
 
-    /// Runs `f` as the only writer of `user`'s files (in this process).
-    pub fn with_user<T>(&self, user: &UserId, f: impl FnOnce(&mut UserWriter<'_>) -> T) -> T {
+    /// Runs `f` as the only writer of `user`'s files, in every process on this folder. Fails
+    /// (without running `f`) only if the locks cannot be taken.
+    pub fn with_user<T, E: From<StoreError>>(
+        &self,
+        user: &UserId,
+        f: impl FnOnce(&mut UserWriter<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
         let slot = self.slot(user);
         // A panic in another writer leaves the files consistent (every write is atomic).
         let _guard = slot.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        let result = f(&mut UserWriter { store: self, user });
+        let _store = lock::store(&self.dir, lock::Mode::Shared)
+            .map_err(io_error("lock the store folder", &self.dir))?;
+        let path = lock::user_lock_path(&self.dir, user.as_str());
+        let user_lock = lock::user(&path).map_err(io_error("lock", &path))?;
+        let result = f(&mut UserWriter {
+            store: self,
+            user,
+            lock: &user_lock,
+        });
         slot.generation.fetch_add(1, Ordering::AcqRel);
         result
     }
 }
 
+/// The end of each per-user file's name, and what the file holds (for messages that must not
+/// show a path).
+const USER_FILES: [(&str, &str); 7] = [
+    ("_features.npy", "features"),
+    ("_samples.jsonl", "samples"),
+    ("_metadata.json", "metadata"),
+    (".model.json", "model"),
+    ("_throttle.json", "throttle"),
+    ("_updates.npy", "template updates"),
+    (".joblib", "old backend's model"),
+];
+
+/// The user a store file (or a deletion's `delete-<id>` folder) named `name` belongs to.
+fn owner_of_file(name: &str) -> Option<UserId> {
+    let id = match name.strip_prefix(DELETE_PREFIX) {
+        Some(id) => id,
+        None => USER_FILES
+            .iter()
+            .find_map(|(suffix, _)| name.strip_suffix(suffix))?,
+    };
+    UserId::parse(id).ok()
+}
+
+/// What the store file at `path` holds: `samples`, `model`, … (`store` for other files).
+fn file_kind(path: &Path) -> &'static str {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    USER_FILES
+        .iter()
+        .find(|(suffix, _)| name.ends_with(suffix))
+        .map_or("store", |(_, kind)| kind)
+}
+
+/// Prefix of the temporary folder a user's deletion moves their files into.
+const DELETE_PREFIX: &str = "delete-";
+
 /// Writes one user's files; only exists inside [`Store::with_user`].
 pub struct UserWriter<'a> {
     store: &'a Store,
     user: &'a UserId,
+    lock: &'a lock::LockGuard,
 }
 
 impl UserWriter<'_> {
@@ -550,15 +569,49 @@ impl UserWriter<'_> {
             keystroke_data: sample.events().to_vec(),
             capture: capture.map(String::from),
         };
-        metadata.samples_file_bytes =
-            append_line(&paths.samples, metadata.samples_file_bytes, &line)?;
-        replace(&paths.features, |w| npy::write(w, matrix.view()))?;
+        let (length, samples) = append_line(&paths.samples, metadata.samples_file_bytes, &line)?;
+        metadata.samples_file_bytes = length;
+        let features = stage(&paths.features, |w| npy::write(w, matrix.view()))?;
         metadata.samples += 1;
         metadata.updated_at = format_time(now);
-        if let Some(model) = model {
-            self.write_model(&mut metadata, &model)?;
+        let model = model
+            .map(|model| {
+                note_model(&mut metadata, &model);
+                stage_record(&paths.model, MODEL_FORMAT, &model)
+            })
+            .transpose()?;
+        let commit = stage_record(&paths.metadata, METADATA_FORMAT, &metadata)?;
+        // The new data durable, then the data files in place, then the commit point.
+        let mut handles = vec![samples];
+        for staged in [Some(&features), model.as_ref(), Some(&commit)]
+            .into_iter()
+            .flatten()
+        {
+            handles.push(
+                staged
+                    .handle()
+                    .map_err(io_error("reopen", &paths.metadata))?,
+            );
         }
-        write_record(&paths.metadata, METADATA_FORMAT, &metadata)?;
+        let dir = &self.store.dir;
+        let sync = |files| {
+            self.store
+                .committer
+                .sync(files, vec![dir.clone()])
+                .map_err(io_error("make durable the files of", dir))
+        };
+        sync(handles)?;
+        features
+            .install()
+            .map_err(io_error("replace", &paths.features))?;
+        if let Some(model) = model {
+            model.install().map_err(io_error("replace", &paths.model))?;
+        }
+        sync(Vec::new())?;
+        commit
+            .install()
+            .map_err(io_error("replace", &paths.metadata))?;
+        sync(Vec::new())?;
         Ok(metadata)
     }
 
@@ -695,24 +748,20 @@ impl UserWriter<'_> {
     /// either the whole user or none of it (the folder is removed on the next open).
     pub fn delete(&mut self) -> Result<bool, StoreError> {
         let paths = self.store.paths(self.user);
-        let files = [
-            &paths.metadata,
-            &paths.model,
-            &paths.features,
-            &paths.samples,
-            &paths.throttle,
-            &paths.updates,
-            &paths.legacy_model,
-        ];
+        let files = paths.all();
         if !files.iter().any(|f| f.exists()) {
             return Ok(false);
         }
         let dir = &self.store.dir;
-        let trash = atomic::temp_path(dir, &format!("delete-{}", self.user));
+        let trash = atomic::temp_path(dir, &format!("{DELETE_PREFIX}{}", self.user));
         fs::create_dir(&trash).map_err(io_error("create", &trash))?;
         move_existing(&files, &trash)?;
         atomic::sync_dir(dir).map_err(io_error("sync", dir))?;
         fs::remove_dir_all(&trash).map_err(io_error("remove", &trash))?;
+        let lock_path = lock::user_lock_path(dir, self.user.as_str());
+        self.lock
+            .remove_file()
+            .map_err(io_error("remove", &lock_path))?;
         Ok(true)
     }
 
@@ -742,11 +791,33 @@ impl UserWriter<'_> {
     /// Writes the model file and records it in `metadata` (which the caller then commits).
     fn write_model(&self, metadata: &mut Metadata, model: &ModelFile) -> Result<(), StoreError> {
         write_record(&self.store.paths(self.user).model, MODEL_FORMAT, model)?;
-        metadata.detector = Some(model.params.kind());
-        metadata.params = Some(model.params.clone());
-        metadata.trained_at = Some(model.trained_at.clone());
+        note_model(metadata, model);
         Ok(())
     }
+}
+
+/// Records `model` in `metadata`.
+fn note_model(metadata: &mut Metadata, model: &ModelFile) {
+    metadata.detector = Some(model.params.kind());
+    metadata.params = Some(model.params.clone());
+    metadata.trained_at = Some(model.trained_at.clone());
+}
+
+/// Stages `body` as a versioned JSON file (see [`atomic::stage`]).
+fn stage_record<T: Serialize>(
+    path: &Path,
+    format: FileFormat,
+    body: &T,
+) -> Result<atomic::Staged, StoreError> {
+    let bytes = versioned::encode(format, body).expect("store records serialise to JSON objects");
+    stage(path, |w| w.write_all(&bytes))
+}
+
+fn stage(
+    path: &Path,
+    write: impl FnOnce(&mut io::BufWriter<fs::File>) -> io::Result<()>,
+) -> Result<atomic::Staged, StoreError> {
+    atomic::stage(path, write).map_err(io_error("write", path))
 }
 
 /// Atomically writes `body` as a versioned JSON file.
@@ -797,8 +868,12 @@ fn replace(
 }
 
 /// Appends `line` as JSON after the first `committed` bytes of `path` (dropping any uncommitted
-/// tail), fsyncs, and returns the new committed length.
-fn append_line(path: &Path, committed: u64, line: &StoredSample) -> Result<u64, StoreError> {
+/// tail); returns the new committed length and the file, for the caller to fsync.
+fn append_line(
+    path: &Path,
+    committed: u64,
+    line: &StoredSample,
+) -> Result<(u64, fs::File), StoreError> {
     let io_error = |source| StoreError::Io {
         action: "append to",
         path: path.to_path_buf(),
@@ -821,6 +896,5 @@ fn append_line(path: &Path, committed: u64, line: &StoredSample) -> Result<u64, 
     file.set_len(committed).map_err(io_error)?;
     file.seek(SeekFrom::Start(committed)).map_err(io_error)?;
     file.write_all(&bytes).map_err(io_error)?;
-    file.sync_all().map_err(io_error)?;
-    Ok(committed + bytes.len() as u64)
+    Ok((committed + bytes.len() as u64, file))
 }

@@ -1,43 +1,55 @@
-//! Whether the store's file system can take writes, asked of the file system without writing.
+//! The store's file system as the file system reports it, without writing: free space for the
+//! reserve below which nothing is written, and whether it can take writes at all.
 
+use std::io;
 use std::path::Path;
+
+/// Bytes available to this (unprivileged) process on the file system holding `dir`; `None`
+/// where the platform cannot tell.
+pub fn available_bytes(dir: &Path) -> io::Result<Option<u64>> {
+    #[cfg(unix)]
+    {
+        let stats = rustix::fs::statvfs(dir)?;
+        Ok(Some(stats.f_bavail.saturating_mul(stats.f_frsize)))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        Ok(None)
+    }
+}
 
 /// `Err` with the reason when the file system holding `dir` is mounted read-only or has no
 /// space left for an unprivileged writer.
-#[cfg(unix)]
 pub fn writable(dir: &Path) -> Result<(), String> {
-    use std::ffi::CString;
-    use std::os::unix::ffi::OsStrExt;
-
-    let path = CString::new(dir.as_os_str().as_bytes())
-        .map_err(|_| "the store's folder name holds a NUL byte".to_string())?;
-    // SAFETY: `path` is a valid NUL-terminated string and `stats` a properly sized buffer that
-    // statvfs fills in.
-    let mut stats: libc::statvfs = unsafe { std::mem::zeroed() };
-    if unsafe { libc::statvfs(path.as_ptr(), &mut stats) } != 0 {
-        return Err(format!(
-            "the store's file system cannot be inspected: {}",
-            std::io::Error::last_os_error()
-        ));
+    #[cfg(unix)]
+    {
+        let stats = rustix::fs::statvfs(dir)
+            .map_err(|e| format!("the store's file system cannot be inspected: {e}"))?;
+        if stats.f_flag.contains(rustix::fs::StatVfsMountFlags::RDONLY) {
+            return Err("the model store's file system is read-only".into());
+        }
+        if stats.f_bavail == 0 {
+            return Err("the model store's file system is full".into());
+        }
+        Ok(())
     }
-    if stats.f_flag & libc::ST_RDONLY != 0 {
-        return Err("the model store's file system is read-only".into());
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        Ok(())
     }
-    if stats.f_bavail == 0 {
-        return Err("the model store's file system is full".into());
-    }
-    Ok(())
 }
 
-/// Elsewhere nothing is known in advance; failed writes still report themselves.
-#[cfg(not(unix))]
-pub fn writable(_dir: &Path) -> Result<(), String> {
-    Ok(())
-}
-
-#[cfg(test)]
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reports_some_free_space_for_a_temporary_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(available_bytes(dir.path()).unwrap().unwrap() > 0);
+    }
 
     #[test]
     fn a_temporary_folder_is_writable() {

@@ -325,3 +325,63 @@ pub fn spawn_serve_command(
     let stderr = BufReader::new(child.stderr.take().unwrap());
     (Serve(child), addr.expect("serve prints its URL"), stderr)
 }
+
+/// The path of the `keystroke-workbench` binary under test.
+pub fn workbench_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_keystroke-workbench")
+}
+
+/// Runs a Python `script` (python3, or `KW_PYTHON`) with `args`; its standard output.
+pub fn run_python(script: &str, args: &[std::path::PathBuf]) -> Vec<u8> {
+    let python = std::env::var("KW_PYTHON").unwrap_or_else(|_| "python3".into());
+    let output = Command::new(&python)
+        .args(["-c", script])
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {python} (install python3 with numpy): {e}"));
+    assert!(
+        output.status.success(),
+        "{python} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output.stdout
+}
+
+/// Rows of each `.npy` file in `paths`, as NumPy's `np.load` reads them (python3 with numpy;
+/// the README's test command installs it).
+pub fn numpy_rows(paths: &[std::path::PathBuf]) -> Vec<usize> {
+    let script = "import sys, numpy as np\n\
+                  print(' '.join(str(np.load(p, allow_pickle=False).shape[0]) for p in sys.argv[1:]))";
+    String::from_utf8(run_python(script, paths))
+        .unwrap()
+        .split_whitespace()
+        .map(|n| n.parse().unwrap())
+        .collect()
+}
+
+/// `keystroke-workbench store check` on `models` (with `--repair` when asked): its exit status
+/// and standard output.
+pub fn store_check(models: &Path, repair: bool) -> (bool, String) {
+    let mut command = Command::new(workbench_bin());
+    command.args(["store", "check", "--models"]).arg(models);
+    if repair {
+        command.arg("--repair");
+    }
+    let output = command.output().expect("run store check");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
+}
+
+/// A /train of [`genuine`]`(variant)` for `user`, or `None` when the server cannot be reached
+/// or does not answer (a killed process).
+pub fn post_train(addr: SocketAddr, user: &str, variant: usize) -> Option<Reply> {
+    let body = sample_body(user, genuine(variant)).to_string();
+    try_send_raw(
+        addr,
+        &raw_request(addr, "POST", "/train", &[], body.as_bytes()),
+    )
+}

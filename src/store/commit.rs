@@ -1,0 +1,292 @@
+//! Group commit: concurrent writers share their fsyncs. A writer hands the files it wrote (and
+//! the folders whose entries it changed) to [`Committer::sync`] and waits; the first writer to
+//! arrive while no batch is running leads: it waits at most `max_wait` for others to join, takes
+//! every job queued, fsyncs all their files at once (in parallel, so the file system can fold
+//! them into one journal commit), fsyncs each folder once for the whole batch, and wakes the
+//! writers of that batch with their own results. No thread of its own: leading is done by the
+//! writers themselves, in turn.
+//!
+//! A caller is answered only after its own files are durable. Anything that must be durable
+//! before a reply (samples, the audit log, throttle state) can go through the same committer.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::File;
+use std::io;
+use std::path::PathBuf;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// Default longest a batch leader waits for other writers to join.
+pub const DEFAULT_MAX_WAIT: Duration = Duration::from_millis(1);
+
+/// Most jobs in one batch (a full batch starts at once).
+const MAX_BATCH: usize = 64;
+
+/// Most fsyncs issued at the same time by a batch leader.
+const MAX_PARALLEL_SYNCS: usize = 32;
+
+/// Shares fsyncs between the writers of one process.
+#[derive(Debug)]
+pub struct Committer {
+    /// `None`: no batching; every caller syncs its own files, in order (the old way).
+    max_wait: Option<Duration>,
+    state: Mutex<State>,
+    changed: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    queue: Vec<Job>,
+    leading: bool,
+}
+
+#[derive(Debug)]
+struct Job {
+    files: Vec<File>,
+    dirs: Vec<PathBuf>,
+    result: Arc<Mutex<Option<io::Result<()>>>>,
+}
+
+impl Committer {
+    /// A committer that batches for at most `max_wait`.
+    pub fn batching(max_wait: Duration) -> Committer {
+        Committer {
+            max_wait: Some(max_wait),
+            state: Mutex::default(),
+            changed: Condvar::new(),
+        }
+    }
+
+    /// A committer that does not batch: each caller fsyncs its own files, then its folders.
+    pub fn immediate() -> Committer {
+        Committer {
+            max_wait: None,
+            state: Mutex::default(),
+            changed: Condvar::new(),
+        }
+    }
+
+    /// Whether writes are batched.
+    pub fn is_batching(&self) -> bool {
+        self.max_wait.is_some()
+    }
+
+    /// Makes `files` (their data and size) and then the entries of `dirs` durable; returns once
+    /// they are. `files` are handles of the caller's (a `try_clone` will do).
+    pub fn sync(&self, files: Vec<File>, dirs: Vec<PathBuf>) -> io::Result<()> {
+        let Some(max_wait) = self.max_wait else {
+            let job = Job {
+                files,
+                dirs,
+                result: Arc::default(),
+            };
+            return sync_batch(&[job]).pop().expect("one job, one result");
+        };
+        let result = Arc::new(Mutex::new(None));
+        let mut state = self.lock();
+        state.queue.push(Job {
+            files,
+            dirs,
+            result: Arc::clone(&result),
+        });
+        self.changed.notify_all();
+        loop {
+            if let Some(done) = lock(&result).take() {
+                return done;
+            }
+            if state.leading {
+                state = self
+                    .changed
+                    .wait(state)
+                    .unwrap_or_else(PoisonError::into_inner);
+                continue;
+            }
+            state.leading = true;
+            let deadline = Instant::now() + max_wait;
+            while state.queue.len() < MAX_BATCH {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                state = self
+                    .changed
+                    .wait_timeout(state, left)
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .0;
+            }
+            let batch = std::mem::take(&mut state.queue);
+            drop(state);
+            for (job, outcome) in batch.iter().zip(sync_batch(&batch)) {
+                *lock(&job.result) = Some(outcome);
+            }
+            state = self.lock();
+            state.leading = false;
+            self.changed.notify_all();
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// An error for another caller (`io::Error` is not `Clone`).
+fn copy(error: &io::Error) -> io::Error {
+    io::Error::new(error.kind(), error.to_string())
+}
+
+/// Fsyncs every file of `batch` (several at a time), then each distinct folder once; returns
+/// each job's outcome (its first failure).
+fn sync_batch(batch: &[Job]) -> Vec<io::Result<()>> {
+    // One fsync per file, however many jobs wrote it (the audit log): each job sharing it gets
+    // its outcome.
+    let mut files: Vec<(Vec<usize>, &File)> = Vec::new();
+    let mut index: BTreeMap<(u64, u64), usize> = BTreeMap::new();
+    for (i, job) in batch.iter().enumerate() {
+        for file in &job.files {
+            match identity(file).and_then(|id| index.get(&id).copied()) {
+                Some(at) => files[at].0.push(i),
+                None => {
+                    if let Some(id) = identity(file) {
+                        index.insert(id, files.len());
+                    }
+                    files.push((vec![i], file));
+                }
+            }
+        }
+    }
+    let failures: Vec<(usize, io::Error)> = if files.len() <= 1 {
+        sync_files(&files)
+    } else {
+        let per_thread = files.len().div_ceil(MAX_PARALLEL_SYNCS);
+        thread::scope(|scope| {
+            let handles: Vec<_> = files
+                .chunks(per_thread)
+                .map(|chunk| scope.spawn(move || sync_files(chunk)))
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().expect("fsync does not panic"))
+                .collect()
+        })
+    };
+    let mut results: Vec<io::Result<()>> = batch.iter().map(|_| Ok(())).collect();
+    for (i, error) in failures {
+        if results[i].is_ok() {
+            results[i] = Err(error);
+        }
+    }
+    let dirs: BTreeMap<&PathBuf, io::Result<()>> = batch
+        .iter()
+        .flat_map(|job| &job.dirs)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .map(|dir| (dir, File::open(dir).and_then(|d| d.sync_all())))
+        .collect();
+    for (job, result) in batch.iter().zip(&mut results) {
+        if result.is_ok()
+            && let Some(Err(error)) = job.dirs.iter().map(|d| &dirs[d]).find(|r| r.is_err())
+        {
+            *result = Err(copy(error));
+        }
+    }
+    results
+}
+
+/// The file's device and inode, where the platform says.
+fn identity(file: &File) -> Option<(u64, u64)> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        file.metadata().ok().map(|m| (m.dev(), m.ino()))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = file;
+        None
+    }
+}
+
+fn sync_files(files: &[(Vec<usize>, &File)]) -> Vec<(usize, io::Error)> {
+    let mut failures = Vec::new();
+    for (jobs, file) in files {
+        if let Err(error) = file.sync_all() {
+            failures.extend(jobs.iter().map(|&i| (i, copy(&error))));
+        }
+    }
+    failures
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn written(dir: &std::path::Path, name: &str) -> File {
+        let mut file = File::create(dir.join(name)).unwrap();
+        file.write_all(name.as_bytes()).unwrap();
+        file
+    }
+
+    #[test]
+    fn every_concurrent_caller_gets_its_own_answer() {
+        let dir = tempfile::tempdir().unwrap();
+        let committer = Committer::batching(Duration::from_millis(2));
+        thread::scope(|scope| {
+            for i in 0..16 {
+                let (committer, dir) = (&committer, dir.path());
+                scope.spawn(move || {
+                    let file = written(dir, &format!("f{i}"));
+                    committer.sync(vec![file], vec![dir.to_path_buf()]).unwrap();
+                });
+            }
+        });
+        assert!(lock(&committer.state).queue.is_empty());
+        assert!(!lock(&committer.state).leading);
+    }
+
+    #[test]
+    fn a_failed_sync_is_reported_to_its_caller_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let committer = Committer::batching(Duration::from_millis(20));
+        let missing = dir.path().join("gone");
+        thread::scope(|scope| {
+            let other = scope.spawn(|| {
+                committer.sync(
+                    vec![written(dir.path(), "c")],
+                    vec![dir.path().to_path_buf()],
+                )
+            });
+            let err = committer
+                .sync(vec![written(dir.path(), "a")], vec![missing])
+                .unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::NotFound);
+            other.join().unwrap().unwrap();
+        });
+        // The committer carries on.
+        committer
+            .sync(
+                vec![written(dir.path(), "b")],
+                vec![dir.path().to_path_buf()],
+            )
+            .unwrap();
+    }
+
+    #[test]
+    fn the_immediate_committer_syncs_in_the_callers_thread() {
+        let dir = tempfile::tempdir().unwrap();
+        let committer = Committer::immediate();
+        assert!(!committer.is_batching());
+        committer
+            .sync(
+                vec![written(dir.path(), "a")],
+                vec![dir.path().to_path_buf()],
+            )
+            .unwrap();
+    }
+}

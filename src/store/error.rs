@@ -1,0 +1,137 @@
+//! Why a store operation failed, with the user and the file; and the same said without paths,
+//! for answers that leave the machine.
+
+use std::io;
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+use super::{UserId, file_kind};
+use crate::detect::FitError;
+
+/// Why a store operation failed. Every variant says which user and file.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// A file-system operation failed.
+    #[error("cannot {action} {path}: {source}")]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// On which path.
+        path: PathBuf,
+        /// The cause.
+        source: io::Error,
+    },
+    /// A file is damaged or inconsistent.
+    #[error("user '{user}': {path} is corrupt: {message}")]
+    Corrupt {
+        /// The user.
+        user: UserId,
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A file of a version this build does not read.
+    #[error("user '{user}': {path} is version {found}, this build reads 1–{supported}")]
+    UnknownVersion {
+        /// The user.
+        user: UserId,
+        /// The file.
+        path: PathBuf,
+        /// Its version.
+        found: u64,
+        /// The newest version read.
+        supported: u64,
+    },
+    /// Files of the old Flask backend, which are never trained from (and whose `.joblib`
+    /// pickle is never opened).
+    #[error("user '{user}' was enrolled by the old backend ({path}); they must enrol again")]
+    Legacy {
+        /// The user.
+        user: UserId,
+        /// The old metadata file.
+        path: PathBuf,
+    },
+    /// The sample's keys differ from the enrolled phrase.
+    #[error("typed keys differ from the enrolled phrase: enrolled [{}], typed [{}]", .enrolled.join(" "), .typed.join(" "))]
+    PhraseMismatch {
+        /// The enrolled key sequence.
+        enrolled: Vec<String>,
+        /// The sample's key sequence.
+        typed: Vec<String>,
+    },
+    /// Training failed.
+    #[error("user '{user}': cannot train: {source}")]
+    Fit {
+        /// The user.
+        user: UserId,
+        /// The cause.
+        source: FitError,
+    },
+    /// Training was asked for a user with no samples.
+    #[error("user '{0}' has no samples to train on")]
+    NoSamples(UserId),
+}
+
+/// Whether `error`, or an error it wraps (an encoder's, around the I/O error), is "no space".
+fn is_full(error: &io::Error) -> bool {
+    if matches!(
+        error.kind(),
+        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
+    ) {
+        return true;
+    }
+    let mut next: Option<&(dyn std::error::Error + 'static)> = error
+        .get_ref()
+        .map(|inner| inner as &(dyn std::error::Error + 'static));
+    while let Some(cause) = next {
+        if cause.downcast_ref::<io::Error>().is_some_and(is_full) {
+            return true;
+        }
+        next = cause.source();
+    }
+    false
+}
+
+impl StoreError {
+    /// The device is full (or the user's disk quota used up): nothing was stored, and the
+    /// store is as it was.
+    pub fn is_disk_full(&self) -> bool {
+        let StoreError::Io { source, .. } = self else {
+            return false;
+        };
+        is_full(source)
+    }
+
+    /// A stored file cannot be read: `store check --repair` is what fixes it.
+    pub fn is_damage(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Corrupt { .. } | StoreError::UnknownVersion { .. }
+        )
+    }
+
+    /// The error without file-system paths (which stay in the log): what a client is told.
+    pub fn public_message(&self) -> String {
+        match self {
+            StoreError::Io {
+                action,
+                path,
+                source,
+            } => format!("cannot {action} the {} file: {source}", file_kind(path)),
+            StoreError::Corrupt { user, path, .. }
+            | StoreError::UnknownVersion { user, path, .. } => {
+                format!(
+                    "user '{user}': the stored {} file is damaged; an administrator must run \
+                     `keystroke-workbench store check --repair` on the model store",
+                    file_kind(path)
+                )
+            }
+            StoreError::Legacy { user, .. } => {
+                format!("user '{user}' was enrolled by the old backend; they must enrol again")
+            }
+            other => other.to_string(),
+        }
+    }
+}
