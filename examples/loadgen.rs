@@ -14,7 +14,8 @@
 //!
 //! Without `--addr` it starts the server in this process on 127.0.0.1 (port 0) over a fresh
 //! temporary store for each `--commit` mode in turn — `group` (writers share fsyncs, the
-//! default) and `immediate` (each writer fsyncs its own files, as before group commit) — with
+//! default; `group=US` batches for at most US microseconds) and `immediate` (each writer
+//! fsyncs its own files, as before group commit) — with
 //! request logging and throttling off (every /predict carries a fresh sample, so none is
 //! refused as a replay). `/predict` goes to 64 enrolled users (20 samples
 //! each, isolation forest); `/train` enrols fresh users, 10 samples each (the model is trained
@@ -208,10 +209,11 @@ fn percentile_ms(sorted: &[u32], p: f64) -> f64 {
 
 /// A server in this process over a fresh store in `dir`, committing as `commit` says.
 fn start_server(dir: &std::path::Path, commit: &str) -> ServerHandle {
-    let committer = match commit {
-        "group" => Committer::batching(DEFAULT_MAX_WAIT),
-        "immediate" => Committer::immediate(),
-        other => panic!("--commit {other}: use group or immediate"),
+    let committer = match commit.split_once('=') {
+        None if commit == "group" => Committer::batching(DEFAULT_MAX_WAIT),
+        None if commit == "immediate" => Committer::immediate(),
+        Some(("group", us)) => Committer::batching(Duration::from_micros(us.parse().unwrap())),
+        _ => panic!("--commit {commit}: use group, group=MICROSECONDS or immediate"),
     };
     let store = Arc::new(Store::open_with(dir, committer).unwrap());
     // Throttling off: the generated attempts are not all genuine, and a lockout would answer

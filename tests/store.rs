@@ -345,3 +345,23 @@ fn numpy_loads_the_features_file() {
     let rows: Vec<Vec<f64>> = expected.rows().into_iter().map(|r| r.to_vec()).collect();
     assert_eq!(values, rows);
 }
+
+#[test]
+fn opening_the_store_leaves_a_live_writers_temporary_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let alice = user("alice");
+    let temp = dir.path().join(".tmp-alice_features.npy-4242-0");
+    store
+        .with_user(&alice, |_| {
+            // Another process opens the store while alice's writer is mid-write.
+            fs::write(&temp, b"in flight").unwrap();
+            Store::open(dir.path()).unwrap();
+            assert!(temp.exists(), "a live writer's temporary file was removed");
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+    // Its writer gone, the next open removes it.
+    Store::open(dir.path()).unwrap();
+    assert!(!temp.exists());
+}

@@ -135,3 +135,53 @@ impl StoreError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn io(path: &str, source: io::Error) -> StoreError {
+        StoreError::Io {
+            action: "append to",
+            path: PathBuf::from(path),
+            source,
+        }
+    }
+
+    #[test]
+    fn the_public_message_names_the_kind_of_file_not_its_path() {
+        let error = io("/srv/models/alice_samples.jsonl", io::Error::other("bad"));
+        let message = error.public_message();
+        assert!(message.contains("samples file"), "{message}");
+        assert!(
+            !message.contains("/srv") && !message.contains("alice_samples"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn damage_names_the_repair_command() {
+        let error = StoreError::Corrupt {
+            user: UserId::parse("bob").unwrap(),
+            path: PathBuf::from("/srv/models/bob_features.npy"),
+            message: "truncated".into(),
+        };
+        assert!(error.is_damage());
+        let message = error.public_message();
+        assert!(message.contains("store check --repair"), "{message}");
+        assert!(
+            message.contains("features file") && !message.contains("/srv"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    #[cfg(unix)]
+    fn a_full_disk_is_recognised_also_inside_an_encoders_error() {
+        // ENOSPC.
+        let enospc = || io::Error::from_raw_os_error(28);
+        assert!(io("a_features.npy", enospc()).is_disk_full());
+        assert!(io("a_features.npy", io::Error::other(enospc())).is_disk_full());
+        assert!(!io("a_features.npy", io::Error::other("bad")).is_disk_full());
+    }
+}

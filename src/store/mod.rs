@@ -594,24 +594,25 @@ impl UserWriter<'_> {
             );
         }
         let dir = &self.store.dir;
-        let sync = |files| {
+        let sync = |files, dirs| {
             self.store
                 .committer
-                .sync(files, vec![dir.clone()])
+                .sync(files, dirs)
                 .map_err(io_error("make durable the files of", dir))
         };
-        sync(handles)?;
+        // A new samples file's folder entry is made durable with the renames below.
+        sync(handles, Vec::new())?;
         features
             .install()
             .map_err(io_error("replace", &paths.features))?;
         if let Some(model) = model {
             model.install().map_err(io_error("replace", &paths.model))?;
         }
-        sync(Vec::new())?;
+        sync(Vec::new(), vec![dir.clone()])?;
         commit
             .install()
             .map_err(io_error("replace", &paths.metadata))?;
-        sync(Vec::new())?;
+        sync(Vec::new(), vec![dir.clone()])?;
         Ok(metadata)
     }
 
