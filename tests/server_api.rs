@@ -155,6 +155,13 @@ fn another_phrase_fails_predict_and_is_refused_by_train() {
                "confidence_score": -1.0, "user_id": "alice"})
     );
     assert!(reply.text().contains("\"confidence_score\":-1.0"));
+    // The failed attempt's count reaches the store in the background: let it land first.
+    let throttle = server.dir.path().join("alice_throttle.json");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    while !throttle.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(throttle.exists(), "the failure is counted");
 
     let before = server.files();
     let reply = post(server.addr(), "/train", &sample_body("alice", other));
@@ -629,6 +636,33 @@ fn a_connection_closes_after_its_thousandth_request_and_says_so() {
         read_reply(&mut stream).is_none(),
         "closed after the 1,000th"
     );
+}
+
+#[test]
+fn framing_two_parsers_could_read_differently_is_refused() {
+    use std::io::Write;
+    let server = TestServer::start();
+    let body = r#"{"user_id": "alice", "keystroke_data": []}"#;
+    let n = body.len();
+    for head in [
+        format!("Content-Length: {n}\r\nContent-Length: 2"),
+        format!("Content-Length: +{n}"),
+        format!("Content-Length: {n}\r\nTransfer-Encoding: chunked"),
+        "Transfer-Encoding: chunked\r\nTransfer-Encoding: identity".to_string(),
+        "Transfer-Encoding: gzip".to_string(),
+    ] {
+        let mut stream = std::net::TcpStream::connect(server.addr()).unwrap();
+        let raw = format!("POST /predict HTTP/1.1\r\nHost: x\r\n{head}\r\n\r\n{body}");
+        stream.write_all(raw.as_bytes()).unwrap();
+        let reply = read_reply(&mut stream).expect("an answer");
+        assert_eq!(reply.status, 400, "{head}: {}", reply.text());
+        assert!(reply.json()["error"].is_string(), "{head}");
+        assert!(
+            read_reply(&mut stream).is_none(),
+            "{head}: the connection is closed"
+        );
+    }
+    assert_eq!(get(server.addr(), "/health").status, 200);
 }
 
 #[test]

@@ -253,3 +253,47 @@ fn an_internal_error_says_what_to_run_but_names_no_path() {
     assert!(!text.contains(&folder), "{text}");
     assert!(!text.contains("/tmp"), "{text}");
 }
+
+#[test]
+fn concurrent_failures_are_scored_no_more_often_than_the_budget() {
+    let config = ApiConfig {
+        throttle: Throttle {
+            max_failures: 5,
+            lockout: Duration::from_secs(30),
+        },
+        ..ApiConfig::default()
+    };
+    let server = TestServer::with_config(config.clone());
+    enrol(&server, "alice", 5);
+    // A fresh server on the same folder: the user's state is read from the store first.
+    let TestServer {
+        dir,
+        server: handle,
+        ..
+    } = server;
+    drop(handle);
+    let server = TestServer::in_dir(dir, config);
+    let statuses: Vec<u16> = std::thread::scope(|scope| {
+        let threads: Vec<_> = (0..40)
+            .map(|i| {
+                let server = &server;
+                scope.spawn(move || {
+                    let mut events = imposter();
+                    // Distinct timings, so none is a replay: the last release a little later.
+                    let last = events.as_array().unwrap().len() - 1;
+                    let t = events[last]["timestamp"].as_f64().unwrap();
+                    events[last]["timestamp"] = (t + 0.01 * i as f64).into();
+                    predict(server, "alice", events).status
+                })
+            })
+            .collect();
+        threads.into_iter().map(|t| t.join().unwrap()).collect()
+    });
+    let scored = statuses.iter().filter(|&&s| s == 200).count();
+    assert!(scored <= 5, "{scored} scored: {statuses:?}");
+    assert!(scored >= 1, "{statuses:?}");
+    assert!(
+        statuses.iter().all(|s| matches!(s, 200 | 429)),
+        "{statuses:?}"
+    );
+}

@@ -1,7 +1,10 @@
 //! Failed-attempt counters of /predict, kept in memory so a failed attempt costs no disk flush:
 //! a lockout is made durable at once (a restart honours it), any other change is written by
 //! [`Lockouts::flush`], which the server calls in the background every few tens of
-//! milliseconds. While a state cannot be read or saved, attempts are refused, never scored.
+//! milliseconds. While a state cannot be read or saved — or the store's file system is
+//! read-only or full — attempts are refused, never scored. An attempt holds a place in its
+//! user's budget from [`Lockouts::begin`] until [`Attempt::finish`], so concurrent attempts
+//! cannot together be scored more often than the budget allows.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -21,6 +24,8 @@ const KEEP_CLEAN_USERS: usize = 10_000;
 pub enum Blocked {
     /// The user is locked out for this many more seconds.
     LockedOut(u64),
+    /// As many attempts are in flight as the user has failures left before a lockout.
+    Busy,
     /// Throttle state cannot be read or saved (the store is full, read-only or damaged): an
     /// attempt that could not be counted is not scored.
     Unavailable(String),
@@ -29,6 +34,8 @@ pub enum Blocked {
 #[derive(Debug, Default)]
 struct Entry {
     state: ThrottleState,
+    /// Attempts begun and not yet finished.
+    in_flight: u32,
     /// Bumped by every change.
     version: u64,
     /// The version last written to the store.
@@ -53,19 +60,45 @@ impl Lockouts {
         self.book.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Whether `user` may make an attempt at `now`.
-    pub fn check(&self, store: &Store, user: &UserId, now: NaiveDateTime) -> Result<(), Blocked> {
-        if let Some(why) = self.book().failing.clone() {
-            return Err(Blocked::Unavailable(why));
+    /// Begins an attempt of `user` at `now`: refused while the user is locked out, while
+    /// their remaining failures are all taken by attempts in flight, and — when throttling is
+    /// on — while failures cannot be saved.
+    pub fn begin<'a>(
+        &'a self,
+        store: &'a Store,
+        user: &UserId,
+        throttle: &Throttle,
+        now: NaiveDateTime,
+    ) -> Result<Attempt<'a>, Blocked> {
+        let counting = throttle.max_failures > 0;
+        if counting {
+            if let Some(why) = self.failing() {
+                return Err(Blocked::Unavailable(why));
+            }
+            store.writable().map_err(|why| {
+                Blocked::Unavailable(format!("failed attempts cannot be saved: {why}"))
+            })?;
         }
-        let state = self.state(store, user).map_err(|e| {
+        self.state(store, user).map_err(|e| {
             log::error!("throttle state of {user}: {e}");
-            Blocked::Unavailable(format!("the throttle state of '{user}' cannot be read"))
+            Blocked::Unavailable("a user's throttle state cannot be read".into())
         })?;
-        match Throttle::remaining(&state, now) {
-            Some(seconds) => Err(Blocked::LockedOut(seconds)),
-            None => Ok(()),
+        let mut book = self.book();
+        let entry = book.users.entry(user.clone()).or_default();
+        if let Some(seconds) = Throttle::remaining(&entry.state, now) {
+            return Err(Blocked::LockedOut(seconds));
         }
+        if counting && entry.state.consecutive_failures + entry.in_flight >= throttle.max_failures {
+            return Err(Blocked::Busy);
+        }
+        entry.in_flight += 1;
+        Ok(Attempt {
+            lockouts: self,
+            store,
+            user: user.clone(),
+            throttle: *throttle,
+            finished: false,
+        })
     }
 
     /// The user's state, read from the store the first time.
@@ -82,10 +115,8 @@ impl Lockouts {
         Ok(entry.state.clone())
     }
 
-    /// Counts an attempt's outcome. A lockout it starts is returned once it is durable; an
-    /// error means it could not be saved (and later attempts are refused until a flush
-    /// succeeds).
-    pub fn record(
+    /// Counts a finished attempt's outcome (see [`Attempt::finish`]).
+    fn record(
         &self,
         store: &Store,
         user: &UserId,
@@ -93,10 +124,13 @@ impl Lockouts {
         success: bool,
         now: NaiveDateTime,
     ) -> Result<Option<Duration>, StoreError> {
-        self.state(store, user)?;
         let lockout = {
             let mut book = self.book();
             let entry = book.users.entry(user.clone()).or_default();
+            entry.in_flight = entry.in_flight.saturating_sub(1);
+            if throttle.max_failures == 0 {
+                return Ok(None);
+            }
             let (next, lockout) = if success {
                 (ThrottleState::default(), None)
             } else {
@@ -113,6 +147,12 @@ impl Lockouts {
             self.save(store, user).inspect_err(|e| self.failed(e))?;
         }
         Ok(lockout)
+    }
+
+    fn release(&self, user: &UserId) {
+        if let Some(entry) = self.book().users.get_mut(user) {
+            entry.in_flight = entry.in_flight.saturating_sub(1);
+        }
     }
 
     /// Writes `user`'s newest state, under the user's store lock, so that of two writers the
@@ -135,12 +175,23 @@ impl Lockouts {
         })
     }
 
+    /// Notes a failed save: logged once until saving works again, and answered without the
+    /// file's name (which would show another user's id).
     fn failed(&self, error: &StoreError) {
-        log::error!("cannot save throttle state: {error}");
-        self.book().failing = Some(format!(
-            "failed attempts cannot be saved: {}",
-            error.public_message()
-        ));
+        let cause = match error {
+            StoreError::Io { source, .. } => source.to_string(),
+            other => other.public_message(),
+        };
+        let first = self
+            .book()
+            .failing
+            .replace(format!("failed attempts cannot be saved: {cause}"))
+            .is_none();
+        if first {
+            log::error!("cannot save throttle state (attempts are refused until it can): {error}");
+        } else {
+            log::debug!("cannot save throttle state: {error}");
+        }
     }
 
     /// Writes every changed state; returns how many were written. On an error the rest stay
@@ -161,7 +212,9 @@ impl Lockouts {
         for user in &pending {
             self.save(store, user).inspect_err(|e| self.failed(e))?;
         }
-        self.book().failing = None;
+        if self.book().failing.take().is_some() {
+            log::warn!("throttle state is saved again; attempts are scored again");
+        }
         Ok(pending.len())
     }
 
@@ -173,6 +226,40 @@ impl Lockouts {
     /// Forgets `user` (deleted); call it under the user's store lock, with the deletion.
     pub fn forget(&self, user: &UserId) {
         self.book().users.remove(user);
+    }
+}
+
+/// An attempt in progress, holding a place in its user's failure budget until it is finished
+/// (or dropped, when it was never scored).
+#[must_use = "an attempt holds a place in the user's budget until finished"]
+#[derive(Debug)]
+pub struct Attempt<'a> {
+    lockouts: &'a Lockouts,
+    store: &'a Store,
+    user: UserId,
+    throttle: Throttle,
+    finished: bool,
+}
+
+impl Attempt<'_> {
+    /// Counts the outcome. A lockout it starts is returned once it is durable; an error means
+    /// it could not be saved (and later attempts are refused until a flush succeeds).
+    pub fn finish(
+        mut self,
+        success: bool,
+        now: NaiveDateTime,
+    ) -> Result<Option<Duration>, StoreError> {
+        self.finished = true;
+        self.lockouts
+            .record(self.store, &self.user, &self.throttle, success, now)
+    }
+}
+
+impl Drop for Attempt<'_> {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.lockouts.release(&self.user);
+        }
     }
 }
 
@@ -201,8 +288,8 @@ mod tests {
         let lockouts = Lockouts::default();
         let throttle = Throttle::default();
         for _ in 0..3 {
-            let lockout = lockouts.record(&store, &alice, &throttle, false, at(0));
-            assert_eq!(lockout.unwrap(), None);
+            let attempt = lockouts.begin(&store, &alice, &throttle, at(0)).unwrap();
+            assert_eq!(attempt.finish(false, at(0)).unwrap(), None);
         }
         assert_eq!(store.throttle(&alice).unwrap(), ThrottleState::default());
         assert_eq!(lockouts.flush(&store).unwrap(), 1);
@@ -217,18 +304,17 @@ mod tests {
         let throttle = Throttle::default();
         let mut last = None;
         for _ in 0..throttle.max_failures {
-            last = lockouts
-                .record(&store, &alice, &throttle, false, at(0))
-                .unwrap();
+            let attempt = lockouts.begin(&store, &alice, &throttle, at(0)).unwrap();
+            last = attempt.finish(false, at(0)).unwrap();
         }
         assert_eq!(last, Some(Duration::from_secs(30)));
         let fresh = Lockouts::default();
         assert_eq!(
-            fresh.check(&store, &alice, at(1)),
-            Err(Blocked::LockedOut(29)),
+            fresh.begin(&store, &alice, &throttle, at(1)).unwrap_err(),
+            Blocked::LockedOut(29),
             "a new process reads the lockout"
         );
-        assert_eq!(fresh.check(&store, &alice, at(31)), Ok(()));
+        assert!(fresh.begin(&store, &alice, &throttle, at(31)).is_ok());
     }
 
     #[test]
@@ -237,14 +323,12 @@ mod tests {
         let lockouts = Lockouts::default();
         let throttle = Throttle::default();
         for _ in 0..4 {
-            lockouts
-                .record(&store, &alice, &throttle, false, at(0))
-                .unwrap();
+            let attempt = lockouts.begin(&store, &alice, &throttle, at(0)).unwrap();
+            attempt.finish(false, at(0)).unwrap();
         }
         lockouts.flush(&store).unwrap();
-        lockouts
-            .record(&store, &alice, &throttle, true, at(0))
-            .unwrap();
+        let attempt = lockouts.begin(&store, &alice, &throttle, at(0)).unwrap();
+        attempt.finish(true, at(0)).unwrap();
         lockouts.flush(&store).unwrap();
         assert_eq!(store.throttle(&alice).unwrap(), ThrottleState::default());
     }
@@ -255,8 +339,32 @@ mod tests {
         std::fs::write(store.paths(&alice).throttle, b"{ not json").unwrap();
         let lockouts = Lockouts::default();
         assert!(matches!(
-            lockouts.check(&store, &alice, at(0)),
+            lockouts.begin(&store, &alice, &Throttle::default(), at(0)),
             Err(Blocked::Unavailable(_))
         ));
+    }
+
+    #[test]
+    fn attempts_in_flight_take_the_failures_left() {
+        let (_dir, store, alice) = setup();
+        let lockouts = Lockouts::default();
+        let throttle = Throttle::default();
+        let first = lockouts.begin(&store, &alice, &throttle, at(0)).unwrap();
+        first.finish(false, at(0)).unwrap();
+        let held: Vec<_> = (0..4)
+            .map(|_| lockouts.begin(&store, &alice, &throttle, at(0)).unwrap())
+            .collect();
+        assert_eq!(
+            lockouts
+                .begin(&store, &alice, &throttle, at(0))
+                .unwrap_err(),
+            Blocked::Busy,
+            "1 failure + 4 in flight = the budget of 5"
+        );
+        drop(held);
+        assert!(
+            lockouts.begin(&store, &alice, &throttle, at(0)).is_ok(),
+            "attempts dropped unscored give their places back"
+        );
     }
 }

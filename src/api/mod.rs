@@ -24,7 +24,7 @@ pub use config::{
     DEFAULT_MIN_SAMPLES, DEFAULT_MODEL_CACHE_BYTES,
 };
 pub use guard::{RECENT_PER_USER, RecentVectors, Throttle};
-pub use lockouts::{Blocked, Lockouts};
+pub use lockouts::{Attempt, Blocked, Lockouts};
 pub use routes::{Route, path_of as target_path};
 
 /// `service` of /health.
@@ -198,7 +198,10 @@ impl Api {
                 .push(("Access-Control-Allow-Origin", origin));
             if request.method == "OPTIONS" {
                 response.headers.extend([
-                    ("Access-Control-Allow-Methods", "GET, POST, OPTIONS".into()),
+                    (
+                        "Access-Control-Allow-Methods",
+                        "GET, POST, DELETE, OPTIONS".into(),
+                    ),
                     (
                         "Access-Control-Allow-Headers",
                         "Content-Type, Authorization".into(),
@@ -413,8 +416,11 @@ impl Api {
     fn predict(&self, request: &Request<'_>, now: NaiveDateTime) -> Result<Response, Response> {
         self.same_site(request)?;
         let (user, sample) = body::decode_sample(request.body).map_err(bad_request)?;
-        match self.lockouts.check(&self.store, &user, now) {
-            Ok(()) => {}
+        let attempt = match self
+            .lockouts
+            .begin(&self.store, &user, &self.config.throttle, now)
+        {
+            Ok(attempt) => attempt,
             Err(Blocked::LockedOut(seconds)) => {
                 return Err(Response::error(
                     429,
@@ -423,8 +429,16 @@ impl Api {
                 .header("Retry-After", seconds.to_string())
                 .for_user(&user));
             }
+            Err(Blocked::Busy) => {
+                return Err(Response::error(
+                    429,
+                    "too many attempts at once for this user: try again in 1 s",
+                )
+                .header("Retry-After", "1")
+                .for_user(&user));
+            }
             Err(Blocked::Unavailable(why)) => return Err(unavailable(why).for_user(&user)),
-        }
+        };
         let lookup = self
             .models
             .get(&self.store, &user)
@@ -454,7 +468,7 @@ impl Api {
             })?;
             (score, (score < 0.0).then_some(ANOMALY))
         };
-        self.count_attempt(&user, reason.is_none(), request, now)?;
+        self.count_attempt(attempt, &user, reason.is_none(), request, now)?;
         if reason.is_none()
             && self.config.template_window > 0
             && model.takes_update(&features.values_ms)
@@ -495,18 +509,13 @@ impl Api {
     /// is answered 503 instead of the verdict (failing closed).
     fn count_attempt(
         &self,
+        attempt: Attempt<'_>,
         user: &UserId,
         success: bool,
         request: &Request<'_>,
         now: NaiveDateTime,
     ) -> Result<(), Response> {
-        if self.config.throttle.max_failures == 0 {
-            return Ok(());
-        }
-        match self
-            .lockouts
-            .record(&self.store, user, &self.config.throttle, success, now)
-        {
+        match attempt.finish(success, now) {
             Ok(Some(lockout)) => {
                 self.audit.record(AuditEvent {
                     at: now,

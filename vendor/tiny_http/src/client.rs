@@ -394,17 +394,37 @@ fn read_head(reader: &mut BufReader<Timed>) -> Result<Head, HeadError> {
 }
 
 /// A refusal known from the head alone: a body declared too large, or framing this server
-/// does not read.
+/// does not read. Framing that two parsers could read differently (a request smuggled inside
+/// another) is refused: `Content-Length` beside `Transfer-Encoding`, either one twice, a
+/// length that is not plain digits, a coding other than `chunked`.
 fn read_body_refusal(head: &Head, limits: &Limits) -> Option<Refusal> {
-    if let Some(encoding) = head.header("Transfer-Encoding") {
-        return (!encoding.trim().eq_ignore_ascii_case("chunked")).then_some(Refusal::Malformed);
+    let all = |name: &'static str| -> Vec<&str> {
+        head.headers
+            .iter()
+            .filter(|h| h.field.equiv(name))
+            .map(|h| h.value.as_str().trim())
+            .collect()
+    };
+    let encodings = all("Transfer-Encoding");
+    let lengths = all("Content-Length");
+    match (encodings.as_slice(), lengths.as_slice()) {
+        ([], []) => None,
+        ([encoding], []) => (!encoding.eq_ignore_ascii_case("chunked")).then_some(Refusal::Malformed),
+        ([], [length]) => match parse_length(length) {
+            None => Some(Refusal::Malformed),
+            Some(n) if n > limits.max_body_bytes as u64 => Some(Refusal::TooLarge),
+            Some(_) => None,
+        },
+        _ => Some(Refusal::Malformed),
     }
-    match head.header("Content-Length").map(|v| v.trim().parse::<u64>()) {
-        None => None,
-        Some(Err(_)) => Some(Refusal::Malformed),
-        Some(Ok(n)) if n > limits.max_body_bytes as u64 => Some(Refusal::TooLarge),
-        Some(Ok(_)) => None,
+}
+
+/// A `Content-Length` value: ASCII digits only (no sign, no spaces inside).
+fn parse_length(value: &str) -> Option<u64> {
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
     }
+    value.parse().ok()
 }
 
 /// Receives the body (after `100 Continue` when the client waits for it), at most
@@ -417,7 +437,18 @@ fn read_body(
     let chunked = head.header("Transfer-Encoding").is_some();
     let length = head
         .header("Content-Length")
-        .and_then(|v| v.trim().parse::<usize>().ok());
+        .and_then(|v| parse_length(v.trim()))
+        .map(|n| n as usize);
+    // The chunked decoder reports a read that timed out as a framing error: the deadline
+    // tells which it was.
+    let deadline = reader.get_ref().deadline;
+    let refusal_of = |e: io::Error| {
+        if Instant::now() >= deadline {
+            Refusal::TimedOut
+        } else {
+            refusal_of(&e)
+        }
+    };
     if !chunked && length.unwrap_or(0) == 0 {
         return Ok(Vec::new());
     }
@@ -427,20 +458,20 @@ fn read_body(
             .get_mut()
             .write_all(go_on.as_bytes())
             .and_then(|()| reader.get_mut().flush())
-            .map_err(|e| refusal_of(&e))?;
+            .map_err(refusal_of)?;
     }
     let mut body = Vec::new();
     if chunked {
         Decoder::new(reader.by_ref())
             .take(limits.max_body_bytes as u64 + 1)
             .read_to_end(&mut body)
-            .map_err(|e| refusal_of(&e))?;
+            .map_err(refusal_of)?;
         if body.len() > limits.max_body_bytes {
             return Err(Refusal::TooLarge);
         }
     } else {
         body.resize(length.unwrap_or(0), 0);
-        reader.read_exact(&mut body).map_err(|e| refusal_of(&e))?;
+        reader.read_exact(&mut body).map_err(refusal_of)?;
     }
     Ok(body)
 }
