@@ -1,9 +1,9 @@
 //! Crash safety of the real server process: `serve` under a /train loop (plus a /predict loop
 //! whose genuine attempts update the template, `KW_TEMPLATE_UPDATE`, and whose impostor attempts
-//! rewrite a throttle file) is killed with SIGKILL at random moments, `KW_CRASH_ROUNDS` times
+//! append to the throttle log) is killed with SIGKILL at random moments, `KW_CRASH_ROUNDS` times
 //! (default 50), and restarted on the same folder. After each restart:
 //! - no temporary file is left in the store;
-//! - every file parses: metadata, features, samples, model, throttle, template updates, each
+//! - every file parses: metadata, features, samples, model, the throttle log, template updates, each
 //!   audit line;
 //! - each user's `samples_count` equals the /train calls answered 200. A call cut off by the kill
 //!   is resent after the restart, as a client would: a 200 means it had not been stored, and

@@ -3,6 +3,8 @@
 
 mod common;
 
+use std::time::Duration;
+
 use common::*;
 use keystroke_workbench::api::{ApiConfig, Cors};
 use serde_json::{Value, json};
@@ -156,12 +158,10 @@ fn another_phrase_fails_predict_and_is_refused_by_train() {
     );
     assert!(reply.text().contains("\"confidence_score\":-1.0"));
     // The failed attempt's count reaches the store in the background: let it land first.
-    let throttle = server.dir.path().join("alice_throttle.json");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
-    while !throttle.exists() && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-    assert!(throttle.exists(), "the failure is counted");
+    let counted = wait_for_throttle(server.dir.path(), "alice", Duration::from_secs(2), |s| {
+        s.consecutive_failures == 1
+    });
+    assert_eq!(counted.consecutive_failures, 1, "the failure is counted");
 
     let before = server.files();
     let reply = post(server.addr(), "/train", &sample_body("alice", other));

@@ -70,12 +70,10 @@ fn five_failures_lock_a_user_out_even_across_a_restart() {
     assert_eq!(reply.json()["authenticated"], true, "{}", reply.text());
     // The cleared count reaches the store in the background (within 100 ms; 2 s here
     // leaves room for a loaded machine).
-    let throttle_file = server.dir.path().join("alice_throttle.json");
-    let deadline = std::time::Instant::now() + Duration::from_secs(2);
-    while throttle_file.exists() && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    assert!(!throttle_file.exists());
+    let cleared = wait_for_throttle(server.dir.path(), "alice", Duration::from_secs(2), |s| {
+        *s == Default::default()
+    });
+    assert_eq!(cleared, Default::default());
     let lockouts: Vec<Value> = audit_lines(&server)
         .into_iter()
         .filter(|l| l["endpoint"] == "POST /predict")

@@ -249,3 +249,70 @@ fn repair_truncates_a_torn_tail_to_the_last_committed_sample() {
         "{report}"
     );
 }
+
+#[test]
+fn a_damaged_throttle_log_refuses_attempts_until_repaired_and_keeps_the_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join(keystroke_workbench::store::THROTTLE_LOG);
+    {
+        let (_serve, addr, _log) = spawn_serve(dir.path(), &[]);
+        for i in 0..5 {
+            assert_eq!(train(addr, "alice", i).status, 200);
+        }
+        for _ in 0..2 {
+            let reply = post(addr, "/predict", &sample_body("alice", imposter()));
+            assert_eq!(reply.json()["authenticated"], false, "{}", reply.text());
+        }
+        let counted = wait_for_throttle(
+            dir.path(),
+            "alice",
+            std::time::Duration::from_secs(5),
+            |s| s.consecutive_failures == 2,
+        );
+        assert_eq!(counted.consecutive_failures, 2);
+    }
+    let mut bytes = std::fs::read(&log).unwrap();
+    bytes.extend_from_slice(b"{\"user\": \"bob\", \"state\": garbage}\n");
+    std::fs::write(&log, &bytes).unwrap();
+
+    let (clean, report) = store_check(dir.path(), false);
+    assert!(!clean, "{report}");
+    assert!(report.contains("throttle.log"), "{report}");
+    {
+        let (_serve, addr, _log) = spawn_serve(dir.path(), &[]);
+        let refused = post(addr, "/predict", &sample_body("alice", genuine(900)));
+        assert_eq!(refused.status, 503, "fails closed: {}", refused.text());
+        let error = refused.error();
+        assert!(!error.contains(dir.path().to_str().unwrap()), "{error}");
+        let health = get(addr, "/health").json();
+        assert_eq!(health["status"], "degraded", "{health}");
+        let reason = health["reason"].as_str().unwrap();
+        assert!(reason.contains("store check --repair"), "{reason}");
+    }
+    let (_, repair) = store_check(dir.path(), true);
+    assert!(repair.contains("rewrote"), "{repair}");
+    let (clean, report) = store_check(dir.path(), false);
+    assert!(clean, "{report}");
+    let store = Store::open(dir.path()).unwrap();
+    let alice = store.throttle(&UserId::parse("alice").unwrap()).unwrap();
+    assert_eq!(
+        alice.consecutive_failures, 2,
+        "the readable counts survive repair"
+    );
+    let quarantined =
+        std::fs::read_dir(dir.path().join(keystroke_workbench::store::QUARANTINE_DIR))
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path()
+            .join(keystroke_workbench::store::THROTTLE_LOG);
+    assert_eq!(
+        std::fs::read(quarantined).unwrap(),
+        bytes,
+        "the damaged log is kept"
+    );
+    let (_serve, addr, _log) = spawn_serve(dir.path(), &[]);
+    let reply = post(addr, "/predict", &sample_body("alice", genuine(901)));
+    assert_eq!(reply.status, 200, "{}", reply.text());
+}

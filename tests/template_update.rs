@@ -124,6 +124,11 @@ fn accepted_attempts_update_a_bounded_window_and_impostors_never_do() {
     );
     assert_eq!(reply.status, 200);
     assert!(server.files().is_empty(), "{:?}", server.files().keys());
+    let log = server.throttle_log();
+    assert!(
+        !log.contains("alice"),
+        "the throttle log forgets alice: {log}"
+    );
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! Failed-attempt counters of /predict, kept in memory so a failed attempt costs no disk flush:
 //! a lockout is made durable at once (a restart honours it), any other change is written by
 //! [`Lockouts::flush`], which the server calls in the background every few tens of
-//! milliseconds. While a state cannot be read or saved — or the store's file system is
+//! milliseconds — every changed user in one append to the store's throttle log, one fsync. While a state cannot be read or saved — or the store's file system is
 //! read-only or full — attempts are refused, never scored. An attempt holds a place in its
 //! user's budget from [`Lockouts::begin`] until [`Attempt::finish`], so concurrent attempts
 //! cannot together be scored more often than the budget allows.
@@ -53,6 +53,8 @@ struct Book {
 #[derive(Debug, Default)]
 pub struct Lockouts {
     book: Mutex<Book>,
+    /// Held while states are written, so that of two saves the later writes the newer states.
+    saving: Mutex<()>,
 }
 
 impl Lockouts {
@@ -144,7 +146,7 @@ impl Lockouts {
             lockout
         };
         if lockout.is_some() {
-            self.save(store, user).inspect_err(|e| self.failed(e))?;
+            self.flush(store)?;
         }
         Ok(lockout)
     }
@@ -153,26 +155,6 @@ impl Lockouts {
         if let Some(entry) = self.book().users.get_mut(user) {
             entry.in_flight = entry.in_flight.saturating_sub(1);
         }
-    }
-
-    /// Writes `user`'s newest state, under the user's store lock, so that of two writers the
-    /// last always writes the newest.
-    fn save(&self, store: &Store, user: &UserId) -> Result<(), StoreError> {
-        store.with_user(user, |writer| {
-            let Some((state, version)) = self
-                .book()
-                .users
-                .get(user)
-                .map(|e| (e.state.clone(), e.version))
-            else {
-                return Ok(());
-            };
-            writer.set_throttle(&state)?;
-            if let Some(entry) = self.book().users.get_mut(user) {
-                entry.saved = entry.saved.max(version);
-            }
-            Ok(())
-        })
     }
 
     /// Notes a failed save: logged once until saving works again, and answered without the
@@ -194,10 +176,11 @@ impl Lockouts {
         }
     }
 
-    /// Writes every changed state; returns how many were written. On an error the rest stay
-    /// pending, and attempts are refused until a flush succeeds.
+    /// Writes every changed state, in one append; returns how many were written. On an error
+    /// they stay pending, and attempts are refused until a flush succeeds.
     pub fn flush(&self, store: &Store) -> Result<usize, StoreError> {
-        let pending: Vec<UserId> = {
+        let _saving = self.saving.lock().unwrap_or_else(PoisonError::into_inner);
+        let pending: Vec<(UserId, ThrottleState, u64)> = {
             let mut book = self.book();
             if book.users.len() > KEEP_CLEAN_USERS {
                 book.users
@@ -206,13 +189,23 @@ impl Lockouts {
             book.users
                 .iter()
                 .filter(|(_, e)| e.version != e.saved)
-                .map(|(user, _)| user.clone())
+                .map(|(user, e)| (user.clone(), e.state.clone(), e.version))
                 .collect()
         };
-        for user in &pending {
-            self.save(store, user).inspect_err(|e| self.failed(e))?;
+        let states: Vec<(UserId, ThrottleState)> = pending
+            .iter()
+            .map(|(user, state, _)| (user.clone(), state.clone()))
+            .collect();
+        store
+            .save_throttles(&states)
+            .inspect_err(|e| self.failed(e))?;
+        let mut book = self.book();
+        for (user, _, version) in &pending {
+            if let Some(entry) = book.users.get_mut(user) {
+                entry.saved = entry.saved.max(*version);
+            }
         }
-        if self.book().failing.take().is_some() {
+        if book.failing.take().is_some() {
             log::warn!("throttle state is saved again; attempts are scored again");
         }
         Ok(pending.len())
@@ -223,8 +216,11 @@ impl Lockouts {
         self.book().failing.clone()
     }
 
-    /// Forgets `user` (deleted); call it under the user's store lock, with the deletion.
+    /// Forgets `user` (deleted); call it under the user's store lock, before the deletion
+    /// (which clears their stored state): a flush under way finishes first, so none writes
+    /// the forgotten state after the deletion.
     pub fn forget(&self, user: &UserId) {
+        let _saving = self.saving.lock().unwrap_or_else(PoisonError::into_inner);
         self.book().users.remove(user);
     }
 }
@@ -337,6 +333,21 @@ mod tests {
     fn an_unreadable_state_blocks_attempts() {
         let (_dir, store, alice) = setup();
         std::fs::write(store.paths(&alice).throttle, b"{ not json").unwrap();
+        let lockouts = Lockouts::default();
+        assert!(matches!(
+            lockouts.begin(&store, &alice, &Throttle::default(), at(0)),
+            Err(Blocked::Unavailable(_))
+        ));
+    }
+
+    #[test]
+    fn a_damaged_throttle_log_blocks_attempts() {
+        let (_dir, store, alice) = setup();
+        std::fs::write(
+            store.dir().join(crate::store::THROTTLE_LOG),
+            b"{ not json\n",
+        )
+        .unwrap();
         let lockouts = Lockouts::default();
         assert!(matches!(
             lockouts.begin(&store, &alice, &Throttle::default(), at(0)),

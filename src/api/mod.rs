@@ -223,7 +223,14 @@ impl Api {
         let trouble = self
             .lockouts
             .failing()
-            .or_else(|| self.store.writable().err());
+            .or_else(|| self.store.writable().err())
+            .or_else(|| {
+                let damaged = self.store.throttle_log_readable().err()?;
+                Some(format!(
+                    "attempts are refused: {}",
+                    damaged.public_message()
+                ))
+            });
         if let Some(reason) = trouble {
             body["status"] = "degraded".into();
             body["reason"] = reason.into();

@@ -1,6 +1,8 @@
-//! The HTTP transport: tiny_http in front of [`crate::api`]. Worker threads take requests
-//! from tiny_http's queue, read the body (bounded), call [`Api::handle`] and write the JSON
-//! answer, so a slow /train on one worker never holds up a /predict on another.
+//! The HTTP transport: tiny_http in front of [`crate::api`]. Each connection has its own thread,
+//! which receives a request whole (bounded in size and time), calls [`Api::handle`] and writes
+//! the JSON answer — at most [`ServerConfig::workers`] requests at a time — so a slow client or
+//! a slow /train on one connection never holds up a /predict on another, and a request costs
+//! no hand-off between threads.
 
 mod fd_limit;
 mod listener;
@@ -23,9 +25,6 @@ pub use stats::{Counts, RECENT_REQUESTS, RequestRecord, ServerStats};
 pub use tls::{SelfSigned, TlsError, TlsFiles, self_signed};
 pub use urls::{lan_ips, reachable_urls};
 
-/// How often an idle worker checks whether the server is stopping.
-const POLL: Duration = Duration::from_millis(50);
-
 /// How long a stopping server waits for requests still being received.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
@@ -43,7 +42,7 @@ pub struct ServerConfig {
     pub host: String,
     /// Port (0 = any free port).
     pub port: u16,
-    /// Worker threads answering requests.
+    /// Requests answered at a time (each on its connection's thread); more wait for a place.
     pub workers: usize,
     /// Open connections at most (`None`: derived from the open-file limit); one more is
     /// answered 503 and closed.
@@ -73,7 +72,7 @@ impl Default for ServerConfig {
     }
 }
 
-/// Worker threads by default: twice the cores, at least 4.
+/// Requests answered at a time by default: twice the cores, at least 4.
 pub fn default_workers() -> usize {
     thread::available_parallelism().map_or(4, |n| (2 * n.get()).max(4))
 }
@@ -100,13 +99,12 @@ pub enum ServerError {
 }
 
 /// A running server. Stopping (explicitly or by dropping the handle) finishes the requests
-/// already taken, then joins every worker and closes the port.
+/// already received, then closes the port.
 pub struct ServerHandle {
     addr: SocketAddr,
     tls: bool,
     /// `None` once stopped.
-    http: Option<Arc<tiny_http::Server>>,
-    workers: Vec<JoinHandle<()>>,
+    http: Option<tiny_http::Server>,
     flusher: Option<JoinHandle<()>>,
     stopping: Arc<AtomicBool>,
     stats: Arc<ServerStats>,
@@ -147,48 +145,40 @@ impl ServerHandle {
             .local_addr()
             .map_err(|e| ServerError::Start(e.to_string()))?;
         let limits = config.limits(max_connections);
-        let http = Arc::new(
-            tiny_http::Server::from_listener_with_limits(socket, ssl, limits).map_err(|e| {
-                match &config.tls {
-                    Some(files) => ServerError::Tls(files.invalid(e.to_string())),
-                    None => ServerError::Start(e.to_string()),
-                }
-            })?,
-        );
-        let mut handle = ServerHandle {
-            addr,
-            tls: config.tls.is_some(),
-            http: Some(http),
-            workers: Vec::new(),
-            flusher: None,
-            stopping: Arc::new(AtomicBool::new(false)),
-            stats: Arc::new(ServerStats::default()),
-            max_connections,
-        };
-        let flusher = {
+        let stats = Arc::new(ServerStats::default());
+        let handler: tiny_http::Handler = {
             let api = Arc::clone(&api);
-            let stopping = Arc::clone(&handle.stopping);
+            let stats = Arc::clone(&stats);
+            Arc::new(move |request| serve(&api, &stats, request))
+        };
+        let http = tiny_http::Server::from_listener_with_handler(
+            socket,
+            ssl,
+            limits,
+            handler,
+            config.workers,
+        )
+        .map_err(|e| match &config.tls {
+            Some(files) => ServerError::Tls(files.invalid(e.to_string())),
+            None => ServerError::Start(e.to_string()),
+        })?;
+        let stopping = Arc::new(AtomicBool::new(false));
+        let flusher = {
+            let stopping = Arc::clone(&stopping);
             thread::Builder::new()
                 .name("throttle-flush".into())
                 .spawn(move || flush_throttle_until(&api, &stopping))
                 .map_err(|e| ServerError::Start(format!("cannot start the flush thread: {e}")))?
         };
-        handle.flusher = Some(flusher);
-        for i in 0..config.workers.max(1) {
-            let worker = Worker {
-                api: Arc::clone(&api),
-                http: Arc::clone(handle.http.as_ref().expect("running")),
-                stopping: Arc::clone(&handle.stopping),
-                stats: Arc::clone(&handle.stats),
-            };
-            // On failure, dropping `handle` stops the workers already started.
-            let thread = thread::Builder::new()
-                .name(format!("http-worker-{i}"))
-                .spawn(move || worker.run())
-                .map_err(|e| ServerError::Start(format!("cannot start a worker thread: {e}")))?;
-            handle.workers.push(thread);
-        }
-        Ok(handle)
+        Ok(ServerHandle {
+            addr,
+            tls: config.tls.is_some(),
+            http: Some(http),
+            flusher: Some(flusher),
+            stopping,
+            stats,
+            max_connections,
+        })
     }
 
     /// The bound address (with the real port when 0 was asked for).
@@ -222,7 +212,9 @@ impl ServerHandle {
         self.http.as_ref().is_some_and(|h| h.is_listening())
     }
 
-    /// Stops: finishes the requests already taken, joins the workers, closes the port.
+    /// Stops: takes no new request, finishes those already received (waiting up to
+    /// [`SHUTDOWN_GRACE`] for one still arriving), writes the last failed-attempt counts,
+    /// closes the port.
     pub fn stop(mut self) {
         self.shutdown();
     }
@@ -231,21 +223,18 @@ impl ServerHandle {
         let Some(http) = self.http.take() else {
             return;
         };
+        http.stop_taking_requests();
+        let deadline = Instant::now() + SHUTDOWN_GRACE;
+        while http.requests_being_read() > 0 && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(5));
+        }
         self.stopping.store(true, Ordering::SeqCst);
-        for _ in &self.workers {
-            http.unblock();
-        }
-        for worker in self.workers.drain(..) {
-            if worker.join().is_err() {
-                log::error!("an HTTP worker panicked");
-            }
-        }
         if let Some(flusher) = self.flusher.take()
             && flusher.join().is_err()
         {
             log::error!("the throttle flush thread panicked");
         }
-        // The last reference: tiny_http's accept thread closes the port a moment after this.
+        // tiny_http's accept thread closes the port a moment after this.
         drop(http);
         wait_until_closed(self.addr);
     }
@@ -290,97 +279,65 @@ fn flush_throttle_until(api: &Api, stopping: &AtomicBool) {
     }
 }
 
-struct Worker {
-    api: Arc<Api>,
-    http: Arc<tiny_http::Server>,
-    stopping: Arc<AtomicBool>,
-    stats: Arc<ServerStats>,
-}
-
-impl Worker {
-    fn run(self) {
-        while !self.stopping.load(Ordering::SeqCst) {
-            // A timeout, not only stop()'s wake-up: another worker's final drain may consume a
-            // wake-up meant for this one.
-            match self.http.recv_timeout(POLL) {
-                Ok(Some(request)) => self.serve(request),
-                Ok(None) => {}
-                Err(e) => log::warn!("HTTP listener: {e}"),
-            }
+/// Answers one request and records it.
+fn serve(api: &Api, stats: &ServerStats, mut request: tiny_http::Request) {
+    let started = Instant::now();
+    let arrived = Local::now().naive_local();
+    let method = request.method().as_str().to_string();
+    let target = request.url().to_string();
+    let client = request.remote_addr().map(|a| a.ip().to_string());
+    let response = match read_body(&mut request) {
+        Ok(body) => {
+            let header = |name: &'static str| {
+                request
+                    .headers()
+                    .iter()
+                    .find(|h| h.field.equiv(name))
+                    .map(|h| h.value.as_str())
+            };
+            api.handle(
+                &Request {
+                    method: &method,
+                    target: &target,
+                    body: &body,
+                    authorization: header("Authorization"),
+                    origin: header("Origin"),
+                    client: client.as_deref(),
+                },
+                arrived,
+            )
         }
-        // Answer what is queued, and what is still arriving (a body half sent), before leaving;
-        // a request that is still incomplete after SHUTDOWN_GRACE is abandoned.
-        let deadline = Instant::now() + SHUTDOWN_GRACE;
-        loop {
-            match self.http.try_recv() {
-                Ok(Some(request)) => self.serve(request),
-                _ if self.http.requests_being_read() > 0 && Instant::now() < deadline => {
-                    thread::sleep(Duration::from_millis(5));
-                }
-                _ => break,
-            }
-        }
+        Err(refused) => refused,
+    };
+    let status = response.status;
+    let user = response.user.clone();
+    if status >= 500
+        && let Some(message) = response.body.get("error")
+    {
+        log::error!("{method} {} failed: {message}", loggable(&target));
     }
-
-    fn serve(&self, mut request: tiny_http::Request) {
-        let started = Instant::now();
-        let arrived = Local::now().naive_local();
-        let method = request.method().as_str().to_string();
-        let target = request.url().to_string();
-        let client = request.remote_addr().map(|a| a.ip().to_string());
-        let response = match read_body(&mut request) {
-            Ok(body) => {
-                let header = |name: &'static str| {
-                    request
-                        .headers()
-                        .iter()
-                        .find(|h| h.field.equiv(name))
-                        .map(|h| h.value.as_str())
-                };
-                self.api.handle(
-                    &Request {
-                        method: &method,
-                        target: &target,
-                        body: &body,
-                        authorization: header("Authorization"),
-                        origin: header("Origin"),
-                        client: client.as_deref(),
-                    },
-                    arrived,
-                )
-            }
-            Err(refused) => refused,
-        };
-        let status = response.status;
-        let user = response.user.clone();
-        if status >= 500
-            && let Some(message) = response.body.get("error")
-        {
-            log::error!("{method} {} failed: {message}", loggable(&target));
-        }
-        if let Err(e) = request.respond(encode(&response)) {
-            log::debug!(
-                "{method} {}: cannot write the answer: {e}",
-                loggable(&target)
-            );
-        }
-        let latency = started.elapsed();
-        let path = loggable(&target);
-        log::info!(
-            target: "http",
-            "{method} {path} {status} {:.2}ms user={}",
-            latency.as_secs_f64() * 1e3,
-            user.as_ref().map_or("-", |u| u.as_str())
+    if let Err(e) = request.respond(encode(&response)) {
+        log::debug!(
+            "{method} {}: cannot write the answer: {e}",
+            loggable(&target)
         );
-        self.stats.record(RequestRecord {
-            at: arrived,
-            method,
-            path,
-            status,
-            latency,
-            user,
-        });
     }
+    let latency = started.elapsed();
+    let path = loggable(&target);
+    log::info!(
+        target: "http",
+        "{method} {path} {status} {:.2}ms user={}",
+        latency.as_secs_f64() * 1e3,
+        user.as_ref().map_or("-", |u| u.as_str())
+    );
+    stats.record(RequestRecord {
+        at: arrived,
+        method,
+        path,
+        status,
+        latency,
+        user,
+    });
 }
 
 /// The request body, which the connection has already received; or the answer to a request

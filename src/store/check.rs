@@ -42,6 +42,8 @@ enum Fix {
     Quarantine(Vec<PathBuf>),
     /// Remove this temporary file or folder (by name in the store).
     RemoveTemp(String),
+    /// Copy the throttle log into quarantine, then rewrite it from its readable lines.
+    RewriteThrottleLog,
 }
 
 /// One thing `store check` found.
@@ -97,6 +99,7 @@ impl Store {
             report.users += 1;
             report.findings.extend(self.check_user(&user));
         }
+        report.findings.extend(self.check_throttle_log()?);
         if repair {
             let quarantine = self
                 .dir
@@ -224,7 +227,10 @@ impl Store {
             &paths.updates,
             self.updates(user, &metadata).map(drop),
         ));
-        findings.extend(one_file(&paths.throttle, self.throttle(user).map(drop)));
+        findings.extend(one_file(
+            &paths.throttle,
+            self.legacy_throttle(user).map(drop),
+        ));
         // A damaged whole user is quarantined once, not once per file.
         if findings.iter().any(|f| f.fix == whole_user()) {
             findings.retain(|f| f.severity == Severity::Damage);
@@ -233,6 +239,43 @@ impl Store {
             }
         }
         findings
+    }
+
+    /// The throttle log: a torn last line is an interrupted append; any other unreadable line
+    /// is damage, repaired by rewriting the log from its readable lines (a copy of the damaged
+    /// file goes to quarantine first).
+    fn check_throttle_log(&self) -> Result<Vec<Finding>, StoreError> {
+        let Some(log) = self.throttle_log.report()? else {
+            return Ok(Vec::new());
+        };
+        let file = self.throttle_log.path().to_path_buf();
+        let mut findings = Vec::new();
+        if !log.damaged.is_empty() {
+            let lines: Vec<String> = log
+                .damaged
+                .iter()
+                .map(|(line, why)| format!("line {line}: {why}"))
+                .collect();
+            findings.push(Finding {
+                user: None,
+                file: file.clone(),
+                severity: Severity::Damage,
+                message: lines.join("; "),
+                fix: Fix::RewriteThrottleLog,
+            });
+        } else if log.len > log.complete_bytes {
+            findings.push(Finding {
+                user: None,
+                file,
+                severity: Severity::Uncommitted,
+                message: format!(
+                    "{} bytes of an unfinished last line",
+                    log.len - log.complete_bytes
+                ),
+                fix: Fix::Truncate(log.complete_bytes),
+            });
+        }
+        Ok(findings)
     }
 
     /// Applies `finding`'s fix; returns what it did.
@@ -267,6 +310,23 @@ impl Store {
                 Ok(format!(
                     "rewrote {} with its {rows} committed rows",
                     file.display()
+                ))
+            }
+            Fix::RewriteThrottleLog => {
+                let Some(log) = self.throttle_log.report()? else {
+                    return Ok(format!("{} is gone", file.display()));
+                };
+                fs::create_dir_all(quarantine).map_err(io_error("create", quarantine))?;
+                let copy = quarantine.join(super::THROTTLE_LOG);
+                fs::copy(file, &copy).map_err(io_error("copy", file))?;
+                self.throttle_log.rewrite(&log.states)?;
+                Ok(format!(
+                    "copied {} to {}, then rewrote it with the last readable state of its {} \
+                     user(s), without {} unreadable line(s)",
+                    file.display(),
+                    copy.display(),
+                    log.states.len(),
+                    log.damaged.len()
                 ))
             }
             Fix::Quarantine(files) if files.is_empty() => Ok(format!(

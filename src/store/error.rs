@@ -32,6 +32,14 @@ pub enum StoreError {
         /// What is wrong.
         message: String,
     },
+    /// A file of the whole store (not one user's) is damaged.
+    #[error("{path} is corrupt: {message}")]
+    Damaged {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
     /// A file of a version this build does not read.
     #[error("user '{user}': {path} is version {found}, this build reads 1–{supported}")]
     UnknownVersion {
@@ -108,7 +116,9 @@ impl StoreError {
     pub fn is_damage(&self) -> bool {
         matches!(
             self,
-            StoreError::Corrupt { .. } | StoreError::UnknownVersion { .. }
+            StoreError::Corrupt { .. }
+                | StoreError::UnknownVersion { .. }
+                | StoreError::Damaged { .. }
         )
     }
 
@@ -128,6 +138,11 @@ impl StoreError {
                     file_kind(path)
                 )
             }
+            StoreError::Damaged { path, .. } => format!(
+                "the stored {} file is damaged; an administrator must run \
+                 `keystroke-workbench store check --repair` on the model store",
+                file_kind(path)
+            ),
             StoreError::Legacy { user, .. } => {
                 format!("user '{user}' was enrolled by the old backend; they must enrol again")
             }

@@ -17,6 +17,7 @@ pub mod parse;
 mod records;
 mod space;
 mod stamp;
+mod throttle_log;
 mod user_id;
 mod versioned;
 
@@ -42,6 +43,7 @@ pub use records::{
     METADATA_FORMAT, MODEL_FORMAT, Metadata, ModelFile, THROTTLE_FORMAT, ThrottleState,
 };
 pub use stamp::CommitStamp;
+pub use throttle_log::{COMPACT_BYTES, THROTTLE_LOG};
 pub use user_id::{MAX_USER_ID_CHARS, UserId, UserIdError};
 use versioned::FileFormat;
 
@@ -132,6 +134,7 @@ pub struct Store {
     dir: PathBuf,
     users: Mutex<HashMap<UserId, Arc<UserSlot>>>,
     committer: Committer,
+    throttle_log: throttle_log::ThrottleLog,
 }
 
 /// In-process state of one user: the writer lock (taken before the user's cross-process lock,
@@ -155,6 +158,7 @@ impl Store {
         let dir = dir.into();
         fs::create_dir_all(&dir).map_err(io_error("create", &dir))?;
         let store = Store {
+            throttle_log: throttle_log::ThrottleLog::new(&dir),
             dir,
             users: Mutex::new(HashMap::new()),
             committer,
@@ -169,10 +173,14 @@ impl Store {
         let dir = &self.dir;
         let mut removed = Vec::new();
         for name in atomic::temp_names(dir).map_err(io_error("list", dir))? {
-            let Some(user) = atomic::temp_target(&name).and_then(owner_of_file) else {
+            let target = atomic::temp_target(&name);
+            let lock_path = if target == Some(THROTTLE_LOG) {
+                self.throttle_log.lock_path().to_path_buf()
+            } else if let Some(user) = target.and_then(owner_of_file) {
+                lock::user_lock_path(dir, user.as_str())
+            } else {
                 continue; // not ours: `store check` reports it
             };
-            let lock_path = lock::user_lock_path(dir, user.as_str());
             let Some(_free) = lock::try_user(&lock_path).map_err(io_error("lock", &lock_path))?
             else {
                 continue; // its writer is alive
@@ -369,13 +377,35 @@ impl Store {
         Ok(current.then_some(model))
     }
 
-    /// The user's failed-authentication state (all zero when none is stored).
+    /// The user's failed-authentication state (all zero when none is stored): their last line
+    /// in the throttle log, else an older build's `<id>_throttle.json`.
     pub fn throttle(&self, user: &UserId) -> Result<ThrottleState, StoreError> {
+        if let Some(state) = self.throttle_log.state(user)? {
+            return Ok(state);
+        }
+        self.legacy_throttle(user)
+    }
+
+    /// `Err` while the throttle log cannot be read (then no attempt is scored).
+    pub fn throttle_log_readable(&self) -> Result<(), StoreError> {
+        self.throttle_log.readable()
+    }
+
+    /// An older build's `<id>_throttle.json` (all zero when there is none).
+    fn legacy_throttle(&self, user: &UserId) -> Result<ThrottleState, StoreError> {
         let path = self.paths(user).throttle;
         match read_if_exists(&path)? {
             Some(bytes) => parse::throttle(user, &path, &bytes),
             None => Ok(ThrottleState::default()),
         }
+    }
+
+    /// Stores users' failed-authentication states, durably, in one append to the throttle
+    /// log (one fsync for all of them). Of two calls for one user, the later one wins: the
+    /// caller orders them.
+    pub fn save_throttles(&self, states: &[(UserId, ThrottleState)]) -> Result<(), StoreError> {
+        self.throttle_log
+            .append(&self.dir, states, |user| self.paths(user).throttle)
     }
 
     /// The committed metadata and the model that goes with it (`None` if the user has no data),
@@ -476,6 +506,9 @@ fn file_kind(path: &Path) -> &'static str {
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or_default();
+    if name == THROTTLE_LOG {
+        return "throttle log";
+    }
     USER_FILES
         .iter()
         .find(|(suffix, _)| name.ends_with(suffix))
@@ -727,21 +760,10 @@ impl UserWriter<'_> {
         self.store.throttle(self.user)
     }
 
-    /// Stores the user's failed-authentication state (removing the file when it is all zero).
+    /// Stores the user's failed-authentication state (see [`Store::save_throttles`]).
     pub fn set_throttle(&mut self, state: &ThrottleState) -> Result<(), StoreError> {
-        let path = self.store.paths(self.user).throttle;
-        if *state == ThrottleState::default() {
-            return match fs::remove_file(&path) {
-                Ok(()) => Ok(()),
-                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-                Err(source) => Err(StoreError::Io {
-                    action: "remove",
-                    path,
-                    source,
-                }),
-            };
-        }
-        write_record(&path, THROTTLE_FORMAT, state)
+        self.store
+            .save_throttles(&[(self.user.clone(), state.clone())])
     }
 
     /// Removes all the user's files; returns whether there were any. The files are first moved
@@ -750,8 +772,15 @@ impl UserWriter<'_> {
     pub fn delete(&mut self) -> Result<bool, StoreError> {
         let paths = self.store.paths(self.user);
         let files = paths.all();
+        let counted = self.store.throttle_log.state(self.user)?.is_some();
+        if counted {
+            let store = self.store;
+            store
+                .throttle_log
+                .erase(&store.dir, self.user, |user| store.paths(user).throttle)?;
+        }
         if !files.iter().any(|f| f.exists()) {
-            return Ok(false);
+            return Ok(counted);
         }
         let dir = &self.store.dir;
         let trash = atomic::temp_path(dir, &format!("{DELETE_PREFIX}{}", self.user));

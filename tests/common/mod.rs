@@ -202,11 +202,46 @@ impl TestServer {
     }
 
     /// Every file under the store folder with its bytes, except the audit log (which records
-    /// refused /train calls too).
+    /// refused /train calls too) and the throttle log with its lock (written in the
+    /// background; [`TestServer::throttle_log`] reads it).
     pub fn files(&self) -> BTreeMap<String, Vec<u8>> {
         let mut files = files_under(self.dir.path());
         files.remove(keystroke_workbench::api::AUDIT_FILE);
+        files.remove(keystroke_workbench::store::THROTTLE_LOG);
+        files.remove(".locks/.throttle.lock");
         files
+    }
+
+    /// The throttle log's text (empty when there is none).
+    #[allow(dead_code)]
+    pub fn throttle_log(&self) -> String {
+        fs::read_to_string(
+            self.dir
+                .path()
+                .join(keystroke_workbench::store::THROTTLE_LOG),
+        )
+        .unwrap_or_default()
+    }
+}
+
+/// Waits (up to `limit`) until the failed-attempt state `user` has in the store at `dir`
+/// satisfies `wanted` (the server writes counts in the background); returns the last state read.
+#[allow(dead_code)]
+pub fn wait_for_throttle(
+    dir: &Path,
+    user: &str,
+    limit: std::time::Duration,
+    wanted: impl Fn(&keystroke_workbench::store::ThrottleState) -> bool,
+) -> keystroke_workbench::store::ThrottleState {
+    let store = keystroke_workbench::store::Store::open(dir).unwrap();
+    let user = keystroke_workbench::store::UserId::parse(user).unwrap();
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        let state = store.throttle(&user).unwrap();
+        if wanted(&state) || std::time::Instant::now() >= deadline {
+            return state;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
     }
 }
 

@@ -5,9 +5,10 @@
 //! client sending slowly (chunked, `Expect: 100-continue`, `Connection: upgrade`) or never
 //! reading its answers held a worker for the whole socket timeout. Here the connection's own
 //! thread does all of its I/O: it waits for a request (closing an idle keep-alive connection),
-//! receives its head and body within one deadline, queues it, waits for the worker's answer
-//! (which the worker writes into memory) and writes that answer within another deadline. One
-//! request per connection is in flight at a time, so pipelining is bounded too.
+//! receives its head and body within one deadline, answers it with the server's handler (see
+//! `handler.rs`) or queues it and waits for a worker's answer (written into memory either
+//! way), and writes that answer within another deadline. One request per connection is in
+//! flight at a time, so pipelining is bounded too.
 
 use std::io::{self, BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr};
@@ -20,6 +21,7 @@ use std::time::{Duration, Instant};
 use chunked_transfer::Decoder;
 
 use crate::common::{HTTPVersion, Header, Method};
+use crate::handler::Handling;
 use crate::limits::{Limits, Refusal};
 use crate::util::refined_tcp_stream::Stream;
 use crate::util::MessagesQueue;
@@ -46,14 +48,18 @@ const LINGER_BYTES: u64 = 1 << 20;
 pub(crate) struct Shared {
     pub limits: Arc<Limits>,
     pub messages: Arc<MessagesQueue<Message>>,
-    /// Requests whose first byte has arrived but which are not queued yet.
+    /// Requests whose first byte has arrived but which are not queued (or, with a handler,
+    /// not answered) yet.
     pub reading: Arc<AtomicUsize>,
     /// Set when the server is dropped.
     pub close: Arc<AtomicBool>,
+    /// Answers requests on this thread, when set; else they are queued for the workers.
+    pub handling: Option<Arc<Handling>>,
 }
 
-/// Counts a request as being read while it lives; dropped once the request is queued, so a
-/// stopping server never sees a moment where a request is neither being read nor queued.
+/// Counts a request as being read while it lives; dropped once the request is queued (or
+/// answered by the handler), so a stopping server never sees a moment where a request is
+/// neither being read nor queued.
 struct Reading(Arc<AtomicUsize>);
 
 impl Reading {
@@ -269,10 +275,23 @@ pub(crate) fn serve(
                 to_connection,
             },
         );
-        shared.messages.push(request.into());
-        drop(reading);
-        let Some(answer) = wait_for_answer(&answer, shared) else {
-            break false;
+        let answer = match &shared.handling {
+            Some(handling) => {
+                handling.run(request);
+                drop(reading);
+                match answer.try_recv() {
+                    Ok(bytes) => bytes,
+                    Err(_) => break false,
+                }
+            }
+            None => {
+                shared.messages.push(request.into());
+                drop(reading);
+                let Some(answer) = wait_for_answer(&answer, shared) else {
+                    break false;
+                };
+                answer
+            }
         };
         reader.get_mut().deadline = Instant::now() + limits.write_timeout;
         let written = reader

@@ -114,6 +114,7 @@ use util::MessagesQueue;
 
 pub use common::{HTTPVersion, Header, HeaderField, Method, StatusCode};
 pub use connection::{ConfigListenAddr, ListenAddr, Listener};
+pub use handler::Handler;
 pub use limits::{Limits, Refusal};
 pub use request::{ReadWrite, Request};
 pub use response::{Response, ResponseBox};
@@ -123,6 +124,7 @@ mod client;
 mod common;
 mod accept;
 mod connection;
+mod handler;
 mod limits;
 mod request;
 mod response;
@@ -269,7 +271,31 @@ impl Server {
         ssl_config: Option<SslConfig>,
         limits: Limits,
     ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
-        let listener = listener.into();
+        Self::build(listener.into(), ssl_config, limits, None)
+    }
+
+    /// [`Server::from_listener_with_limits`], answering each request on its connection's
+    /// own thread with `handler` (at most `max_at_once` at a time) instead of queueing it
+    /// for [`Server::recv`], which then never returns a request (patched in by
+    /// keystroke-workbench, see PATCHES.md). [`Server::requests_being_read`] counts the
+    /// requests received and not yet answered.
+    pub fn from_listener_with_handler<L: Into<Listener>>(
+        listener: L,
+        ssl_config: Option<SslConfig>,
+        limits: Limits,
+        handler: Handler,
+        max_at_once: usize,
+    ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
+        let handling = handler::Handling::new(handler, max_at_once);
+        Self::build(listener.into(), ssl_config, limits, Some(Arc::new(handling)))
+    }
+
+    fn build(
+        listener: Listener,
+        ssl_config: Option<SslConfig>,
+        limits: Limits,
+        handling: Option<Arc<handler::Handling>>,
+    ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
         // building the "close" variable
         let close_trigger = Arc::new(AtomicBool::new(false));
 
@@ -317,6 +343,7 @@ impl Server {
             messages: messages.clone(),
             reading: reading.clone(),
             close: close_trigger.clone(),
+            handling,
         };
         let accept = AcceptLoop {
             listener: server,
@@ -420,7 +447,25 @@ impl Iterator for IncomingRequests<'_> {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        self.close.store(true, Relaxed);
+        self.stop_taking_requests();
+
+        #[cfg(unix)]
+        if let ListenAddr::Unix(addr) = &self.listening_addr {
+            if let Some(path) = addr.as_pathname() {
+                let _ = std::fs::remove_file(path);
+            }
+        }
+    }
+}
+
+impl Server {
+    /// Stops accepting connections and closes those waiting for their next request; a
+    /// request being received or answered finishes (patched in by keystroke-workbench, see
+    /// PATCHES.md: dropping the server does this too).
+    pub fn stop_taking_requests(&self) {
+        if self.close.swap(true, Relaxed) {
+            return;
+        }
         // Connect briefly to ourselves to unblock the accept thread
         let maybe_stream = match &self.listening_addr {
             ListenAddr::IP(addr) => TcpStream::connect(addr).map(Connection::from),
@@ -433,13 +478,6 @@ impl Drop for Server {
         };
         if let Ok(stream) = maybe_stream {
             let _ = stream.shutdown(Shutdown::Both);
-        }
-
-        #[cfg(unix)]
-        if let ListenAddr::Unix(addr) = &self.listening_addr {
-            if let Some(path) = addr.as_pathname() {
-                let _ = std::fs::remove_file(path);
-            }
         }
     }
 }

@@ -1,0 +1,592 @@
+//! `throttle.log`: every user's failed-attempt state in one append-only file, so that the
+//! server's background flush of many users' counts costs one write and one fsync, not one
+//! file replacement (and its fsyncs) per user.
+//!
+//! The first line is a format header; each other line is `{"user": id, "state": {...}}`, and
+//! a user's last line is their state. Appends hold the store lock shared and the log's own
+//! lock (`.locks/.throttle.lock`, never a user's: user ids cannot start with `.`), so
+//! `store check` sees no half-written line and two processes never interleave. A crash can
+//! leave a torn last line: readers ignore an unfinished line, and the next append (under the
+//! lock, so nobody is writing it) cuts it off first. Any other unreadable line is damage:
+//! every attempt is refused (never scored with a count that may be lost) until
+//! `store check --repair` rewrites the log from its readable lines.
+//!
+//! Past [`COMPACT_BYTES`] the log is rewritten with one line per user (temporary file, fsync,
+//! rename); a process holding the old file notices the new inode and reads the new one.
+//! States of older builds (`<id>_throttle.json`) are read when the log has nothing for the
+//! user, and removed once the log has a newer state.
+
+use std::collections::HashMap;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use serde::{Deserialize, Serialize};
+
+use super::{StoreError, ThrottleState, UserId, atomic, io_error, lock};
+
+/// The log's file name in the store folder.
+pub const THROTTLE_LOG: &str = "throttle.log";
+
+/// The log's first line.
+const HEADER: &str = r#"{"format":"keystroke-workbench/throttle-log","version":1}"#;
+
+/// A log longer than this is compacted after an append.
+pub const COMPACT_BYTES: u64 = 1 << 20;
+
+/// One line after the header.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Line {
+    user: UserId,
+    state: ThrottleState,
+}
+
+/// The log of one store folder, and what this process has read of it.
+#[derive(Debug)]
+pub struct ThrottleLog {
+    path: PathBuf,
+    lock_path: PathBuf,
+    index: Mutex<Index>,
+}
+
+/// The states read so far from one version (inode) of the file.
+#[derive(Debug, Default)]
+struct Index {
+    /// Every user with a line, by their last line (including all-zero states, which say
+    /// the old per-user file, if any, is out of date).
+    states: HashMap<UserId, ThrottleState>,
+    /// The file read (its inode), `None` before the first read or while there is no file.
+    inode: Option<u64>,
+    /// Bytes read and parsed: always the end of a complete line.
+    read_to: u64,
+}
+
+/// What reading the whole log found (for `store check`).
+#[derive(Debug)]
+pub struct LogReport {
+    /// The last state of each user with a readable line.
+    pub states: HashMap<UserId, ThrottleState>,
+    /// Unreadable complete lines, by 1-based number, with why.
+    pub damaged: Vec<(usize, String)>,
+    /// Bytes up to the end of the last complete line (a torn tail is past it).
+    pub complete_bytes: u64,
+    /// The file's length.
+    pub len: u64,
+}
+
+impl ThrottleLog {
+    /// The log of the store folder `dir` (nothing is read yet).
+    pub fn new(dir: &Path) -> ThrottleLog {
+        ThrottleLog {
+            path: dir.join(THROTTLE_LOG),
+            lock_path: dir.join(lock::LOCKS_DIR).join(".throttle.lock"),
+            index: Mutex::new(Index::default()),
+        }
+    }
+
+    /// The log file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The lock file every append holds.
+    pub fn lock_path(&self) -> &Path {
+        &self.lock_path
+    }
+
+    fn index(&self) -> MutexGuard<'_, Index> {
+        self.index.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The user's last state in the log, `None` when the log has no line for them.
+    pub fn state(&self, user: &UserId) -> Result<Option<ThrottleState>, StoreError> {
+        let mut index = self.index();
+        self.catch_up(&mut index)?;
+        Ok(index.states.get(user).cloned())
+    }
+
+    /// Whether the log can be read (reading what was appended since the last look).
+    pub fn readable(&self) -> Result<(), StoreError> {
+        let mut index = self.index();
+        self.catch_up(&mut index)
+    }
+
+    /// Reads what was appended since the last read (all of it when the file was replaced).
+    fn catch_up(&self, index: &mut Index) -> Result<(), StoreError> {
+        let mut file = match File::open(&self.path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                *index = Index::default();
+                return Ok(());
+            }
+            Err(source) => return Err(self.io("open", source)),
+        };
+        let inode = inode(&file).map_err(|e| self.io("inspect", e))?;
+        if index.inode != Some(inode) {
+            *index = Index {
+                inode: Some(inode),
+                ..Index::default()
+            };
+        }
+        file.seek(SeekFrom::Start(index.read_to))
+            .map_err(|e| self.io("read", e))?;
+        let mut tail = Vec::new();
+        file.read_to_end(&mut tail)
+            .map_err(|e| self.io("read", e))?;
+        let Some(end) = tail.iter().rposition(|&b| b == b'\n') else {
+            return Ok(()); // nothing new, or only a line being written
+        };
+        let first_line = index.read_to == 0;
+        for (i, line) in tail[..end].split(|&b| b == b'\n').enumerate() {
+            match parse_line(line, first_line && i == 0) {
+                Ok(Some(Line { user, state })) => {
+                    index.states.insert(user, state);
+                }
+                Ok(None) => {}
+                Err(message) => return Err(self.damaged(message)),
+            }
+        }
+        index.read_to += end as u64 + 1;
+        Ok(())
+    }
+
+    /// Appends `states` (one line each) and makes them durable; then removes the old per-user
+    /// files they supersede (`legacy_file` names a user's).
+    pub fn append(
+        &self,
+        dir: &Path,
+        states: &[(UserId, ThrottleState)],
+        legacy_file: impl Fn(&UserId) -> PathBuf,
+    ) -> Result<(), StoreError> {
+        if states.is_empty() {
+            return Ok(());
+        }
+        let _locks = self.lock(dir)?;
+        let len = self.append_locked(dir, states, legacy_file)?;
+        if len > COMPACT_BYTES {
+            self.compact()?;
+        }
+        Ok(())
+    }
+
+    /// Clears `user`'s state and rewrites the log without their lines (the user is deleted:
+    /// not even their id stays).
+    pub fn erase(
+        &self,
+        dir: &Path,
+        user: &UserId,
+        legacy_file: impl Fn(&UserId) -> PathBuf,
+    ) -> Result<(), StoreError> {
+        let _locks = self.lock(dir)?;
+        self.append_locked(
+            dir,
+            &[(user.clone(), ThrottleState::default())],
+            legacy_file,
+        )?;
+        self.compact()
+    }
+
+    /// The store lock (shared) and the log's own lock.
+    fn lock(&self, dir: &Path) -> Result<[lock::LockGuard; 2], StoreError> {
+        let store =
+            lock::store(dir, lock::Mode::Shared).map_err(io_error("lock the store folder", dir))?;
+        let log = lock::user(&self.lock_path).map_err(io_error("lock", &self.lock_path))?;
+        Ok([store, log])
+    }
+
+    /// [`ThrottleLog::append`] under the caller's locks; returns the log's new length.
+    fn append_locked(
+        &self,
+        dir: &Path,
+        states: &[(UserId, ThrottleState)],
+        legacy_file: impl Fn(&UserId) -> PathBuf,
+    ) -> Result<u64, StoreError> {
+        let mut lines = Vec::new();
+        for (user, state) in states {
+            let line = Line {
+                user: user.clone(),
+                state: state.clone(),
+            };
+            serde_json::to_writer(&mut lines, &line).expect("a state serialises");
+            lines.push(b'\n');
+        }
+        let mut file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(&self.path)
+            .map_err(|e| self.io("open", e))?;
+        let len = cut_torn_tail(&mut file).map_err(|e| self.io("repair the end of", e))?;
+        if len == 0 {
+            let mut header = HEADER.as_bytes().to_vec();
+            header.push(b'\n');
+            lines.splice(0..0, header);
+        }
+        file.write_all(&lines)
+            .and_then(|()| file.sync_data())
+            .map_err(|e| self.io("append to", e))?;
+        if len == 0 {
+            atomic::sync_dir(dir).map_err(io_error("sync", dir))?;
+        }
+        for (user, _) in states {
+            let legacy = legacy_file(user);
+            match fs::remove_file(&legacy) {
+                Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                    return Err(StoreError::Io {
+                        action: "remove",
+                        path: legacy,
+                        source: e,
+                    });
+                }
+                _ => {}
+            }
+        }
+        Ok(len + lines.len() as u64)
+    }
+
+    /// Rewrites the log with one line per user whose state is not all zero (the caller holds
+    /// the locks).
+    fn compact(&self) -> Result<(), StoreError> {
+        let mut index = self.index();
+        self.catch_up(&mut index)?;
+        let mut kept: Vec<(&UserId, &ThrottleState)> = index
+            .states
+            .iter()
+            .filter(|(_, state)| **state != ThrottleState::default())
+            .collect();
+        kept.sort_by(|a, b| a.0.cmp(b.0));
+        self.write_all(&kept)?;
+        // Read the new file from the start at the next look.
+        *index = Index::default();
+        Ok(())
+    }
+
+    /// Replaces the log with a header and `states` (atomically, durably).
+    fn write_all(&self, states: &[(&UserId, &ThrottleState)]) -> Result<(), StoreError> {
+        super::replace(&self.path, |w| {
+            writeln!(w, "{HEADER}")?;
+            for (user, state) in states {
+                let line = Line {
+                    user: (*user).clone(),
+                    state: (*state).clone(),
+                };
+                serde_json::to_writer(&mut *w, &line)?;
+                writeln!(w)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Reads the whole log, noting every unreadable line instead of stopping at the first.
+    pub fn report(&self) -> Result<Option<LogReport>, StoreError> {
+        let bytes = match fs::read(&self.path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(self.io("read", source)),
+        };
+        let complete = bytes
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |at| at + 1);
+        let mut report = LogReport {
+            states: HashMap::new(),
+            damaged: Vec::new(),
+            complete_bytes: complete as u64,
+            len: bytes.len() as u64,
+        };
+        if complete == 0 {
+            return Ok(Some(report));
+        }
+        for (i, line) in bytes[..complete - 1].split(|&b| b == b'\n').enumerate() {
+            match parse_line(line, i == 0) {
+                Ok(Some(Line { user, state })) => {
+                    report.states.insert(user, state);
+                }
+                Ok(None) => {}
+                Err(message) => report.damaged.push((i + 1, message)),
+            }
+        }
+        Ok(Some(report))
+    }
+
+    /// Rewrites the log from `states` (repair: the readable lines of a damaged log); the
+    /// caller holds the store lock exclusively.
+    pub fn rewrite(&self, states: &HashMap<UserId, ThrottleState>) -> Result<(), StoreError> {
+        let mut sorted: Vec<(&UserId, &ThrottleState)> = states.iter().collect();
+        sorted.sort_by(|a, b| a.0.cmp(b.0));
+        self.write_all(&sorted)?;
+        *self.index() = Index::default();
+        Ok(())
+    }
+
+    fn io(&self, action: &'static str, source: io::Error) -> StoreError {
+        StoreError::Io {
+            action,
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    fn damaged(&self, message: String) -> StoreError {
+        StoreError::Damaged {
+            path: self.path.clone(),
+            message,
+        }
+    }
+}
+
+/// A line of the log: `None` for the header (expected only as `first`).
+fn parse_line(line: &[u8], first: bool) -> Result<Option<Line>, String> {
+    if first {
+        return match std::str::from_utf8(line) {
+            Ok(HEADER) => Ok(None),
+            _ => Err(format!(
+                "the first line is not the header {HEADER} (a newer version, or not a throttle log)"
+            )),
+        };
+    }
+    serde_json::from_slice(line)
+        .map(Some)
+        .map_err(|e| format!("unreadable line: {e}"))
+}
+
+/// Cuts a last line without its newline (a crashed append's) off the end of `file`, which
+/// the caller holds the lock of; returns the length left.
+fn cut_torn_tail(file: &mut File) -> io::Result<u64> {
+    let len = file.metadata()?.len();
+    if len == 0 {
+        return Ok(0);
+    }
+    let mut at = len;
+    let mut buffer = [0u8; 4096];
+    while at > 0 {
+        let start = at.saturating_sub(buffer.len() as u64);
+        let chunk = &mut buffer[..(at - start) as usize];
+        file.seek(SeekFrom::Start(start))?;
+        file.read_exact(chunk)?;
+        if let Some(newline) = chunk.iter().rposition(|&b| b == b'\n') {
+            let keep = start + newline as u64 + 1;
+            if keep != len {
+                file.set_len(keep)?;
+            }
+            return Ok(keep);
+        }
+        at = start;
+    }
+    file.set_len(0)?;
+    Ok(0)
+}
+
+#[cfg(unix)]
+fn inode(file: &File) -> io::Result<u64> {
+    use std::os::unix::fs::MetadataExt;
+    Ok(file.metadata()?.ino())
+}
+
+#[cfg(not(unix))]
+fn inode(file: &File) -> io::Result<u64> {
+    // No inode: the length and modification time tell a replaced file well enough for a
+    // reader that then re-reads from the start.
+    let metadata = file.metadata()?;
+    let modified = metadata
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos() as u64);
+    Ok(modified ^ metadata.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(id: &str) -> UserId {
+        UserId::parse(id).unwrap()
+    }
+
+    fn failures(n: u32) -> ThrottleState {
+        ThrottleState {
+            consecutive_failures: n,
+            ..ThrottleState::default()
+        }
+    }
+
+    fn setup() -> (tempfile::TempDir, ThrottleLog) {
+        let dir = tempfile::tempdir().unwrap();
+        let log = ThrottleLog::new(dir.path());
+        (dir, log)
+    }
+
+    fn no_legacy(dir: &Path) -> impl Fn(&UserId) -> PathBuf + '_ {
+        move |u| dir.join(format!("{u}_throttle.json"))
+    }
+
+    #[test]
+    fn the_last_line_of_a_user_is_their_state() {
+        let (dir, log) = setup();
+        let (alice, bob) = (user("alice"), user("bob"));
+        assert_eq!(log.state(&alice).unwrap(), None);
+        log.append(
+            dir.path(),
+            &[(alice.clone(), failures(1)), (bob.clone(), failures(2))],
+            no_legacy(dir.path()),
+        )
+        .unwrap();
+        log.append(
+            dir.path(),
+            &[(alice.clone(), failures(3))],
+            no_legacy(dir.path()),
+        )
+        .unwrap();
+        assert_eq!(log.state(&alice).unwrap(), Some(failures(3)));
+        assert_eq!(log.state(&bob).unwrap(), Some(failures(2)));
+        let fresh = ThrottleLog::new(dir.path());
+        assert_eq!(
+            fresh.state(&alice).unwrap(),
+            Some(failures(3)),
+            "another process reads it"
+        );
+    }
+
+    #[test]
+    fn a_torn_last_line_is_ignored_and_cut_off_by_the_next_append() {
+        let (dir, log) = setup();
+        let alice = user("alice");
+        log.append(
+            dir.path(),
+            &[(alice.clone(), failures(1))],
+            no_legacy(dir.path()),
+        )
+        .unwrap();
+        let mut file = OpenOptions::new().append(true).open(log.path()).unwrap();
+        file.write_all(br#"{"user":"alice","state":{"consecu"#)
+            .unwrap();
+        assert_eq!(
+            ThrottleLog::new(dir.path()).state(&alice).unwrap(),
+            Some(failures(1))
+        );
+        log.append(
+            dir.path(),
+            &[(user("bob"), failures(2))],
+            no_legacy(dir.path()),
+        )
+        .unwrap();
+        let fresh = ThrottleLog::new(dir.path());
+        assert_eq!(fresh.state(&alice).unwrap(), Some(failures(1)));
+        assert_eq!(fresh.state(&user("bob")).unwrap(), Some(failures(2)));
+        assert!(fresh.report().unwrap().unwrap().damaged.is_empty());
+    }
+
+    #[test]
+    fn a_damaged_line_refuses_every_read_until_rewritten() {
+        let (dir, log) = setup();
+        log.append(
+            dir.path(),
+            &[(user("alice"), failures(4))],
+            no_legacy(dir.path()),
+        )
+        .unwrap();
+        let mut file = OpenOptions::new().append(true).open(log.path()).unwrap();
+        file.write_all(b"{ not json\n").unwrap();
+        let fresh = ThrottleLog::new(dir.path());
+        let error = fresh.state(&user("carol")).unwrap_err();
+        assert!(error.is_damage(), "{error}");
+        let report = fresh.report().unwrap().unwrap();
+        assert_eq!(report.damaged.len(), 1);
+        fresh.rewrite(&report.states).unwrap();
+        assert_eq!(fresh.state(&user("alice")).unwrap(), Some(failures(4)));
+    }
+
+    #[test]
+    fn a_long_log_is_compacted_and_other_readers_follow_it() {
+        let (dir, log) = setup();
+        let reader = ThrottleLog::new(dir.path());
+        let len = || fs::metadata(log.path()).unwrap().len();
+        let batch = |n: u32| -> Vec<(UserId, ThrottleState)> {
+            (0..200)
+                .map(|i| (user(&format!("u{i}")), failures(n)))
+                .collect()
+        };
+        log.append(dir.path(), &batch(1), no_legacy(dir.path()))
+            .unwrap();
+        log.append(
+            dir.path(),
+            &[(user("gone"), failures(1))],
+            no_legacy(dir.path()),
+        )
+        .unwrap();
+        log.append(
+            dir.path(),
+            &[(user("gone"), failures(0))],
+            no_legacy(dir.path()),
+        )
+        .unwrap();
+        assert_eq!(reader.state(&user("u3")).unwrap(), Some(failures(1)));
+        let mut round = 1;
+        loop {
+            round += 1;
+            let before = len();
+            log.append(dir.path(), &batch(round), no_legacy(dir.path()))
+                .unwrap();
+            if len() < before {
+                break;
+            }
+            assert!(len() <= COMPACT_BYTES + 64 * 1024, "never compacted");
+        }
+        let lines = fs::read_to_string(log.path()).unwrap().lines().count();
+        assert_eq!(
+            lines,
+            1 + 200,
+            "the header and one line per user with a count"
+        );
+        log.append(
+            dir.path(),
+            &[(user("alice"), failures(9))],
+            no_legacy(dir.path()),
+        )
+        .unwrap();
+        assert_eq!(reader.state(&user("u3")).unwrap(), Some(failures(round)));
+        assert_eq!(reader.state(&user("alice")).unwrap(), Some(failures(9)));
+        assert_eq!(
+            reader.state(&user("gone")).unwrap(),
+            None,
+            "all-zero states are dropped"
+        );
+    }
+
+    #[test]
+    fn an_append_supersedes_and_removes_the_old_per_user_file() {
+        let (dir, log) = setup();
+        let alice = user("alice");
+        let legacy = dir.path().join("alice_throttle.json");
+        fs::write(&legacy, b"{}").unwrap();
+        log.append(
+            dir.path(),
+            &[(alice.clone(), ThrottleState::default())],
+            no_legacy(dir.path()),
+        )
+        .unwrap();
+        assert!(!legacy.exists());
+        assert_eq!(log.state(&alice).unwrap(), Some(ThrottleState::default()));
+    }
+
+    #[test]
+    fn an_erased_user_leaves_no_line() {
+        let (dir, log) = setup();
+        let (alice, bob) = (user("alice"), user("bob"));
+        log.append(
+            dir.path(),
+            &[(alice.clone(), failures(2)), (bob.clone(), failures(1))],
+            no_legacy(dir.path()),
+        )
+        .unwrap();
+        log.erase(dir.path(), &alice, no_legacy(dir.path()))
+            .unwrap();
+        let text = fs::read_to_string(log.path()).unwrap();
+        assert!(!text.contains("alice"), "{text}");
+        assert_eq!(log.state(&alice).unwrap(), None);
+        assert_eq!(log.state(&bob).unwrap(), Some(failures(1)));
+    }
+}
