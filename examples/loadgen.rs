@@ -28,7 +28,8 @@ use std::time::{Duration, Instant};
 
 mod support;
 
-use keystroke_workbench::api::{Api, ApiConfig, Throttle};
+use keystroke_workbench::api::{Api, ApiConfig};
+use keystroke_workbench::auth::Throttle;
 use keystroke_workbench::server::{ServerConfig, ServerHandle, default_workers};
 use keystroke_workbench::store::{Committer, DEFAULT_MAX_WAIT, Store};
 use rustls::pki_types::pem::PemObject;

@@ -1,8 +1,8 @@
 //! Keystroke Workbench: keystroke-dynamics authentication.
 //!
 //! The core is GUI-free and transport-free: [`capture`] (events and samples) → [`features`] →
-//! [`detect`] (anomaly detectors) → [`store`] (the on-disk model store), and [`eval`] (the
-//! Killourhy & Maxion benchmark protocol).
+//! [`detect`] (anomaly detectors) → [`store`] (the on-disk model store) → [`auth`] (the login
+//! decision every front-end uses), and [`eval`] (the Killourhy & Maxion benchmark protocol).
 //!
 //! ```
 //! use keystroke_workbench::capture::{KeyAction::{Down, Up}, KeyEvent, Sample};
@@ -30,6 +30,7 @@
 //! ```
 
 pub mod api;
+pub mod auth;
 pub mod capture;
 pub mod cli;
 pub mod detect;

@@ -147,7 +147,7 @@ fn enrol_plot_train_live_test_and_serve() {
     // Live test: a typed attempt is judged, not stored; the operator labels it.
     harness.get_by_label("Live test").click();
     harness.run_steps(2);
-    type_phrase(&mut harness, 2);
+    type_phrase(&mut harness, 5);
     let message = harness.state().message().to_string();
     assert!(
         message.starts_with("genuine") || message.starts_with("imposter"),
@@ -378,4 +378,145 @@ fn the_workbench_and_a_serve_process_share_one_store() {
     assert_eq!(store.samples(&alice, &metadata).unwrap().len(), 10);
     let (clean, report) = common::store_check(dir.path(), false);
     assert!(clean, "{report}");
+}
+
+/// The phrase typed with Enter, as the workbench records it (Enter ends an attempt).
+const TYPED: [&str; 9] = ["p", "a", "s", "s", "w", "o", "r", "d", "Enter"];
+
+/// A typing of [`TYPED`]: `variant` varies it a little, `pace` stretches the gaps.
+fn typing(variant: usize, pace: f64) -> serde_json::Value {
+    common::events(&TYPED, |i| {
+        let wobble = ((variant * 7 + i * 13) % 11) as f64;
+        (
+            85.0 + wobble + variant as f64 * 1e-3,
+            (175.0 + 1.5 * wobble) * pace,
+        )
+    })
+}
+
+/// Feeds the events to the workbench as captured keys.
+fn feed(workbench: &mut Workbench, events: &serde_json::Value) {
+    for event in events.as_array().unwrap() {
+        workbench.on_key(keystroke_workbench::gui::RawKey {
+            key: event["key"].as_str().unwrap().to_string(),
+            action: if event["event"] == "down" {
+                keystroke_workbench::capture::KeyAction::Down
+            } else {
+                keystroke_workbench::capture::KeyAction::Up
+            },
+            timestamp_ms: event["timestamp"].as_f64().unwrap(),
+        });
+    }
+}
+
+/// The workbench's live test and the server decide alike: the same stored model and the same
+/// attempts — genuine, impostor, a replay, and failures up to a lockout — get the same verdicts
+/// and scores (two copies of one store, so neither sees the other's counts).
+#[test]
+fn the_live_test_and_the_server_give_the_same_verdicts() {
+    let root = tempfile::tempdir().unwrap();
+    let (gui_dir, server_dir) = (root.path().join("gui"), root.path().join("server"));
+    {
+        let (_serve, addr, _log) = common::spawn_serve(&gui_dir, &[]);
+        for variant in 0..8 {
+            let body = common::sample_body("alice", typing(variant, 1.0));
+            let reply = common::post(addr, "/train", &body);
+            assert_eq!(reply.status, 200, "{}", reply.text());
+        }
+    }
+    std::fs::create_dir(&server_dir).unwrap();
+    for entry in std::fs::read_dir(&gui_dir).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_file() {
+            std::fs::copy(entry.path(), server_dir.join(entry.file_name())).unwrap();
+        }
+    }
+    let (_serve, addr, _log) = common::spawn_serve(&server_dir, &[]);
+    let mut workbench = Workbench::new(Options {
+        settings: Settings {
+            store_dir: gui_dir.clone(),
+            last_user: Some("alice".into()),
+            ..Settings::default()
+        },
+        settings_path: None,
+        global_capture: false,
+        arm: true,
+        live_test: true,
+        ..Options::default()
+    })
+    .unwrap();
+    let mut judge = |events: serde_json::Value| {
+        let before = workbench.last_score();
+        feed(&mut workbench, &events);
+        let gui = (workbench.message().to_string(), workbench.last_score());
+        let reply = common::post(addr, "/predict", &common::sample_body("alice", events));
+        (gui, before, reply)
+    };
+    let genuine = typing(20, 1.0);
+    let attempts = [
+        ("genuine", genuine.clone()),
+        ("replay", genuine),
+        ("impostor", typing(21, 4.0)),
+    ];
+    let mut failures = 0;
+    for (what, events) in attempts {
+        let ((message, score), _, reply) = judge(events);
+        assert_eq!(reply.status, 200, "{what}: {}", reply.text());
+        let server = reply.json();
+        assert_eq!(
+            score.unwrap(),
+            server["confidence_score"].as_f64().unwrap(),
+            "{what}: same score ({message})"
+        );
+        let accepted = server["authenticated"].as_bool().unwrap();
+        match server["reason"].as_str() {
+            Some(reason) if reason != "Typing pattern anomaly detected" => {
+                assert!(message.starts_with(reason), "{what}: {message} / {reason}")
+            }
+            _ => assert!(
+                message.starts_with(if accepted { "genuine" } else { "imposter" }),
+                "{what}: {message} / {server}"
+            ),
+        }
+        if what != "genuine" {
+            assert!(!accepted, "{what}: {server}");
+        }
+        failures = if accepted { 0 } else { failures + 1 };
+    }
+    // Failures up to the fifth in a row lock alice out on both.
+    for variant in failures..5 {
+        let ((message, _), _, reply) = judge(typing(22 + variant, 4.0));
+        assert_eq!(reply.json()["authenticated"], false, "{}", reply.text());
+        if variant == 4 {
+            assert!(
+                message.ends_with("alice is now locked out for 30 s"),
+                "{message}"
+            );
+        }
+    }
+    let ((message, score), before, reply) = judge(typing(25, 1.0));
+    assert_eq!(reply.status, 429, "{}", reply.text());
+    assert!(message.starts_with("alice is locked out for "), "{message}");
+    assert_eq!(score, before, "a locked-out attempt is not scored");
+    // The lockout is in the store: a new workbench on the folder refuses too.
+    drop(workbench);
+    let mut again = Workbench::new(Options {
+        settings: Settings {
+            store_dir: gui_dir,
+            last_user: Some("alice".into()),
+            ..Settings::default()
+        },
+        settings_path: None,
+        global_capture: false,
+        arm: true,
+        live_test: true,
+        ..Options::default()
+    })
+    .unwrap();
+    feed(&mut again, &typing(26, 1.0));
+    assert!(
+        again.message().starts_with("alice is locked out for "),
+        "{}",
+        again.message()
+    );
 }

@@ -6,7 +6,8 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use keystroke_workbench::api::{AUDIT_FILE, ApiConfig, Throttle};
+use keystroke_workbench::api::{AUDIT_FILE, ApiConfig};
+use keystroke_workbench::auth::Throttle;
 use serde_json::Value;
 
 fn enrol(server: &TestServer, user: &str, n: usize) {

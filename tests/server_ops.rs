@@ -255,7 +255,7 @@ fn the_embedded_server_uses_what_its_caller_trains_and_stops_on_drop() {
 fn thirty_two_concurrent_trainers_lose_no_sample() {
     // Throttling off: this is about concurrent writers, and predictions may fail.
     let server = Arc::new(TestServer::with_config(ApiConfig {
-        throttle: keystroke_workbench::api::Throttle {
+        throttle: keystroke_workbench::auth::Throttle {
             max_failures: 0,
             ..Default::default()
         },

@@ -154,6 +154,17 @@ fn a_full_disk_is_507_and_tears_nothing() {
         }
     }
     assert_eq!(full, 20, "the disk filled up");
+    let refused = train(addr, "newcomer", 9999);
+    assert_eq!(refused.status, 507, "{}", refused.text());
+    let left: Vec<String> = std::fs::read_dir(&models)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with("newcomer"))
+        .collect();
+    assert!(
+        left.is_empty(),
+        "a refused first sample leaves no file: {left:?}"
+    );
     let info = get(addr, "/user/u0/info");
     assert_eq!(info.status, 200);
     assert_eq!(info.json()["training_samples"], acknowledged["u0"]);

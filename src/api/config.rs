@@ -1,6 +1,6 @@
 //! What the API is configured with (the spec's "Configuration" section, minus the transport).
 
-use super::guard::Throttle;
+use crate::auth::Throttle;
 use crate::detect::DetectorParams;
 
 /// Default minimum number of samples before a user's model is trained.

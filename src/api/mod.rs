@@ -4,10 +4,7 @@
 
 mod audit;
 pub mod body;
-mod cache;
 mod config;
-mod guard;
-mod lockouts;
 mod routes;
 
 use std::sync::Arc;
@@ -15,16 +12,14 @@ use std::sync::Arc;
 use chrono::NaiveDateTime;
 use serde_json::{Value, json};
 
-use crate::features::{Features, fingerprint};
+use crate::auth::{Lookup, ModelCache, Verifier, VerifyConfig, VerifyError};
+use crate::features::Features;
 use crate::store::{Store, StoreError, UserId, format_time};
 pub use audit::{AUDIT_FILE, AuditEvent, AuditLog};
-pub use cache::{Lookup, ModelCache};
 pub use config::{
     ApiConfig, Cors, DEFAULT_MAX_SAMPLES_PER_USER, DEFAULT_MAX_USERS, DEFAULT_MIN_FREE_BYTES,
     DEFAULT_MIN_SAMPLES, DEFAULT_MODEL_CACHE_BYTES,
 };
-pub use guard::{RECENT_PER_USER, RecentVectors, Throttle};
-pub use lockouts::{Attempt, Blocked, Lockouts};
 pub use routes::{Route, path_of as target_path};
 
 /// `service` of /health.
@@ -32,15 +27,6 @@ pub const SERVICE_NAME: &str = "Keystroke Dynamics Authentication API";
 
 /// `error` of a /predict for a user without a model.
 pub const NO_MODEL: &str = "User model not found. Please train the model first.";
-
-/// `reason` of a /predict whose typed keys differ from the enrolled phrase.
-pub const PHRASE_MISMATCH: &str = "Typed text does not match the enrolled phrase";
-
-/// `reason` of a /predict the model judges an imposter.
-pub const ANOMALY: &str = "Typing pattern anomaly detected";
-
-/// `reason` of a /predict whose timings repeat a stored or recently sent sample exactly.
-pub const REPLAY: &str = "Replayed sample: identical timings were seen before";
 
 /// The parts of an HTTP request the API reads.
 #[derive(Debug, Clone, Copy)]
@@ -109,23 +95,26 @@ impl Response {
 pub struct Api {
     store: Arc<Store>,
     config: ApiConfig,
-    models: ModelCache,
-    recent: RecentVectors,
-    lockouts: Lockouts,
+    verifier: Verifier,
     audit: AuditLog,
 }
 
 impl Api {
     /// The API over `store` (shared with the caller, e.g. the GUI).
     pub fn new(store: Arc<Store>, config: ApiConfig) -> Api {
-        let models = ModelCache::new(config.model_cache_bytes);
+        let verifier = Verifier::new(
+            Arc::clone(&store),
+            VerifyConfig {
+                throttle: config.throttle,
+                template_window: config.template_window,
+            },
+            ModelCache::new(config.model_cache_bytes),
+        );
         let audit = AuditLog::new(Arc::clone(&store));
         Api {
             store,
             config,
-            models,
-            recent: RecentVectors::default(),
-            lockouts: Lockouts::default(),
+            verifier,
             audit,
         }
     }
@@ -133,7 +122,7 @@ impl Api {
     /// Writes the failed-attempt counts changed since the last call (a lockout is written at
     /// once); the server calls this in the background. Returns how many users were written.
     pub fn flush_throttle(&self) -> Result<usize, StoreError> {
-        self.lockouts.flush(&self.store)
+        self.verifier.flush()
     }
 
     /// The store.
@@ -148,7 +137,7 @@ impl Api {
 
     /// The model cache.
     pub fn models(&self) -> &ModelCache {
-        &self.models
+        self.verifier.models()
     }
 
     /// Answers `request`; `now` is the server's local time.
@@ -221,7 +210,7 @@ impl Api {
             "version": env!("CARGO_PKG_VERSION"),
         });
         let trouble = self
-            .lockouts
+            .verifier
             .failing()
             .or_else(|| self.store.writable().err())
             .or_else(|| {
@@ -399,11 +388,10 @@ impl Api {
         let deleted = self
             .store
             .with_user(&user, |w| {
-                self.lockouts.forget(&user);
+                self.verifier.forget(&user);
                 w.delete()
             })
             .map_err(|e| internal(&e).for_user(&user))?;
-        self.recent.forget(&user);
         self.audit.record(AuditEvent {
             at: now,
             endpoint: "DELETE /user",
@@ -423,129 +411,40 @@ impl Api {
     fn predict(&self, request: &Request<'_>, now: NaiveDateTime) -> Result<Response, Response> {
         self.same_site(request)?;
         let (user, sample) = body::decode_sample(request.body).map_err(bad_request)?;
-        let attempt = match self
-            .lockouts
-            .begin(&self.store, &user, &self.config.throttle, now)
-        {
-            Ok(attempt) => attempt,
-            Err(Blocked::LockedOut(seconds)) => {
-                return Err(Response::error(
-                    429,
-                    format!("too many failed attempts: try again in {seconds} s"),
-                )
-                .header("Retry-After", seconds.to_string())
-                .for_user(&user));
-            }
-            Err(Blocked::Busy) => {
-                return Err(Response::error(
-                    429,
-                    "too many attempts at once for this user: try again in 1 s",
-                )
-                .header("Retry-After", "1")
-                .for_user(&user));
-            }
-            Err(Blocked::Unavailable(why)) => return Err(unavailable(why).for_user(&user)),
-        };
-        let lookup = self
-            .models
-            .get(&self.store, &user)
-            .map_err(|e| internal(&e).for_user(&user))?;
-        let snapshot = match lookup {
-            Lookup::Enrolled(snapshot) if snapshot.model.is_some() => snapshot,
-            Lookup::Legacy => {
-                let mut missing = Response::error(404, NO_MODEL);
-                missing.body["needs_reenrolment"] = true.into();
-                return Err(missing.for_user(&user));
-            }
-            _ => return Err(Response::error(404, NO_MODEL).for_user(&user)),
-        };
-        let model = snapshot.model.as_ref().expect("checked above");
-        let features = Features::of(&sample);
-        let print = fingerprint(&features.values_ms);
-        let replayed =
-            self.recent.seen_before(&user, print) || snapshot.fingerprints.contains(&print);
-        let (score, reason) = if features.key_sequence != model.key_sequence {
-            (-1.0, Some(PHRASE_MISMATCH))
-        } else if replayed {
-            (-1.0, Some(REPLAY))
-        } else {
-            let score = model.decision(&features.values_ms).map_err(|e| {
-                Response::error(500, format!("stored model of '{user}' is unusable: {e}"))
-                    .for_user(&user)
-            })?;
-            (score, (score < 0.0).then_some(ANOMALY))
-        };
-        self.count_attempt(attempt, &user, reason.is_none(), request, now)?;
-        if reason.is_none()
-            && self.config.template_window > 0
-            && model.takes_update(&features.values_ms)
-        {
-            self.update_template(&user, &features, now);
+        let verdict = self
+            .verifier
+            .verify(&user, &sample, now)
+            .map_err(|e| refused(e).for_user(&user))?;
+        if let Some(lockout) = verdict.lockout {
+            self.audit.record(AuditEvent {
+                at: now,
+                endpoint: "POST /predict",
+                user: &user,
+                outcome: &format!("locked out {} s", lockout.as_secs()),
+                client: request.client,
+            });
         }
-        let score = if self.config.hide_scores {
-            if reason.is_none() { 1.0 } else { -1.0 }
-        } else {
-            score
+        let score = match (self.config.hide_scores, verdict.accepted()) {
+            (false, _) => verdict.score,
+            (true, true) => 1.0,
+            (true, false) => -1.0,
         };
         let mut body = json!({
-            "authenticated": reason.is_none(),
+            "authenticated": verdict.accepted(),
             "confidence_score": score,
             "user_id": user.as_str(),
         });
-        if let Some(reason) = reason {
-            body["reason"] = reason.into();
+        if let Some(rejection) = verdict.rejection {
+            body["reason"] = rejection.reason().into();
         }
         Ok(Response::json(200, body).for_user(&user))
-    }
-
-    /// Template update with an accepted attempt. A failure is logged, not answered: the
-    /// attempt was judged and the caller gets that judgement.
-    fn update_template(&self, user: &UserId, features: &Features, now: NaiveDateTime) {
-        let window = self.config.template_window;
-        match self
-            .store
-            .with_user(user, |w| w.add_update(features, window, now))
-        {
-            Ok(Some(_)) => log::debug!("template of {user} updated"),
-            Ok(None) => {}
-            Err(e) => log::warn!("template update of {user} failed: {e}"),
-        }
-    }
-
-    /// Counts the attempt's outcome; a lockout is audited. An outcome that cannot be saved
-    /// is answered 503 instead of the verdict (failing closed).
-    fn count_attempt(
-        &self,
-        attempt: Attempt<'_>,
-        user: &UserId,
-        success: bool,
-        request: &Request<'_>,
-        now: NaiveDateTime,
-    ) -> Result<(), Response> {
-        match attempt.finish(success, now) {
-            Ok(Some(lockout)) => {
-                self.audit.record(AuditEvent {
-                    at: now,
-                    endpoint: "POST /predict",
-                    user,
-                    outcome: &format!("locked out {} s", lockout.as_secs()),
-                    client: request.client,
-                });
-                Ok(())
-            }
-            Ok(None) => Ok(()),
-            Err(e) => Err(unavailable(format!(
-                "the attempt cannot be counted: {}",
-                e.public_message()
-            ))
-            .for_user(user)),
-        }
     }
 
     fn info(&self, raw_id: &str) -> Result<Response, Response> {
         let user = routes::path_user_id(raw_id).map_err(bad_request)?;
         let lookup = self
-            .models
+            .verifier
+            .models()
             .get(&self.store, &user)
             .map_err(|e| internal(&e).for_user(&user))?;
         let mut body = json!({
@@ -625,6 +524,26 @@ fn internal(error: &StoreError) -> Response {
         );
     }
     Response::error(500, format!("internal error: {}", error.public_message()))
+}
+
+/// The answer to an attempt that was not judged.
+fn refused(error: VerifyError) -> Response {
+    match error {
+        VerifyError::LockedOut(seconds) => {
+            Response::error(429, error.to_string()).header("Retry-After", seconds.to_string())
+        }
+        VerifyError::Busy => Response::error(429, error.to_string()).header("Retry-After", "1"),
+        VerifyError::Unavailable(why) => unavailable(why),
+        VerifyError::NotEnrolled { legacy, .. } => {
+            let mut missing = Response::error(404, NO_MODEL);
+            if legacy {
+                missing.body["needs_reenrolment"] = true.into();
+            }
+            missing
+        }
+        VerifyError::Store(e) => internal(&e),
+        VerifyError::UnusableModel { .. } => Response::error(500, error.to_string()),
+    }
 }
 
 /// A 503: attempts are refused while their outcome cannot be saved.

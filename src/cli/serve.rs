@@ -11,7 +11,8 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 
-use crate::api::{Api, ApiConfig, Cors, DEFAULT_MIN_SAMPLES, DEFAULT_MODEL_CACHE_BYTES, Throttle};
+use crate::api::{Api, ApiConfig, Cors, DEFAULT_MIN_SAMPLES, DEFAULT_MODEL_CACHE_BYTES};
+use crate::auth::Throttle;
 use crate::detect::{Contamination, DetectorKind, DetectorParams, IsolationForest};
 use crate::server::{ServerConfig, ServerHandle, TlsFiles, default_workers};
 use crate::store::Store;
@@ -51,7 +52,7 @@ pub struct ServeArgs {
     /// Isolation-forest seed [env: KW_RANDOM_STATE, RANDOM_STATE] [default: 42]
     #[arg(long, value_name = "SEED")]
     pub random_state: Option<u64>,
-    /// Worker threads [env: KW_WORKERS] [default: twice the cores, at least 4]
+    /// Requests answered at a time [env: KW_WORKERS] [default: 16 per core, at least 32]
     #[arg(long, value_name = "N")]
     pub workers: Option<usize>,
     /// Open connections at most; one more is answered 503 and closed [env:
@@ -168,7 +169,7 @@ impl ServeArgs {
             "the minimum number of samples must be at least 1"
         );
         let workers = lookup.value(self.workers, &["KW_WORKERS"], default_workers())?;
-        anyhow::ensure!(workers >= 1, "at least 1 worker thread is needed");
+        anyhow::ensure!(workers >= 1, "KW_WORKERS must be at least 1");
         let cache_mb = lookup.value(
             self.model_cache_mb,
             &["KW_MODEL_CACHE_MB"],

@@ -9,12 +9,12 @@ use ndarray::Array2;
 
 use super::capture::{self, GlobalCapture, RECORDING, RawKey, Source};
 use super::settings::Settings;
-use crate::api::{Lookup, ModelCache, Throttle};
+use crate::auth::{ModelCache, Rejection, Throttle, Verifier, VerifyConfig, VerifyError};
 use crate::capture::{Recorded, Recorder, Sample};
 use crate::eval::Attempt;
 use crate::features::Features;
 use crate::server::ServerHandle;
-use crate::store::{CommitStamp, Metadata, Store, StoreError, ThrottleState, UserId};
+use crate::store::{CommitStamp, Metadata, Store, StoreError, UserId};
 
 /// How the workbench starts.
 #[derive(Debug, Clone, Default)]
@@ -124,7 +124,9 @@ pub struct Workbench {
     pub(super) settings: Settings,
     settings_path: Option<PathBuf>,
     pub(super) store: Arc<Store>,
-    pub(super) models: ModelCache,
+    /// Judges live-test attempts exactly as the server's /predict does (lockout persisted in
+    /// the store, replay rejection); rebuilt when the throttling switch changes.
+    pub(super) verifier: Verifier,
     pub(super) tab: Tab,
     pub(super) source: Source,
     global: Option<GlobalCapture>,
@@ -140,8 +142,6 @@ pub struct Workbench {
     /// Lock a user out after repeated failed attempts, as the server does. Off only for demos
     /// (an imposter trying again and again), never remembered between runs.
     pub(super) throttling: bool,
-    /// The live test's failure count and lockout for the selected user.
-    pub(super) live_throttle: ThrottleState,
     /// Whether the running server was started with throttling.
     pub(super) server_throttling: bool,
     pub(super) training: Option<Receiver<Result<Metadata, StoreError>>>,
@@ -149,6 +149,31 @@ pub struct Workbench {
     pub(super) plot: super::plots::PlotState,
     pub(super) files: super::files::FilesState,
     pub(super) eval: super::evaluate::EvalState,
+}
+
+/// The lockout rule of the live test and of a server started from the workbench: the server's
+/// default, or none for a demo (the throttling switch off).
+pub(super) fn throttle_for(throttling: bool) -> Throttle {
+    if throttling {
+        Throttle::default()
+    } else {
+        Throttle {
+            max_failures: 0,
+            ..Throttle::default()
+        }
+    }
+}
+
+/// The live test's verifier.
+fn live_verifier(store: &Arc<Store>, throttling: bool) -> Verifier {
+    Verifier::new(
+        Arc::clone(store),
+        VerifyConfig {
+            throttle: throttle_for(throttling),
+            ..VerifyConfig::default()
+        },
+        ModelCache::new(crate::api::DEFAULT_MODEL_CACHE_BYTES),
+    )
 }
 
 impl Workbench {
@@ -172,8 +197,8 @@ impl Workbench {
             user_input: user.as_ref().map(|u| u.to_string()).unwrap_or_default(),
             settings,
             settings_path: options.settings_path,
+            verifier: live_verifier(&store, true),
             store,
-            models: ModelCache::new(crate::api::DEFAULT_MODEL_CACHE_BYTES),
             tab: options.tab.unwrap_or(Tab::Enrol),
             source,
             global,
@@ -186,7 +211,6 @@ impl Workbench {
             live_test: options.live_test,
             attempts: Vec::new(),
             throttling: true,
-            live_throttle: ThrottleState::default(),
             server_throttling: true,
             training: None,
             server: None,
@@ -223,6 +247,11 @@ impl Workbench {
         &self.message
     }
 
+    /// The score of the newest live-test attempt, if any.
+    pub fn last_score(&self) -> Option<f64> {
+        self.attempts.last().map(|a| a.score)
+    }
+
     /// The embedded server, if running.
     pub fn server(&self) -> Option<&ServerHandle> {
         self.server.as_ref()
@@ -236,7 +265,6 @@ impl Workbench {
         self.view = None;
         self.pending.clear();
         self.attempts.clear();
-        self.live_throttle = ThrottleState::default();
         self.recorder.reset();
         self.save_settings();
     }
@@ -300,11 +328,11 @@ impl Workbench {
             self.message = "choose a user before typing".into();
             return;
         };
-        let features = Features::of(&sample);
         if self.live_test {
-            self.score_attempt(&user, &features);
+            self.score_attempt(&user, &sample);
             return;
         }
+        let features = Features::of(&sample);
         self.refresh_view();
         if let Some(metadata) = self.view.as_ref().and_then(|v| v.metadata.as_ref())
             && metadata.key_sequence != features.key_sequence
@@ -362,59 +390,53 @@ impl Workbench {
         }
     }
 
-    fn score_attempt(&mut self, user: &UserId, features: &Features) {
+    fn score_attempt(&mut self, user: &UserId, sample: &Sample) {
         let now = Local::now().naive_local();
-        if self.throttling
-            && let Some(left) = Throttle::remaining(&self.live_throttle, now)
-        {
-            self.message = format!(
-                "{user} is locked out for {left} s more after {} failed attempts in a row \
-                 (throttling can be switched off for a demo)",
-                Throttle::default().max_failures
-            );
-            return;
+        if (self.verifier.config().throttle.max_failures > 0) != self.throttling {
+            self.verifier = live_verifier(&self.store, self.throttling);
         }
-        let model = match self.models.get(&self.store, user) {
-            Ok(Lookup::Enrolled(snapshot)) => snapshot.model.clone(),
-            Ok(_) => None,
+        let verdict = match self.verifier.verify(user, sample, now) {
+            Ok(verdict) => verdict,
+            Err(VerifyError::LockedOut(left)) => {
+                self.message = format!(
+                    "{user} is locked out for {left} s more after {} failed attempts in a row \
+                     (throttling can be switched off for a demo)",
+                    Throttle::default().max_failures
+                );
+                return;
+            }
+            Err(VerifyError::NotEnrolled { .. }) => {
+                self.message = format!("{user} has no trained model: train one first");
+                return;
+            }
             Err(e) => {
                 self.message = e.to_string();
                 return;
             }
         };
-        let Some(model) = model else {
-            self.message = format!("{user} has no trained model: train one first");
-            return;
+        self.message = match verdict.rejection {
+            None => format!("genuine ({:+.3})", verdict.score),
+            Some(Rejection::Anomaly) => format!("imposter ({:+.3})", verdict.score),
+            Some(other) => other.reason().to_string(),
         };
-        let score = if model.key_sequence != features.key_sequence {
-            self.message = "Typed text does not match the enrolled phrase".into();
-            -1.0
-        } else {
-            match model.decision(&features.values_ms) {
-                Ok(score) => {
-                    self.message = format!(
-                        "{} ({score:+.3})",
-                        if score >= 0.0 { "genuine" } else { "imposter" }
-                    );
-                    score
-                }
-                Err(e) => {
-                    self.message = e.to_string();
-                    return;
-                }
-            }
-        };
-        self.attempts.push(Attempt { score, label: None });
-        if score >= 0.0 {
-            self.live_throttle = ThrottleState::default();
-        } else if self.throttling {
-            let seen = std::mem::take(&mut self.live_throttle);
-            let (state, lockout) = Throttle::default().fail(seen, now);
-            self.live_throttle = state;
-            if let Some(lockout) = lockout {
-                self.message += &format!("; {user} is now locked out for {} s", lockout.as_secs());
-            }
+        if let Some(lockout) = verdict.lockout {
+            self.message += &format!("; {user} is now locked out for {} s", lockout.as_secs());
         }
+        // Counts reach the store now, not in a server's background flush: attempts come at
+        // the pace of a person typing.
+        if let Err(e) = self.verifier.flush() {
+            self.message += &format!("; the attempt could not be counted: {e}");
+        }
+        self.attempts.push(Attempt {
+            score: verdict.score,
+            label: None,
+        });
+    }
+
+    /// Seconds `user` stays locked out in the live test, if they are.
+    pub(super) fn locked_out_for(&self, user: &UserId) -> Option<u64> {
+        self.verifier
+            .locked_out_for(user, Local::now().naive_local())
     }
 
     /// Takes this frame's key events from the active source.

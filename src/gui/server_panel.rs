@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::app::Workbench;
-use crate::api::{Api, ApiConfig, Throttle};
+use crate::api::{Api, ApiConfig};
 use crate::server::{ServerConfig, ServerHandle, TlsFiles};
 
 impl Workbench {
@@ -16,14 +16,7 @@ impl Workbench {
             Arc::clone(&self.store),
             ApiConfig {
                 min_samples: self.settings.min_samples.max(1),
-                throttle: if self.throttling {
-                    Throttle::default()
-                } else {
-                    Throttle {
-                        max_failures: 0,
-                        ..Throttle::default()
-                    }
-                },
+                throttle: super::app::throttle_for(self.throttling),
                 ..ApiConfig::default()
             },
         ));

@@ -8,7 +8,7 @@ use egui_plot::{Bar, BarChart, Plot};
 
 use super::app::Workbench;
 use super::server_panel::demo_banner;
-use crate::api::Throttle;
+use crate::auth::Throttle;
 use crate::detect::DetectorKind;
 use crate::eval::{Label, SessionRates, histogram};
 
@@ -106,9 +106,7 @@ impl Workbench {
                     "THROTTLING OFF (demo): failed attempts never lock out, here or in a \
                      server started now",
                 ));
-            } else if let Some(left) =
-                Throttle::remaining(&self.live_throttle, Local::now().naive_local())
-            {
+            } else if let Some(left) = self.user.as_ref().and_then(|u| self.locked_out_for(u)) {
                 ui.label(
                     egui::RichText::new(format!("locked out: {left} s left"))
                         .color(egui::Color32::LIGHT_RED),

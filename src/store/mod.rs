@@ -515,6 +515,27 @@ fn file_kind(path: &Path) -> &'static str {
         .map_or("store", |(_, kind)| kind)
 }
 
+/// The files a user's first sample wrote, removed on drop unless it committed (the writer
+/// holds the user's lock, and a user without metadata has no committed file).
+struct FirstSample<'a> {
+    files: Option<[&'a PathBuf; 3]>,
+}
+
+impl Drop for FirstSample<'_> {
+    fn drop(&mut self) {
+        for file in self.files.into_iter().flatten() {
+            if let Err(e) = fs::remove_file(file)
+                && e.kind() != io::ErrorKind::NotFound
+            {
+                log::warn!(
+                    "cannot remove {} of a failed first sample: {e}",
+                    file.display()
+                );
+            }
+        }
+    }
+}
+
 /// Prefix of the temporary folder a user's deletion moves their files into.
 const DELETE_PREFIX: &str = "delete-";
 
@@ -597,6 +618,14 @@ impl UserWriter<'_> {
         if legacy {
             self.archive_legacy()?;
         }
+        // A first sample that fails before its commit point leaves no file behind.
+        let mut uncommitted = FirstSample {
+            files: (metadata.samples == 0).then_some([
+                &paths.samples,
+                &paths.features,
+                &paths.model,
+            ]),
+        };
         let line = StoredSample {
             added_at: format_time(now),
             keystroke_data: sample.events().to_vec(),
@@ -645,6 +674,7 @@ impl UserWriter<'_> {
         commit
             .install()
             .map_err(io_error("replace", &paths.metadata))?;
+        uncommitted.files = None;
         sync(Vec::new(), vec![dir.clone()])?;
         Ok(metadata)
     }

@@ -230,7 +230,19 @@ impl ThrottleLog {
         if len == 0 {
             atomic::sync_dir(dir).map_err(io_error("sync", dir))?;
         }
-        for (user, _) in states {
+        // An old per-user file can only exist for a user the log had no line for. (The lines
+        // just written join the index; reading the file later applies every line in order.)
+        let known: Vec<bool> = {
+            let mut index = self.index();
+            states
+                .iter()
+                .map(|(user, state)| index.states.insert(user.clone(), state.clone()).is_some())
+                .collect()
+        };
+        for ((user, _), known) in states.iter().zip(known) {
+            if known {
+                continue;
+            }
             let legacy = legacy_file(user);
             match fs::remove_file(&legacy) {
                 Err(e) if e.kind() != io::ErrorKind::NotFound => {

@@ -75,15 +75,32 @@ impl Drop for Reading {
     }
 }
 
-/// The socket with one deadline for every read and write: each call gets the time left as
-/// its socket timeout, and none starts after the deadline, so a client trickling one byte at
-/// a time cannot stretch a request past it.
+/// The socket with one deadline for every read and write: no call may block past it (give or
+/// take [`TIMEOUT_SLACK`]), and none starts after it, so a client trickling one byte at a time
+/// cannot stretch a request past it. The socket timeouts are set only when the one already set
+/// could overshoot the deadline — a call that times out early is retried with the time left —
+/// so a request usually costs no `setsockopt` at all.
 struct Timed {
     stream: Stream,
     deadline: Instant,
+    read_timeout: Option<Duration>,
+    write_timeout: Option<Duration>,
 }
 
+/// How far past its deadline a read or write may block, so that a timeout set for an earlier
+/// deadline of the same length can be kept.
+const TIMEOUT_SLACK: Duration = Duration::from_millis(50);
+
 impl Timed {
+    fn new(stream: Stream, deadline: Instant) -> Timed {
+        Timed {
+            stream,
+            deadline,
+            read_timeout: None,
+            write_timeout: None,
+        }
+    }
+
     fn left(&self) -> io::Result<Duration> {
         let left = self.deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
@@ -92,33 +109,63 @@ impl Timed {
             Ok(left.max(Duration::from_millis(1)))
         }
     }
-}
 
-fn timed_out(e: io::Error) -> io::Error {
-    if e.kind() == ErrorKind::WouldBlock {
-        io::Error::new(ErrorKind::TimedOut, e)
-    } else {
-        e
+    /// Runs `call` (a read or a write) until it returns something other than a timeout, or
+    /// the deadline passes; `set` arms the socket's timeout when `armed` could overshoot it.
+    fn until_deadline<T>(
+        &mut self,
+        armed: fn(&mut Timed) -> &mut Option<Duration>,
+        set: fn(&Stream, Option<Duration>) -> io::Result<()>,
+        mut call: impl FnMut(&mut Stream) -> io::Result<T>,
+    ) -> io::Result<T> {
+        loop {
+            let left = self.left()?;
+            if armed(self).is_none_or(|a| a > left + TIMEOUT_SLACK) {
+                set(&self.stream, Some(left))?;
+                *armed(self) = Some(left);
+            }
+            match call(&mut self.stream) {
+                Err(e) if e.kind() == ErrorKind::WouldBlock || e.kind() == ErrorKind::TimedOut => {
+                    if Instant::now() >= self.deadline {
+                        return Err(io::Error::new(ErrorKind::TimedOut, e));
+                    }
+                    // Woken early by a timeout set for less than the time left.
+                    *armed(self) = None;
+                }
+                other => return other,
+            }
+        }
     }
 }
 
 impl Read for Timed {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let left = self.left()?;
-        self.stream.set_read_timeout(Some(left))?;
-        self.stream.read(buf).map_err(timed_out)
+        self.until_deadline(
+            |t| &mut t.read_timeout,
+            |s, d| s.set_read_timeout(d),
+            |s| s.read(buf),
+        )
     }
 }
 
 impl Write for Timed {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let left = self.left()?;
-        self.stream.set_write_timeout(Some(left))?;
-        self.stream.write(buf).map_err(timed_out)
+        self.until_deadline(
+            |t| &mut t.write_timeout,
+            |s, d| s.set_write_timeout(d),
+            |s| s.write(buf),
+        )
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.stream.flush().map_err(timed_out)
+        // Bounded by the write timeout already set (a TLS stream writes what it buffered).
+        self.stream.flush().map_err(|e| {
+            if e.kind() == ErrorKind::WouldBlock {
+                io::Error::new(ErrorKind::TimedOut, e)
+            } else {
+                e
+            }
+        })
     }
 }
 
@@ -218,10 +265,7 @@ pub(crate) fn serve(
     let limits = &shared.limits;
     let mut reader = BufReader::with_capacity(
         16 * 1024,
-        Timed {
-            stream,
-            deadline: Instant::now(),
-        },
+        Timed::new(stream, Instant::now()),
     );
     let mut served = 0;
     let linger = loop {
@@ -524,10 +568,7 @@ fn write_error<W: Write>(
 /// The 503 for a connection over the limit; the answer is written without waiting (a fresh
 /// socket's buffer takes it) and the socket closed after a short linger.
 pub(crate) fn refuse_busy(stream: Stream, limits: &Limits, linger: bool) {
-    let mut timed = Timed {
-        stream,
-        deadline: Instant::now() + Duration::from_millis(200),
-    };
+    let mut timed = Timed::new(stream, Instant::now() + Duration::from_millis(200));
     let body = &limits.busy_body;
     let head = format!(
         "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: {}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n",

@@ -62,9 +62,9 @@ impl Lockouts {
         self.book.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Begins an attempt of `user` at `now`: refused while the user is locked out, while
-    /// their remaining failures are all taken by attempts in flight, and — when throttling is
-    /// on — while failures cannot be saved.
+    /// Begins an attempt of `user` at `now`. When throttling is on, refused while the user is
+    /// locked out, while their remaining failures are all taken by attempts in flight, and
+    /// while failures cannot be saved.
     pub fn begin<'a>(
         &'a self,
         store: &'a Store,
@@ -87,7 +87,8 @@ impl Lockouts {
         })?;
         let mut book = self.book();
         let entry = book.users.entry(user.clone()).or_default();
-        if let Some(seconds) = Throttle::remaining(&entry.state, now) {
+        // Throttling off (a demo) means no lockout at all, not even one stored earlier.
+        if counting && let Some(seconds) = Throttle::remaining(&entry.state, now) {
             return Err(Blocked::LockedOut(seconds));
         }
         if counting && entry.state.consecutive_failures + entry.in_flight >= throttle.max_failures {
@@ -211,6 +212,13 @@ impl Lockouts {
         Ok(pending.len())
     }
 
+    /// Seconds of lockout `user` has left at `now`, from what is in memory (a user not seen
+    /// yet is not read from the store).
+    pub fn remaining(&self, user: &UserId, now: NaiveDateTime) -> Option<u64> {
+        let book = self.book();
+        Throttle::remaining(&book.users.get(user)?.state, now)
+    }
+
     /// Why saving fails, if it does.
     pub fn failing(&self) -> Option<String> {
         self.book().failing.clone()
@@ -311,6 +319,31 @@ mod tests {
             "a new process reads the lockout"
         );
         assert!(fresh.begin(&store, &alice, &throttle, at(31)).is_ok());
+    }
+
+    #[test]
+    fn with_throttling_off_a_stored_lockout_is_not_enforced() {
+        let (_dir, store, alice) = setup();
+        let throttle = Throttle::default();
+        let lockouts = Lockouts::default();
+        for _ in 0..throttle.max_failures {
+            let attempt = lockouts.begin(&store, &alice, &throttle, at(0)).unwrap();
+            attempt.finish(false, at(0)).unwrap();
+        }
+        let off = Throttle {
+            max_failures: 0,
+            ..throttle
+        };
+        let demo = Lockouts::default();
+        assert!(
+            demo.begin(&store, &alice, &off, at(1)).is_ok(),
+            "the demo switch"
+        );
+        assert_eq!(
+            demo.begin(&store, &alice, &throttle, at(1)).unwrap_err(),
+            Blocked::LockedOut(29),
+            "switched on again, the stored lockout holds"
+        );
     }
 
     #[test]
