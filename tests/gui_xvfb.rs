@@ -138,10 +138,10 @@ fn xdotool_typing_into_the_real_window_is_stored_with_its_timings() {
     let metadata = store.metadata(&user).unwrap().unwrap();
     assert_eq!(metadata.key_sequence, ["p", "a", "s", "s", "Enter"]);
     let samples = store.samples(&user, &metadata).unwrap();
+    let sources: Vec<Option<&str>> = samples.iter().map(|s| s.capture.as_deref()).collect();
     assert!(
-        samples
-            .iter()
-            .all(|s| s.capture.as_deref() == Some("global"))
+        sources.iter().all(|s| *s == Some("global")),
+        "captured by rdev, not the window's events: {sources:?}"
     );
     let features = store.features(&user, &metadata).unwrap();
     // Holds of p a s s, and the down-downs between them (not Enter, typed by another command).

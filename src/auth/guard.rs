@@ -38,8 +38,8 @@ impl Default for Throttle {
 impl Throttle {
     /// Seconds of lockout left at `now`, if the user is locked out.
     pub fn remaining(state: &ThrottleState, now: NaiveDateTime) -> Option<u64> {
-        let until = state.locked_until.as_deref()?;
-        let until = NaiveDateTime::parse_from_str(until, "%Y-%m-%dT%H:%M:%S%.f").ok()?;
+        // States are checked when loaded (an unreadable time is damage), and made here.
+        let until = state.locked_until_time().ok()??;
         let left = (until - now).num_milliseconds();
         (left > 0).then(|| (left as u64).div_ceil(1000))
     }

@@ -1,4 +1,4 @@
-//! Failed-attempt counters of /predict, kept in memory so a failed attempt costs no disk flush:
+//! Failed-attempt counters, kept in memory so a failed attempt costs no disk flush:
 //! a lockout is made durable at once (a restart honours it), any other change is written by
 //! [`Lockouts::flush`], which the server calls in the background every few tens of
 //! milliseconds — every changed user in one append to the store's throttle log, one fsync. While a state cannot be read or saved — or the store's file system is
@@ -16,7 +16,7 @@ use super::guard::Throttle;
 use crate::store::{Store, StoreError, ThrottleState, UserId};
 
 /// Above this many users in memory, a flush forgets those with nothing to remember (they
-/// are read again from the store, where they have no file, when next seen).
+/// are read again from the store when next seen).
 const KEEP_CLEAN_USERS: usize = 10_000;
 
 /// Why an attempt may not be scored now.
@@ -81,13 +81,26 @@ impl Lockouts {
                 Blocked::Unavailable(format!("failed attempts cannot be saved: {why}"))
             })?;
         }
-        self.state(store, user).map_err(|e| {
-            log::error!("throttle state of {user}: {e}");
-            Blocked::Unavailable("a user's throttle state cannot be read".into())
-        })?;
+        // Throttling off (a demo) means no lockout at all, not even one stored earlier: the
+        // stored state is not even read.
+        let latest = if counting {
+            self.state(store, user).map_err(|e| {
+                log::error!("throttle state of {user}: {e}");
+                Blocked::Unavailable("a user's throttle state cannot be read".into())
+            })?;
+            store.known_throttle(user)
+        } else {
+            None
+        };
         let mut book = self.book();
         let entry = book.users.entry(user.clone()).or_default();
-        // Throttling off (a demo) means no lockout at all, not even one stored earlier.
+        // What another front-end or process wrote since (the store's view of the log) replaces
+        // a state with nothing unsaved.
+        if let Some(latest) = latest
+            && entry.version == entry.saved
+        {
+            entry.state = latest;
+        }
         if counting && let Some(seconds) = Throttle::remaining(&entry.state, now) {
             return Err(Blocked::LockedOut(seconds));
         }
@@ -129,7 +142,10 @@ impl Lockouts {
     ) -> Result<Option<Duration>, StoreError> {
         let lockout = {
             let mut book = self.book();
-            let entry = book.users.entry(user.clone()).or_default();
+            // Gone: the user was deleted while this attempt was judged.
+            let Some(entry) = book.users.get_mut(user) else {
+                return Ok(None);
+            };
             entry.in_flight = entry.in_flight.saturating_sub(1);
             if throttle.max_failures == 0 {
                 return Ok(None);
@@ -181,6 +197,10 @@ impl Lockouts {
     /// they stay pending, and attempts are refused until a flush succeeds.
     pub fn flush(&self, store: &Store) -> Result<usize, StoreError> {
         let _saving = self.saving.lock().unwrap_or_else(PoisonError::into_inner);
+        // Also notices damage (and other processes' changes) with nothing to write.
+        store
+            .throttle_log_readable()
+            .inspect_err(|e| self.failed(e))?;
         let pending: Vec<(UserId, ThrottleState, u64)> = {
             let mut book = self.book();
             if book.users.len() > KEEP_CLEAN_USERS {
@@ -343,6 +363,54 @@ mod tests {
             demo.begin(&store, &alice, &throttle, at(1)).unwrap_err(),
             Blocked::LockedOut(29),
             "switched on again, the stored lockout holds"
+        );
+    }
+
+    #[test]
+    fn a_lockout_another_front_end_wrote_replaces_a_saved_count() {
+        let (_dir, store, alice) = setup();
+        let throttle = Throttle::default();
+        let (server, workbench) = (Lockouts::default(), Lockouts::default());
+        for _ in 0..2 {
+            let attempt = server.begin(&store, &alice, &throttle, at(0)).unwrap();
+            attempt.finish(false, at(0)).unwrap();
+        }
+        server.flush(&store).unwrap();
+        // The workbench starts from the stored 2: three more lock alice out.
+        for _ in 0..3 {
+            let attempt = workbench.begin(&store, &alice, &throttle, at(1)).unwrap();
+            attempt.finish(false, at(1)).unwrap();
+        }
+        assert_eq!(
+            server.begin(&store, &alice, &throttle, at(2)).unwrap_err(),
+            Blocked::LockedOut(29),
+            "the server's own count (2, saved) gives way to the lockout in the store"
+        );
+    }
+
+    #[test]
+    fn a_damaged_log_blocks_users_already_seen_at_the_next_flush() {
+        let (_dir, store, alice) = setup();
+        let throttle = Throttle::default();
+        let lockouts = Lockouts::default();
+        let attempt = lockouts.begin(&store, &alice, &throttle, at(0)).unwrap();
+        attempt.finish(false, at(0)).unwrap();
+        lockouts.flush(&store).unwrap();
+        let log = store.dir().join(crate::store::THROTTLE_LOG);
+        let mut bytes = std::fs::read(&log).unwrap();
+        bytes.extend_from_slice(b"{ not json\n");
+        std::fs::write(&log, bytes).unwrap();
+        assert!(lockouts.flush(&store).unwrap_err().is_damage());
+        assert!(matches!(
+            lockouts.begin(&store, &alice, &throttle, at(0)),
+            Err(Blocked::Unavailable(_))
+        ));
+        let with_nothing_to_write = std::fs::metadata(&log).unwrap().len();
+        let _ = lockouts.flush(&store);
+        assert_eq!(
+            std::fs::metadata(&log).unwrap().len(),
+            with_nothing_to_write,
+            "nothing is appended after a damaged line"
         );
     }
 

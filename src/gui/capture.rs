@@ -85,6 +85,10 @@ pub fn start_global() -> Result<GlobalCapture, String> {
     }
 }
 
+/// Attempts to attach rdev's listener: an X server that has only just started can refuse
+/// the record extension for a moment.
+const LISTEN_ATTEMPTS: usize = 5;
+
 fn spawn_listener() -> Result<Receiver<RawKey>, String> {
     if cfg!(target_os = "macos") {
         return Err("rdev's listener crashes on recent macOS".into());
@@ -92,6 +96,20 @@ fn spawn_listener() -> Result<Receiver<RawKey>, String> {
     if std::env::var_os("DISPLAY").is_none() {
         return Err("no X display (Wayland allows no global listener)".into());
     }
+    let mut why = String::new();
+    for attempt in 1..=LISTEN_ATTEMPTS {
+        match try_listen() {
+            Ok(rx) => return Ok(rx),
+            Err(e) => why = e,
+        }
+        log::debug!("global listener, attempt {attempt}: {why}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    Err(why)
+}
+
+/// Starts one `rdev::listen` (which, once attached, can never be stopped).
+fn try_listen() -> Result<Receiver<RawKey>, String> {
     let (tx, rx) = mpsc::channel();
     let failure: Arc<Mutex<Option<String>>> = Arc::default();
     let failed = Arc::clone(&failure);

@@ -298,17 +298,19 @@ fn serve(api: &Api, stats: &ServerStats, mut request: tiny_http::Request) {
                     .find(|h| h.field.equiv(name))
                     .map(|h| h.value.as_str())
             };
-            api.handle(
-                &Request {
-                    method: &method,
-                    target: &target,
-                    body: &body,
-                    authorization: header("Authorization"),
-                    origin: header("Origin"),
-                    client: client.as_deref(),
-                },
-                arrived,
-            )
+            let request = Request {
+                method: &method,
+                target: &target,
+                body: &body,
+                authorization: header("Authorization"),
+                origin: header("Origin"),
+                client: client.as_deref(),
+            };
+            // A bug must still get a JSON answer (the contract's errors all have one).
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                api.handle(&request, arrived)
+            }))
+            .unwrap_or_else(|_| Response::error(500, "internal error: the request failed"))
         }
         Err(refused) => refused,
     };

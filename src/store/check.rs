@@ -295,8 +295,13 @@ impl Store {
                     .set_len(*length)
                     .map_err(io_error("truncate", file))?;
                 handle.sync_all().map_err(io_error("sync", file))?;
+                let kept = if finding.user.is_some() {
+                    "its last committed sample"
+                } else {
+                    "its last complete line"
+                };
                 Ok(format!(
-                    "truncated {} to {length} bytes (its last committed sample)",
+                    "truncated {} to {length} bytes ({kept})",
                     file.display()
                 ))
             }

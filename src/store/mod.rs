@@ -386,6 +386,12 @@ impl Store {
         self.legacy_throttle(user)
     }
 
+    /// The user's failed-authentication state as last read from the throttle log by anything
+    /// in this process (no file access); `None` when it had no line for them.
+    pub fn known_throttle(&self, user: &UserId) -> Option<ThrottleState> {
+        self.throttle_log.known_state(user)
+    }
+
     /// `Err` while the throttle log cannot be read (then no attempt is scored).
     pub fn throttle_log_readable(&self) -> Result<(), StoreError> {
         self.throttle_log.readable()
@@ -785,44 +791,47 @@ impl UserWriter<'_> {
             .position(|row| row.iter().eq(features.values_ms.iter())))
     }
 
-    /// The user's failed-authentication state.
-    pub fn store_throttle(&self) -> Result<ThrottleState, StoreError> {
-        self.store.throttle(self.user)
-    }
-
-    /// Stores the user's failed-authentication state (see [`Store::save_throttles`]).
-    pub fn set_throttle(&mut self, state: &ThrottleState) -> Result<(), StoreError> {
-        self.store
-            .save_throttles(&[(self.user.clone(), state.clone())])
-    }
-
     /// Removes all the user's files; returns whether there were any. The files are first moved
     /// into one temporary folder, the metadata (the commit point) first, so a crash leaves
     /// either the whole user or none of it (the folder is removed on the next open).
     pub fn delete(&mut self) -> Result<bool, StoreError> {
-        let paths = self.store.paths(self.user);
+        let store = self.store;
+        let paths = store.paths(self.user);
         let files = paths.all();
-        let counted = self.store.throttle_log.state(self.user)?.is_some();
+        let had_files = files.iter().any(|f| f.exists());
+        let dir = &store.dir;
+        if had_files {
+            let trash = atomic::temp_path(dir, &format!("{DELETE_PREFIX}{}", self.user));
+            fs::create_dir(&trash).map_err(io_error("create", &trash))?;
+            move_existing(&files, &trash)?;
+            atomic::sync_dir(dir).map_err(io_error("sync", dir))?;
+            fs::remove_dir_all(&trash).map_err(io_error("remove", &trash))?;
+        }
+        // The failure count goes last: a deletion that fails before leaves it in force.
+        let counted = match store.throttle_log.state(self.user) {
+            Ok(state) => state.is_some(),
+            Err(e) if e.is_damage() => {
+                log::warn!(
+                    "{} keeps a line of deleted user {}: {e}",
+                    THROTTLE_LOG,
+                    self.user
+                );
+                false
+            }
+            Err(e) => return Err(e),
+        };
         if counted {
-            let store = self.store;
             store
                 .throttle_log
-                .erase(&store.dir, self.user, |user| store.paths(user).throttle)?;
+                .erase(dir, self.user, |user| store.paths(user).throttle)?;
         }
-        if !files.iter().any(|f| f.exists()) {
-            return Ok(counted);
+        if had_files {
+            let lock_path = lock::user_lock_path(dir, self.user.as_str());
+            self.lock
+                .remove_file()
+                .map_err(io_error("remove", &lock_path))?;
         }
-        let dir = &self.store.dir;
-        let trash = atomic::temp_path(dir, &format!("{DELETE_PREFIX}{}", self.user));
-        fs::create_dir(&trash).map_err(io_error("create", &trash))?;
-        move_existing(&files, &trash)?;
-        atomic::sync_dir(dir).map_err(io_error("sync", dir))?;
-        fs::remove_dir_all(&trash).map_err(io_error("remove", &trash))?;
-        let lock_path = lock::user_lock_path(dir, self.user.as_str());
-        self.lock
-            .remove_file()
-            .map_err(io_error("remove", &lock_path))?;
-        Ok(true)
+        Ok(had_files || counted)
     }
 
     /// Moves an old-backend user's files to `legacy/<id>/`, the metadata last: a crash before

@@ -25,7 +25,13 @@ pub fn model(user: &UserId, path: &Path, bytes: &[u8]) -> Result<ModelFile, Stor
 
 /// `<id>_throttle.json`.
 pub fn throttle(user: &UserId, path: &Path, bytes: &[u8]) -> Result<ThrottleState, StoreError> {
-    record(user, path, THROTTLE_FORMAT, bytes, |_, _| Ok(()))
+    record(
+        user,
+        path,
+        THROTTLE_FORMAT,
+        bytes,
+        |state: &ThrottleState, _| state.locked_until_time().map(drop),
+    )
 }
 
 /// `<id>_features.npy`: a 2-D float64 matrix of finite values.

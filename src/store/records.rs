@@ -20,13 +20,14 @@ pub const MODEL_FORMAT: FileFormat = FileFormat {
     version: 1,
 };
 
-/// `<id>_throttle.json`.
+/// `<id>_throttle.json` (older builds; read, never written).
 pub const THROTTLE_FORMAT: FileFormat = FileFormat {
     name: "keystroke-workbench/throttle",
     version: 1,
 };
 
-/// A user's failed-authentication state (`<id>_throttle.json`), kept across restarts.
+/// A user's failed-authentication state, kept across restarts: a line of `throttle.log` (older
+/// builds wrote `<id>_throttle.json`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ThrottleState {
@@ -36,6 +37,20 @@ pub struct ThrottleState {
     pub lockouts: u32,
     /// End of the current lockout (local time, ISO 8601), if any.
     pub locked_until: Option<String>,
+}
+
+impl ThrottleState {
+    /// The end of the lockout as a time; `Err` when the stored text is not one (a loader
+    /// refuses such a state as damage rather than read it as "not locked").
+    pub fn locked_until_time(&self) -> Result<Option<chrono::NaiveDateTime>, String> {
+        self.locked_until
+            .as_deref()
+            .map(|text| {
+                chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f")
+                    .map_err(|e| format!("locked_until {text:?} is not a local time: {e}"))
+            })
+            .transpose()
+    }
 }
 
 /// A user's metadata. Written last by every change, it says what is committed: the first

@@ -29,11 +29,37 @@ use super::{StoreError, ThrottleState, UserId, atomic, io_error, lock};
 /// The log's file name in the store folder.
 pub const THROTTLE_LOG: &str = "throttle.log";
 
-/// The log's first line.
-const HEADER: &str = r#"{"format":"keystroke-workbench/throttle-log","version":1}"#;
+/// The log's format, named in its first line.
+const FORMAT: &str = "keystroke-workbench/throttle-log";
+
+/// The newest version of the format this build reads and writes.
+const VERSION: u64 = 1;
 
 /// A log longer than this is compacted after an append.
 pub const COMPACT_BYTES: u64 = 1 << 20;
+
+/// The header line is shorter than this.
+const MAX_HEADER_BYTES: u64 = 512;
+
+/// The first line: the format, and an id of this file (so a reader that last saw another file
+/// with the same inode number, reused after a compaction, notices it is another file).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Header {
+    format: String,
+    version: u64,
+    id: String,
+}
+
+impl Header {
+    fn fresh() -> Header {
+        Header {
+            format: FORMAT.into(),
+            version: VERSION,
+            id: format!("{:016x}", rand::random::<u64>()),
+        }
+    }
+}
 
 /// One line after the header.
 #[derive(Debug, Serialize, Deserialize)]
@@ -51,14 +77,15 @@ pub struct ThrottleLog {
     index: Mutex<Index>,
 }
 
-/// The states read so far from one version (inode) of the file.
+/// The states read so far from one file.
 #[derive(Debug, Default)]
 struct Index {
     /// Every user with a line, by their last line (including all-zero states, which say
     /// the old per-user file, if any, is out of date).
     states: HashMap<UserId, ThrottleState>,
-    /// The file read (its inode), `None` before the first read or while there is no file.
-    inode: Option<u64>,
+    /// The file read: its inode and header line; `None` before the first read or while
+    /// there is no file.
+    file: Option<(u64, Vec<u8>)>,
     /// Bytes read and parsed: always the end of a complete line.
     read_to: u64,
 }
@@ -91,7 +118,7 @@ impl ThrottleLog {
         &self.path
     }
 
-    /// The lock file every append holds.
+    /// The lock file every writer of the log holds.
     pub fn lock_path(&self) -> &Path {
         &self.lock_path
     }
@@ -105,6 +132,13 @@ impl ThrottleLog {
         let mut index = self.index();
         self.catch_up(&mut index)?;
         Ok(index.states.get(user).cloned())
+    }
+
+    /// The user's last state as last read (no file access): what another process wrote shows
+    /// here once anything in this process has read the log since ([`ThrottleLog::readable`],
+    /// which a server's background flush calls every few tens of milliseconds).
+    pub fn known_state(&self, user: &UserId) -> Option<ThrottleState> {
+        self.index().states.get(user).cloned()
     }
 
     /// Whether the log can be read (reading what was appended since the last look).
@@ -124,9 +158,22 @@ impl ThrottleLog {
             Err(source) => return Err(self.io("open", source)),
         };
         let inode = inode(&file).map_err(|e| self.io("inspect", e))?;
-        if index.inode != Some(inode) {
+        let mut head = Vec::with_capacity(256);
+        (&mut file)
+            .take(MAX_HEADER_BYTES)
+            .read_to_end(&mut head)
+            .map_err(|e| self.io("read", e))?;
+        let Some(header_end) = head.iter().position(|&b| b == b'\n') else {
+            if head.len() as u64 == MAX_HEADER_BYTES {
+                return Err(self.damaged(format!("the first line is not a {FORMAT} header")));
+            }
+            return Ok(()); // a file being created
+        };
+        let identity = (inode, head[..header_end].to_vec());
+        let len = file.metadata().map_err(|e| self.io("inspect", e))?.len();
+        if index.file.as_ref() != Some(&identity) || len < index.read_to {
             *index = Index {
-                inode: Some(inode),
+                file: Some(identity),
                 ..Index::default()
             };
         }
@@ -138,9 +185,8 @@ impl ThrottleLog {
         let Some(end) = tail.iter().rposition(|&b| b == b'\n') else {
             return Ok(()); // nothing new, or only a line being written
         };
-        let first_line = index.read_to == 0;
-        for (i, line) in tail[..end].split(|&b| b == b'\n').enumerate() {
-            match parse_line(line, first_line && i == 0) {
+        for (_, line) in lines(&tail[..end], index.read_to == 0) {
+            match line {
                 Ok(Some(Line { user, state })) => {
                     index.states.insert(user, state);
                 }
@@ -152,8 +198,9 @@ impl ThrottleLog {
         Ok(())
     }
 
-    /// Appends `states` (one line each) and makes them durable; then removes the old per-user
-    /// files they supersede (`legacy_file` names a user's).
+    /// Appends `states` (one line each) and makes them durable, then removes the old per-user
+    /// files they supersede (`legacy_file` names a user's). Refused, writing nothing, while
+    /// the log has a damaged line.
     pub fn append(
         &self,
         dir: &Path,
@@ -164,9 +211,12 @@ impl ThrottleLog {
             return Ok(());
         }
         let _locks = self.lock(dir)?;
-        let len = self.append_locked(dir, states, legacy_file)?;
-        if len > COMPACT_BYTES {
-            self.compact()?;
+        let len = self.append_locked(dir, states, &legacy_file)?;
+        if len > COMPACT_BYTES
+            && let Err(e) = self.compact(&legacy_file)
+        {
+            // The lines are durable; a longer log is only slower to read.
+            log::warn!("cannot compact the throttle log: {e}");
         }
         Ok(())
     }
@@ -183,9 +233,9 @@ impl ThrottleLog {
         self.append_locked(
             dir,
             &[(user.clone(), ThrottleState::default())],
-            legacy_file,
+            &legacy_file,
         )?;
-        self.compact()
+        self.compact(&legacy_file)
     }
 
     /// The store lock (shared) and the log's own lock.
@@ -201,17 +251,8 @@ impl ThrottleLog {
         &self,
         dir: &Path,
         states: &[(UserId, ThrottleState)],
-        legacy_file: impl Fn(&UserId) -> PathBuf,
+        legacy_file: &impl Fn(&UserId) -> PathBuf,
     ) -> Result<u64, StoreError> {
-        let mut lines = Vec::new();
-        for (user, state) in states {
-            let line = Line {
-                user: user.clone(),
-                state: state.clone(),
-            };
-            serde_json::to_writer(&mut lines, &line).expect("a state serialises");
-            lines.push(b'\n');
-        }
         let mut file = OpenOptions::new()
             .read(true)
             .append(true)
@@ -219,12 +260,17 @@ impl ThrottleLog {
             .open(&self.path)
             .map_err(|e| self.io("open", e))?;
         let len = cut_torn_tail(&mut file).map_err(|e| self.io("repair the end of", e))?;
+        let mut bytes = Vec::new();
         if len == 0 {
-            let mut header = HEADER.as_bytes().to_vec();
-            header.push(b'\n');
-            lines.splice(0..0, header);
+            line_bytes(&mut bytes, &Header::fresh());
+        } else {
+            // Nothing is appended after a damaged line (`store check --repair` first).
+            self.readable()?;
         }
-        file.write_all(&lines)
+        for (user, state) in states {
+            line_bytes(&mut bytes, &LineRef { user, state });
+        }
+        file.write_all(&bytes)
             .and_then(|()| file.sync_data())
             .map_err(|e| self.io("append to", e))?;
         if len == 0 {
@@ -240,55 +286,43 @@ impl ThrottleLog {
                 .collect()
         };
         for ((user, _), known) in states.iter().zip(known) {
-            if known {
-                continue;
-            }
-            let legacy = legacy_file(user);
-            match fs::remove_file(&legacy) {
-                Err(e) if e.kind() != io::ErrorKind::NotFound => {
-                    return Err(StoreError::Io {
-                        action: "remove",
-                        path: legacy,
-                        source: e,
-                    });
-                }
-                _ => {}
+            if !known {
+                remove_legacy(&legacy_file(user))?;
             }
         }
-        Ok(len + lines.len() as u64)
+        Ok(len + bytes.len() as u64)
     }
 
-    /// Rewrites the log with one line per user whose state is not all zero (the caller holds
-    /// the locks).
-    fn compact(&self) -> Result<(), StoreError> {
+    /// Rewrites the log with one line per user whose state is not all zero, removing the old
+    /// per-user files of those dropped (the caller holds the locks).
+    fn compact(&self, legacy_file: &impl Fn(&UserId) -> PathBuf) -> Result<(), StoreError> {
         let mut index = self.index();
         self.catch_up(&mut index)?;
-        let mut kept: Vec<(&UserId, &ThrottleState)> = index
+        let (kept, dropped): (Vec<_>, Vec<_>) = index
             .states
             .iter()
-            .filter(|(_, state)| **state != ThrottleState::default())
-            .collect();
-        kept.sort_by(|a, b| a.0.cmp(b.0));
-        self.write_all(&kept)?;
+            .partition(|(_, state)| **state != ThrottleState::default());
+        for (user, _) in &dropped {
+            remove_legacy(&legacy_file(user))?;
+        }
+        self.write_all(kept)?;
         // Read the new file from the start at the next look.
         *index = Index::default();
         Ok(())
     }
 
-    /// Replaces the log with a header and `states` (atomically, durably).
-    fn write_all(&self, states: &[(&UserId, &ThrottleState)]) -> Result<(), StoreError> {
-        super::replace(&self.path, |w| {
-            writeln!(w, "{HEADER}")?;
-            for (user, state) in states {
-                let line = Line {
-                    user: (*user).clone(),
-                    state: (*state).clone(),
-                };
-                serde_json::to_writer(&mut *w, &line)?;
-                writeln!(w)?;
-            }
-            Ok(())
-        })
+    /// Replaces the log with a fresh header and `states` (atomically, durably).
+    fn write_all<'a>(
+        &self,
+        mut states: Vec<(&'a UserId, &'a ThrottleState)>,
+    ) -> Result<(), StoreError> {
+        states.sort_by(|a, b| a.0.cmp(b.0));
+        let mut bytes = Vec::new();
+        line_bytes(&mut bytes, &Header::fresh());
+        for (user, state) in states {
+            line_bytes(&mut bytes, &LineRef { user, state });
+        }
+        super::replace(&self.path, |w| w.write_all(&bytes))
     }
 
     /// Reads the whole log, noting every unreadable line instead of stopping at the first.
@@ -311,13 +345,13 @@ impl ThrottleLog {
         if complete == 0 {
             return Ok(Some(report));
         }
-        for (i, line) in bytes[..complete - 1].split(|&b| b == b'\n').enumerate() {
-            match parse_line(line, i == 0) {
+        for (number, line) in lines(&bytes[..complete - 1], true) {
+            match line {
                 Ok(Some(Line { user, state })) => {
                     report.states.insert(user, state);
                 }
                 Ok(None) => {}
-                Err(message) => report.damaged.push((i + 1, message)),
+                Err(message) => report.damaged.push((number, message)),
             }
         }
         Ok(Some(report))
@@ -326,9 +360,8 @@ impl ThrottleLog {
     /// Rewrites the log from `states` (repair: the readable lines of a damaged log); the
     /// caller holds the store lock exclusively.
     pub fn rewrite(&self, states: &HashMap<UserId, ThrottleState>) -> Result<(), StoreError> {
-        let mut sorted: Vec<(&UserId, &ThrottleState)> = states.iter().collect();
-        sorted.sort_by(|a, b| a.0.cmp(b.0));
-        self.write_all(&sorted)?;
+        let _log = lock::user(&self.lock_path).map_err(io_error("lock", &self.lock_path))?;
+        self.write_all(states.iter().collect())?;
         *self.index() = Index::default();
         Ok(())
     }
@@ -349,19 +382,60 @@ impl ThrottleLog {
     }
 }
 
+/// A line to write, borrowing its parts.
+#[derive(Serialize)]
+struct LineRef<'a> {
+    user: &'a UserId,
+    state: &'a ThrottleState,
+}
+
+/// Appends `value` as one JSON line.
+fn line_bytes(bytes: &mut Vec<u8>, value: &impl Serialize) {
+    serde_json::to_writer(&mut *bytes, value).expect("log lines serialise");
+    bytes.push(b'\n');
+}
+
+/// The lines of `bytes` (complete lines, without the last newline), numbered from 1, each
+/// parsed: `None` for the header, which is the first line when `with_header`.
+fn lines(
+    bytes: &[u8],
+    with_header: bool,
+) -> impl Iterator<Item = (usize, Result<Option<Line>, String>)> + '_ {
+    bytes
+        .split(|&b| b == b'\n')
+        .enumerate()
+        .map(move |(i, line)| (i + 1, parse_line(line, with_header && i == 0)))
+}
+
 /// A line of the log: `None` for the header (expected only as `first`).
 fn parse_line(line: &[u8], first: bool) -> Result<Option<Line>, String> {
     if first {
-        return match std::str::from_utf8(line) {
-            Ok(HEADER) => Ok(None),
-            _ => Err(format!(
-                "the first line is not the header {HEADER} (a newer version, or not a throttle log)"
+        return match serde_json::from_slice::<Header>(line) {
+            Ok(header) if header.format == FORMAT && header.version <= VERSION => Ok(None),
+            Ok(header) if header.format == FORMAT => Err(format!(
+                "the log is version {}, this build reads 1–{VERSION}",
+                header.version
             )),
+            _ => Err(format!("the first line is not a {FORMAT} header")),
         };
     }
-    serde_json::from_slice(line)
-        .map(Some)
-        .map_err(|e| format!("unreadable line: {e}"))
+    let line: Line = serde_json::from_slice(line).map_err(|e| format!("unreadable line: {e}"))?;
+    line.state
+        .locked_until_time()
+        .map_err(|e| format!("user '{}': {e}", line.user))?;
+    Ok(Some(line))
+}
+
+/// Removes an older build's per-user throttle file, if there is one.
+fn remove_legacy(path: &Path) -> Result<(), StoreError> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(StoreError::Io {
+            action: "remove",
+            path: path.to_path_buf(),
+            source: e,
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// Cuts a last line without its newline (a crashed append's) off the end of `file`, which
@@ -398,16 +472,9 @@ fn inode(file: &File) -> io::Result<u64> {
 }
 
 #[cfg(not(unix))]
-fn inode(file: &File) -> io::Result<u64> {
-    // No inode: the length and modification time tell a replaced file well enough for a
-    // reader that then re-reads from the start.
-    let metadata = file.metadata()?;
-    let modified = metadata
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_nanos() as u64);
-    Ok(modified ^ metadata.len())
+fn inode(_: &File) -> io::Result<u64> {
+    // No inode: the header's id tells one file from another.
+    Ok(0)
 }
 
 #[cfg(test)]
@@ -509,6 +576,27 @@ mod tests {
         assert_eq!(report.damaged.len(), 1);
         fresh.rewrite(&report.states).unwrap();
         assert_eq!(fresh.state(&user("alice")).unwrap(), Some(failures(4)));
+    }
+
+    #[test]
+    fn a_lockout_time_that_is_not_one_is_damage_not_unlocked() {
+        let (dir, log) = setup();
+        log.append(
+            dir.path(),
+            &[(user("alice"), failures(1))],
+            no_legacy(dir.path()),
+        )
+        .unwrap();
+        let mut file = OpenOptions::new().append(true).open(log.path()).unwrap();
+        file.write_all(
+            br#"{"user":"alice","state":{"consecutive_failures":0,"lockouts":1,"locked_until":"soon"}}"#,
+        )
+        .unwrap();
+        file.write_all(b"\n").unwrap();
+        let error = ThrottleLog::new(dir.path())
+            .state(&user("alice"))
+            .unwrap_err();
+        assert!(error.to_string().contains("\"soon\""), "{error}");
     }
 
     #[test]

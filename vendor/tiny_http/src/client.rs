@@ -158,14 +158,12 @@ impl Write for Timed {
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        // Bounded by the write timeout already set (a TLS stream writes what it buffered).
-        self.stream.flush().map_err(|e| {
-            if e.kind() == ErrorKind::WouldBlock {
-                io::Error::new(ErrorKind::TimedOut, e)
-            } else {
-                e
-            }
-        })
+        // A TLS stream writes what it buffered here.
+        self.until_deadline(
+            |t| &mut t.write_timeout,
+            |s, d| s.set_write_timeout(d),
+            |s| s.flush(),
+        )
     }
 }
 

@@ -404,8 +404,6 @@ impl Server {
         }
     }
 
-    /// Requests whose request line has arrived but which are still being read (headers or
-    /// body), so not yet returned by `recv()` (patched in by keystroke-workbench).
     /// Open client connections (patched in by keystroke-workbench).
     pub fn open_connections(&self) -> usize {
         self.open.load(std::sync::atomic::Ordering::SeqCst)
@@ -417,6 +415,9 @@ impl Server {
         self.listening.load(std::sync::atomic::Ordering::SeqCst)
     }
 
+    /// Requests whose request line has arrived and which are still being read (headers or
+    /// body), so not yet returned by `recv()` — or, on a server with a handler, not yet
+    /// answered (patched in by keystroke-workbench).
     pub fn requests_being_read(&self) -> usize {
         self.reading.load(std::sync::atomic::Ordering::SeqCst)
     }
