@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard, PoisonError, TryLockError};
 
 use serde::{Deserialize, Serialize};
 
@@ -137,8 +137,14 @@ impl ThrottleLog {
     /// The user's last state as last read (no file access): what another process wrote shows
     /// here once anything in this process has read the log since ([`ThrottleLog::readable`],
     /// which a server's background flush calls every few tens of milliseconds).
+    /// It never waits: while the log is being read or rewritten it says `None` (nothing new).
     pub fn known_state(&self, user: &UserId) -> Option<ThrottleState> {
-        self.index().states.get(user).cloned()
+        let index = match self.index.try_lock() {
+            Ok(index) => index,
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(TryLockError::WouldBlock) => return None,
+        };
+        index.states.get(user).cloned()
     }
 
     /// Whether the log can be read (reading what was appended since the last look).
@@ -296,10 +302,14 @@ impl ThrottleLog {
     /// Rewrites the log with one line per user whose state is not all zero, removing the old
     /// per-user files of those dropped (the caller holds the locks).
     fn compact(&self, legacy_file: &impl Fn(&UserId) -> PathBuf) -> Result<(), StoreError> {
-        let mut index = self.index();
-        self.catch_up(&mut index)?;
-        let (kept, dropped): (Vec<_>, Vec<_>) = index
-            .states
+        // A copy, so that readers are not held up by the rewrite (no line can be appended
+        // meanwhile: the caller holds the log's lock).
+        let states = {
+            let mut index = self.index();
+            self.catch_up(&mut index)?;
+            index.states.clone()
+        };
+        let (kept, dropped): (Vec<_>, Vec<_>) = states
             .iter()
             .partition(|(_, state)| **state != ThrottleState::default());
         for (user, _) in &dropped {
@@ -307,7 +317,7 @@ impl ThrottleLog {
         }
         self.write_all(kept)?;
         // Read the new file from the start at the next look.
-        *index = Index::default();
+        *self.index() = Index::default();
         Ok(())
     }
 
