@@ -29,6 +29,8 @@
 //! assert!(forest.score(&[1.0]).is_err()); // wrong length: an error, not a panic
 //! ```
 
+#![warn(missing_docs)]
+
 pub mod api;
 pub mod auth;
 pub mod capture;

@@ -37,6 +37,7 @@ pub struct ImportArgs {
     /// Session files to import
     #[arg(required = true, value_name = "SESSION.json")]
     pub files: Vec<PathBuf>,
+    /// The store to import into.
     #[command(flatten)]
     pub store: StoreArgs,
     /// Store the samples under this user instead of the file's
@@ -52,6 +53,7 @@ pub struct ImportArgs {
 pub struct ExportArgs {
     /// The user to export
     pub user: String,
+    /// The store to export from.
     #[command(flatten)]
     pub store: StoreArgs,
     /// Output file (default: <user>.json)
@@ -64,6 +66,7 @@ pub struct ExportArgs {
 pub struct TrainArgs {
     /// The user to train
     pub user: String,
+    /// The store holding the user.
     #[command(flatten)]
     pub store: StoreArgs,
     /// Detector

@@ -28,6 +28,7 @@ pub enum StoreCommand {
 /// Arguments of `store check`.
 #[derive(Debug, Clone, Args)]
 pub struct CheckArgs {
+    /// The store to check.
     #[command(flatten)]
     pub store: StoreArgs,
     /// Truncate torn tails back to the last committed sample, remove temporary files of
