@@ -394,6 +394,23 @@ fn typing(variant: usize, pace: f64) -> serde_json::Value {
     })
 }
 
+/// A workbench (no window) on `dir`, alice selected, in live-test mode, capture armed.
+fn live_test_on(dir: &std::path::Path) -> Workbench {
+    Workbench::new(Options {
+        settings: Settings {
+            store_dir: dir.to_path_buf(),
+            last_user: Some("alice".into()),
+            ..Settings::default()
+        },
+        settings_path: None,
+        global_capture: false,
+        arm: true,
+        live_test: true,
+        ..Options::default()
+    })
+    .unwrap()
+}
+
 /// Feeds the events to the workbench as captured keys.
 fn feed(workbench: &mut Workbench, events: &serde_json::Value) {
     for event in events.as_array().unwrap() {
@@ -432,19 +449,7 @@ fn the_live_test_and_the_server_give_the_same_verdicts() {
         }
     }
     let (_serve, addr, _log) = common::spawn_serve(&server_dir, &[]);
-    let mut workbench = Workbench::new(Options {
-        settings: Settings {
-            store_dir: gui_dir.clone(),
-            last_user: Some("alice".into()),
-            ..Settings::default()
-        },
-        settings_path: None,
-        global_capture: false,
-        arm: true,
-        live_test: true,
-        ..Options::default()
-    })
-    .unwrap();
+    let mut workbench = live_test_on(&gui_dir);
     let mut judge = |events: serde_json::Value| {
         let before = workbench.last_score();
         feed(&mut workbench, &events);
@@ -500,19 +505,7 @@ fn the_live_test_and_the_server_give_the_same_verdicts() {
     assert_eq!(score, before, "a locked-out attempt is not scored");
     // The lockout is in the store: a new workbench on the folder refuses too.
     drop(workbench);
-    let mut again = Workbench::new(Options {
-        settings: Settings {
-            store_dir: gui_dir,
-            last_user: Some("alice".into()),
-            ..Settings::default()
-        },
-        settings_path: None,
-        global_capture: false,
-        arm: true,
-        live_test: true,
-        ..Options::default()
-    })
-    .unwrap();
+    let mut again = live_test_on(&gui_dir);
     feed(&mut again, &typing(26, 1.0));
     assert!(
         again.message().starts_with("alice is locked out for "),

@@ -21,6 +21,17 @@ fn predict(server: &TestServer, user: &str, events: Value) -> Reply {
     post(server.addr(), "/predict", &sample_body(user, events))
 }
 
+/// Lockout after 5 failures in a row, for `lockout`.
+fn locking_after_5(lockout: Duration) -> ApiConfig {
+    ApiConfig {
+        throttle: Throttle {
+            max_failures: 5,
+            lockout,
+        },
+        ..ApiConfig::default()
+    }
+}
+
 fn audit_lines(server: &TestServer) -> Vec<Value> {
     std::fs::read_to_string(server.dir.path().join(AUDIT_FILE))
         .unwrap_or_default()
@@ -31,13 +42,7 @@ fn audit_lines(server: &TestServer) -> Vec<Value> {
 
 #[test]
 fn five_failures_lock_a_user_out_even_across_a_restart() {
-    let config = ApiConfig {
-        throttle: Throttle {
-            max_failures: 5,
-            lockout: Duration::from_secs(2),
-        },
-        ..ApiConfig::default()
-    };
+    let config = locking_after_5(Duration::from_secs(2));
     let server = TestServer::with_config(config.clone());
     enrol(&server, "alice", 20);
     for attempt in 0..5 {
@@ -55,13 +60,7 @@ fn five_failures_lock_a_user_out_even_across_a_restart() {
     assert_eq!(predict(&server, "bob", genuine(901)).status, 200);
 
     // A restart on the same folder keeps the lockout.
-    let TestServer {
-        dir,
-        server: handle,
-        ..
-    } = server;
-    drop(handle);
-    let server = TestServer::in_dir(dir, config);
+    let server = server.restart(config);
     assert_eq!(predict(&server, "alice", genuine(902)).status, 429);
 
     // After it ends, a success clears the count.
@@ -255,23 +254,11 @@ fn an_internal_error_says_what_to_run_but_names_no_path() {
 
 #[test]
 fn concurrent_failures_are_scored_no_more_often_than_the_budget() {
-    let config = ApiConfig {
-        throttle: Throttle {
-            max_failures: 5,
-            lockout: Duration::from_secs(30),
-        },
-        ..ApiConfig::default()
-    };
+    let config = locking_after_5(Duration::from_secs(30));
     let server = TestServer::with_config(config.clone());
     enrol(&server, "alice", 5);
     // A fresh server on the same folder: the user's state is read from the store first.
-    let TestServer {
-        dir,
-        server: handle,
-        ..
-    } = server;
-    drop(handle);
-    let server = TestServer::in_dir(dir, config);
+    let server = server.restart(config);
     let statuses: Vec<u16> = std::thread::scope(|scope| {
         let threads: Vec<_> = (0..40)
             .map(|i| {

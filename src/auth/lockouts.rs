@@ -197,10 +197,6 @@ impl Lockouts {
     /// they stay pending, and attempts are refused until a flush succeeds.
     pub fn flush(&self, store: &Store) -> Result<usize, StoreError> {
         let _saving = self.saving.lock().unwrap_or_else(PoisonError::into_inner);
-        // Also notices damage (and other processes' changes) with nothing to write.
-        store
-            .throttle_log_readable()
-            .inspect_err(|e| self.failed(e))?;
         let pending: Vec<(UserId, ThrottleState, u64)> = {
             let mut book = self.book();
             if book.users.len() > KEEP_CLEAN_USERS {
@@ -217,6 +213,8 @@ impl Lockouts {
             .iter()
             .map(|(user, state, _)| (user.clone(), state.clone()))
             .collect();
+        // With nothing to write this still reads the log: damage, and other processes'
+        // changes, are noticed at every flush.
         store
             .save_throttles(&states)
             .inspect_err(|e| self.failed(e))?;
@@ -300,6 +298,24 @@ mod tests {
             + chrono::Duration::seconds(seconds)
     }
 
+    /// `n` failed attempts of `user` at `now`; the last one's outcome.
+    fn fail(
+        lockouts: &Lockouts,
+        store: &Store,
+        user: &UserId,
+        n: u32,
+        now: NaiveDateTime,
+    ) -> Option<Duration> {
+        let mut last = None;
+        for _ in 0..n {
+            let attempt = lockouts
+                .begin(store, user, &Throttle::default(), now)
+                .unwrap();
+            last = attempt.finish(false, now).unwrap();
+        }
+        last
+    }
+
     fn setup() -> (tempfile::TempDir, Store, UserId) {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
@@ -310,11 +326,7 @@ mod tests {
     fn failures_below_the_limit_reach_the_store_only_when_flushed() {
         let (_dir, store, alice) = setup();
         let lockouts = Lockouts::default();
-        let throttle = Throttle::default();
-        for _ in 0..3 {
-            let attempt = lockouts.begin(&store, &alice, &throttle, at(0)).unwrap();
-            assert_eq!(attempt.finish(false, at(0)).unwrap(), None);
-        }
+        assert_eq!(fail(&lockouts, &store, &alice, 3, at(0)), None);
         assert_eq!(store.throttle(&alice).unwrap(), ThrottleState::default());
         assert_eq!(lockouts.flush(&store).unwrap(), 1);
         assert_eq!(store.throttle(&alice).unwrap().consecutive_failures, 3);
@@ -326,11 +338,7 @@ mod tests {
         let (_dir, store, alice) = setup();
         let lockouts = Lockouts::default();
         let throttle = Throttle::default();
-        let mut last = None;
-        for _ in 0..throttle.max_failures {
-            let attempt = lockouts.begin(&store, &alice, &throttle, at(0)).unwrap();
-            last = attempt.finish(false, at(0)).unwrap();
-        }
+        let last = fail(&lockouts, &store, &alice, throttle.max_failures, at(0));
         assert_eq!(last, Some(Duration::from_secs(30)));
         let fresh = Lockouts::default();
         assert_eq!(
@@ -346,10 +354,7 @@ mod tests {
         let (_dir, store, alice) = setup();
         let throttle = Throttle::default();
         let lockouts = Lockouts::default();
-        for _ in 0..throttle.max_failures {
-            let attempt = lockouts.begin(&store, &alice, &throttle, at(0)).unwrap();
-            attempt.finish(false, at(0)).unwrap();
-        }
+        fail(&lockouts, &store, &alice, throttle.max_failures, at(0));
         let off = Throttle {
             max_failures: 0,
             ..throttle
@@ -371,16 +376,10 @@ mod tests {
         let (_dir, store, alice) = setup();
         let throttle = Throttle::default();
         let (server, workbench) = (Lockouts::default(), Lockouts::default());
-        for _ in 0..2 {
-            let attempt = server.begin(&store, &alice, &throttle, at(0)).unwrap();
-            attempt.finish(false, at(0)).unwrap();
-        }
+        fail(&server, &store, &alice, 2, at(0));
         server.flush(&store).unwrap();
         // The workbench starts from the stored 2: three more lock alice out.
-        for _ in 0..3 {
-            let attempt = workbench.begin(&store, &alice, &throttle, at(1)).unwrap();
-            attempt.finish(false, at(1)).unwrap();
-        }
+        fail(&workbench, &store, &alice, 3, at(1));
         assert_eq!(
             server.begin(&store, &alice, &throttle, at(2)).unwrap_err(),
             Blocked::LockedOut(29),
@@ -393,8 +392,7 @@ mod tests {
         let (_dir, store, alice) = setup();
         let throttle = Throttle::default();
         let lockouts = Lockouts::default();
-        let attempt = lockouts.begin(&store, &alice, &throttle, at(0)).unwrap();
-        attempt.finish(false, at(0)).unwrap();
+        fail(&lockouts, &store, &alice, 1, at(0));
         lockouts.flush(&store).unwrap();
         let log = store.dir().join(crate::store::THROTTLE_LOG);
         let mut bytes = std::fs::read(&log).unwrap();
@@ -419,10 +417,7 @@ mod tests {
         let (_dir, store, alice) = setup();
         let lockouts = Lockouts::default();
         let throttle = Throttle::default();
-        for _ in 0..4 {
-            let attempt = lockouts.begin(&store, &alice, &throttle, at(0)).unwrap();
-            attempt.finish(false, at(0)).unwrap();
-        }
+        fail(&lockouts, &store, &alice, 4, at(0));
         lockouts.flush(&store).unwrap();
         let attempt = lockouts.begin(&store, &alice, &throttle, at(0)).unwrap();
         attempt.finish(true, at(0)).unwrap();
@@ -461,8 +456,7 @@ mod tests {
         let (_dir, store, alice) = setup();
         let lockouts = Lockouts::default();
         let throttle = Throttle::default();
-        let first = lockouts.begin(&store, &alice, &throttle, at(0)).unwrap();
-        first.finish(false, at(0)).unwrap();
+        fail(&lockouts, &store, &alice, 1, at(0));
         let held: Vec<_> = (0..4)
             .map(|_| lockouts.begin(&store, &alice, &throttle, at(0)).unwrap())
             .collect();

@@ -408,7 +408,7 @@ impl Store {
 
     /// Stores users' failed-authentication states, durably, in one append to the throttle
     /// log (one fsync for all of them). Of two calls for one user, the later one wins: the
-    /// caller orders them.
+    /// caller orders them. `Err` while the log is damaged, even with no states.
     pub fn save_throttles(&self, states: &[(UserId, ThrottleState)]) -> Result<(), StoreError> {
         self.throttle_log
             .append(&self.dir, states, |user| self.paths(user).throttle)

@@ -206,7 +206,7 @@ impl ThrottleLog {
 
     /// Appends `states` (one line each) and makes them durable, then removes the old per-user
     /// files they supersede (`legacy_file` names a user's). Refused, writing nothing, while
-    /// the log has a damaged line.
+    /// the log has a damaged line — also with no states, which only reads what is new.
     pub fn append(
         &self,
         dir: &Path,
@@ -214,7 +214,7 @@ impl ThrottleLog {
         legacy_file: impl Fn(&UserId) -> PathBuf,
     ) -> Result<(), StoreError> {
         if states.is_empty() {
-            return Ok(());
+            return self.readable();
         }
         let _locks = self.lock(dir)?;
         let len = self.append_locked(dir, states, &legacy_file)?;
@@ -508,6 +508,12 @@ mod tests {
         (dir, log)
     }
 
+    /// Writes `bytes` at the end of the log, as another writer (or damage) would.
+    fn append_raw(log: &ThrottleLog, bytes: &[u8]) {
+        let mut file = OpenOptions::new().append(true).open(log.path()).unwrap();
+        file.write_all(bytes).unwrap();
+    }
+
     fn no_legacy(dir: &Path) -> impl Fn(&UserId) -> PathBuf + '_ {
         move |u| dir.join(format!("{u}_throttle.json"))
     }
@@ -577,8 +583,7 @@ mod tests {
             no_legacy(dir.path()),
         )
         .unwrap();
-        let mut file = OpenOptions::new().append(true).open(log.path()).unwrap();
-        file.write_all(b"{ not json\n").unwrap();
+        append_raw(&log, b"{ not json\n");
         let fresh = ThrottleLog::new(dir.path());
         let error = fresh.state(&user("carol")).unwrap_err();
         assert!(error.is_damage(), "{error}");
@@ -597,12 +602,15 @@ mod tests {
             no_legacy(dir.path()),
         )
         .unwrap();
-        let mut file = OpenOptions::new().append(true).open(log.path()).unwrap();
-        file.write_all(
-            br#"{"user":"alice","state":{"consecutive_failures":0,"lockouts":1,"locked_until":"soon"}}"#,
-        )
-        .unwrap();
-        file.write_all(b"\n").unwrap();
+        append_raw(
+            &log,
+            concat!(
+                r#"{"user":"alice","state":{"consecutive_failures":0,"lockouts":1,"#,
+                r#""locked_until":"soon"}}"#,
+                "\n"
+            )
+            .as_bytes(),
+        );
         let error = ThrottleLog::new(dir.path())
             .state(&user("alice"))
             .unwrap_err();

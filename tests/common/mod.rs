@@ -197,6 +197,14 @@ impl TestServer {
         TestServer { dir, store, server }
     }
 
+    /// Stops this server and starts a fresh one on the same folder (a restart).
+    #[allow(dead_code)]
+    pub fn restart(self, config: ApiConfig) -> TestServer {
+        let TestServer { dir, server, .. } = self;
+        drop(server);
+        TestServer::in_dir(dir, config)
+    }
+
     pub fn addr(&self) -> SocketAddr {
         self.server.addr()
     }
