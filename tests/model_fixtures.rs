@@ -1,0 +1,89 @@
+//! Stores and model files written by earlier code load and score identically: the probes
+//! recorded when `tests/fixtures/main-a4f6f09` was written are replayed on a copy of its store.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use chrono::NaiveDateTime;
+use keystroke_workbench::api::{Api, ApiConfig, Request};
+use keystroke_workbench::detect::DetectorKind;
+use keystroke_workbench::store::Store;
+use serde_json::Value;
+
+const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/main-a4f6f09");
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+fn api_for(store: &Arc<Store>, detector: &str) -> Api {
+    let kind: DetectorKind = detector.parse().unwrap();
+    let config = ApiConfig {
+        detector: kind.default_params(),
+        template_window: 3,
+        ..ApiConfig::default()
+    };
+    Api::new(Arc::clone(store), config)
+}
+
+#[test]
+fn a_store_written_by_earlier_code_answers_as_it_did() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&Path::new(FIXTURE).join("store"), dir.path());
+    let store = Arc::new(Store::open(dir.path()).unwrap());
+    let probes = std::fs::read_to_string(Path::new(FIXTURE).join("probes.jsonl")).unwrap();
+    let mut checked = std::collections::BTreeMap::<String, usize>::new();
+    let mut current: Option<(String, Api)> = None;
+    for line in probes.lines() {
+        let probe: Value = serde_json::from_str(line).unwrap();
+        let detector = probe["detector"].as_str().unwrap().to_string();
+        if current.as_ref().is_none_or(|(d, _)| *d != detector) {
+            current = Some((detector.clone(), api_for(&store, &detector)));
+        }
+        let api = &current.as_ref().unwrap().1;
+        let (target, body, now) = match probe["info"].as_str() {
+            Some(user) => (format!("/user/{user}/info"), Vec::new(), "2026-12-01T09:03:20"),
+            None => (
+                "/predict".to_string(),
+                probe["request"].to_string().into_bytes(),
+                probe["now"].as_str().unwrap(),
+            ),
+        };
+        let now = NaiveDateTime::parse_from_str(now, "%Y-%m-%dT%H:%M:%S").unwrap();
+        let method = if body.is_empty() { "GET" } else { "POST" };
+        let answer = api.handle(
+            &Request {
+                method,
+                target: &target,
+                body: &body,
+                authorization: None,
+                origin: None,
+                client: None,
+            },
+            now,
+        );
+        assert_eq!(
+            (answer.status, &answer.body),
+            (probe["status"].as_u64().unwrap() as u16, &probe["response"]),
+            "{detector} {target} at {now}"
+        );
+        *checked.entry(detector).or_default() += 1;
+    }
+    // Every detector of the fixture was exercised: accepted, rejected, replayed, locked out.
+    assert_eq!(checked.len(), 8, "{checked:?}");
+    for needle in ["Replayed sample", "too many failed attempts", "\"authenticated\":true"] {
+        assert!(
+            probes.contains(needle),
+            "the fixture covers {needle}"
+        );
+    }
+}
