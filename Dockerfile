@@ -6,6 +6,7 @@ FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY vendor vendor
+COPY crates crates
 COPY src src
 COPY benches benches
 COPY examples examples

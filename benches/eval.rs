@@ -13,7 +13,7 @@ fn cmu_eval(c: &mut Criterion) {
     let data = load_cmu(&locate_cmu(None).expect("bundled CMU data")).expect("CMU data parses");
     let mut group = c.benchmark_group("cmu_eval");
     group.sample_size(20);
-    for kind in DetectorKind::ALL {
+    for &kind in DetectorKind::ALL {
         let evaluation = Evaluation::new(
             &data,
             Protocol::cmu(200),

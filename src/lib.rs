@@ -1,46 +1,17 @@
-//! Keystroke Workbench: keystroke-dynamics authentication.
+//! The `keystroke-workbench` front-ends: the command line ([`cli`]) and the desktop workbench
+//! (`gui`, behind the `gui` feature), over the core (`keystroke-core`) and the server
+//! (`keystroke-server`).
 //!
-//! The core is GUI-free and transport-free: [`capture`] (events and samples) → [`features`] →
-//! [`detect`] (anomaly detectors) → [`store`] (the on-disk model store) → [`auth`] (the login
-//! decision every front-end uses), and [`eval`] (the Killourhy & Maxion benchmark protocol).
-//!
-//! ```
-//! use keystroke_workbench::capture::{KeyAction::{Down, Up}, KeyEvent, Sample};
-//! use keystroke_workbench::detect::{Detector, IsolationForest, Scorer};
-//! use keystroke_workbench::features::Features;
-//!
-//! // Five typings of "ab", then a sixth to test.
-//! let typing = |hold: f64, gap: f64| {
-//!     let events = vec![
-//!         KeyEvent::new("a", Down, 0.0).unwrap(),
-//!         KeyEvent::new("a", Up, hold).unwrap(),
-//!         KeyEvent::new("b", Down, hold + gap).unwrap(),
-//!         KeyEvent::new("b", Up, 2.0 * hold + gap).unwrap(),
-//!     ];
-//!     Features::of(&Sample::from_events(events).unwrap()).values_ms
-//! };
-//! let rows: Vec<Vec<f64>> = (0..5).map(|i| typing(90.0 + i as f64, 40.0 + 2.0 * i as f64)).collect();
-//! let train = ndarray::Array2::from_shape_vec((5, 4), rows.concat()).unwrap();
-//!
-//! let forest = IsolationForest::params().n_trees(100).seed(42).fit(train.view()).unwrap();
-//! let genuine = forest.decision_function(&typing(92.0, 43.0)).unwrap();
-//! let imposter = forest.decision_function(&typing(250.0, 400.0)).unwrap();
-//! assert!(genuine > imposter);
-//! assert!(forest.score(&[1.0]).is_err()); // wrong length: an error, not a panic
-//! ```
+//! The core's and the server's modules are re-exported under the paths they had before the
+//! workspace split (`keystroke_workbench::store`, `…::api`, `…::server`), which the
+//! integration tests, benchmarks, examples and fuzz targets use.
 
-#![warn(missing_docs)]
-
-pub mod api;
-pub mod auth;
-pub mod capture;
 pub mod cli;
-pub mod detect;
-pub mod eval;
-pub mod features;
 #[cfg(feature = "gui")]
 pub mod gui;
-pub mod server;
-pub mod session;
-pub mod store;
 pub mod workers;
+
+pub use keystroke_core::{auth, capture, detect, eval, features, session, store};
+/// The HTTP transport (the `keystroke-server` crate).
+pub use keystroke_server as server;
+pub use keystroke_server::api;

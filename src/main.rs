@@ -1,3 +1,5 @@
+//! `keystroke-workbench`: the command line, and the desktop workbench when run without one.
+
 use std::process::ExitCode;
 
 use clap::Parser;

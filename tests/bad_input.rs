@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use common::{Reply, files_under, genuine, get, request, send_raw, serve_store};
 use keystroke_workbench::api::ApiConfig;
-use keystroke_workbench::detect::DetectorParams;
+use keystroke_workbench::detect::{DetectorParams, Euclidean, IsolationForestParams};
 use keystroke_workbench::server::ServerHandle;
 use keystroke_workbench::store::Store;
 use serde_json::{Value, json};
@@ -29,7 +29,7 @@ struct Fixture {
 
 impl Fixture {
     fn start() -> Fixture {
-        Self::with_detector(DetectorParams::IsolationForest(Default::default()))
+        Self::with_detector(DetectorParams::new(IsolationForestParams::default()))
     }
 
     fn with_detector(detector: DetectorParams) -> Fixture {
@@ -279,7 +279,7 @@ fn absurd_but_valid_timestamps_get_a_finite_answer() {
     // The contract accepts any finite timestamp ≥ 0; timings near f64::MAX must still give a
     // JSON number (the Euclidean distance overflows to infinity there, and an infinite score
     // would be written as null and break the app).
-    let fixture = Fixture::with_detector(DetectorParams::Euclidean);
+    let fixture = Fixture::with_detector(DetectorParams::new(Euclidean));
     for i in 0..5 {
         let reply = fixture.post(
             "/train",

@@ -187,3 +187,180 @@ fn no_command_without_a_display_says_how_to_go_on() {
         "{stderr}"
     );
 }
+
+/// `verify` judges a session file's samples through the same path as the server's /predict:
+/// the same verdicts and scores for the same stored model, a replay caught, and lockouts stored
+/// where the server sees them.
+#[test]
+fn verify_gives_the_servers_verdicts_and_its_lockouts_count() {
+    use keystroke_workbench::api::{Api, ApiConfig, Request};
+    use keystroke_workbench::auth::Throttle;
+    use keystroke_workbench::store::Store;
+    use serde_json::{Value, json};
+    use std::sync::Arc;
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let sessions = dir.path().join("sessions");
+    let path = |p: &std::path::Path| p.to_str().unwrap().to_string();
+    let ok = |out: std::process::Output| {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    ok(workbench(&[
+        "cmu-sessions",
+        "--subjects",
+        "s002,s003",
+        "--reps",
+        "16",
+        "--out",
+        &path(&sessions),
+    ]));
+    let session = |name: &str| -> Value {
+        serde_json::from_slice(&std::fs::read(sessions.join(name)).unwrap()).unwrap()
+    };
+    let (s002, s003) = (session("s002.json"), session("s003.json"));
+    let write = |name: &str, samples: Vec<Value>| {
+        let mut file = s002.clone();
+        file["samples"] = Value::Array(samples);
+        let target = dir.path().join(name);
+        std::fs::write(&target, file.to_string()).unwrap();
+        path(&target)
+    };
+    let reps = |file: &Value, range: std::ops::Range<usize>| -> Vec<Value> {
+        file["samples"].as_array().unwrap()[range].to_vec()
+    };
+    let enrolment = write("enrol.json", reps(&s002, 0..10));
+    ok(workbench(&[
+        "import",
+        &enrolment,
+        "--models",
+        &path(&store),
+        "--train",
+        "tempo-tolerant",
+    ]));
+
+    // Genuine attempts, a replay of the first, impostors (s003 typing three times slower; at
+    // its own pace s003 often passes as s002 on 10 samples).
+    let slow = |mut sample: Value| {
+        for event in sample["keystroke_data"].as_array_mut().unwrap() {
+            event["timestamp"] = json!(event["timestamp"].as_f64().unwrap() * 3.0);
+        }
+        sample
+    };
+    let mut attempts = reps(&s002, 10..13);
+    attempts.push(attempts[0].clone());
+    attempts.extend(reps(&s003, 0..3).into_iter().map(slow));
+    let attempts_file = write("attempts.json", attempts.clone());
+    let out = ok(workbench(&[
+        "verify",
+        &attempts_file,
+        "--models",
+        &path(&store),
+        "--json",
+        "--no-throttle",
+    ]));
+    let lines: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), attempts.len(), "{out}");
+    assert_eq!(
+        lines[3]["reason"],
+        "Replayed sample: identical timings were seen before"
+    );
+    assert!(
+        lines[..3].iter().any(|l| l["authenticated"] == true),
+        "{out}"
+    );
+    assert!(
+        lines[4..].iter().any(|l| l["authenticated"] == false),
+        "{out}"
+    );
+
+    // The server's /predict on the same store answers the same.
+    let api = Api::new(
+        Arc::new(Store::open(&store).unwrap()),
+        ApiConfig {
+            throttle: Throttle {
+                max_failures: 0,
+                ..Throttle::default()
+            },
+            ..ApiConfig::default()
+        },
+    );
+    let now = chrono::Local::now().naive_local();
+    let predict = |api: &Api, attempt: &Value| {
+        let body = json!({"user_id": "s002", "keystroke_data": attempt["keystroke_data"]});
+        let body = body.to_string();
+        api.handle(
+            &Request {
+                method: "POST",
+                target: "/predict",
+                body: body.as_bytes(),
+                authorization: None,
+                origin: None,
+                client: None,
+            },
+            now,
+        )
+    };
+    for (attempt, line) in attempts.iter().zip(&lines) {
+        let reply = predict(&api, attempt);
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        assert_eq!(
+            (
+                &reply.body["authenticated"],
+                &reply.body["confidence_score"]
+            ),
+            (&line["authenticated"], &line["confidence_score"]),
+            "{}",
+            reply.body
+        );
+    }
+
+    // Throttled (the default): five impostor attempts lock the user out, the sixth is not judged, and the lockout is stored where a server finds it.
+    let imposters = write(
+        "imposters.json",
+        reps(&s003, 3..9).into_iter().map(slow).collect(),
+    );
+    let out = ok(workbench(&[
+        "verify",
+        &imposters,
+        "--models",
+        &path(&store),
+    ]));
+    let last = out.lines().last().unwrap();
+    assert!(
+        last.starts_with("attempt 6: not judged: too many failed attempts"),
+        "{out}"
+    );
+    let server = Api::new(Arc::new(Store::open(&store).unwrap()), ApiConfig::default());
+    let reply = predict(&server, &reps(&s002, 13..14)[0]);
+    assert_eq!(reply.status, 429, "{}", reply.body);
+
+    // Nothing to judge against is an error, not a quiet success (and no folder is created).
+    let out = workbench(&[
+        "verify",
+        &attempts_file,
+        "--models",
+        &path(&store),
+        "--user",
+        "nobody",
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("has no trained model"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let typo = dir.path().join("no-such-store");
+    let out = workbench(&["verify", &attempts_file, "--models", &path(&typo)]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no model store at"));
+    assert!(!typo.exists());
+}

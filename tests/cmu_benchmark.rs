@@ -1,6 +1,9 @@
 //! The Killourhy & Maxion (DSN 2009) results, reproduced on the bundled CMU benchmark.
 
-use keystroke_workbench::detect::{DetectorKind, DetectorParams, IsolationForestParams};
+use keystroke_workbench::detect::{
+    DetectorKind, DetectorParams, Euclidean, IsolationForestParams, Mahalanobis, Manhattan,
+    ManhattanScaled, NearestNeighbor, OutlierCount, TempoTolerant,
+};
 use keystroke_workbench::eval::{
     Dataset, DetectorResult, Evaluation, Protocol, load_cmu, locate_cmu,
 };
@@ -32,12 +35,12 @@ fn bundled_data_has_51_subjects_of_400_samples() {
 fn classic_detectors_reproduce_the_published_eers_to_4_decimals() {
     let data = cmu();
     let published = [
-        (DetectorKind::ManhattanScaled, 0.0962),
-        (DetectorKind::NearestNeighbor, 0.0996),
-        (DetectorKind::OutlierCount, 0.1022),
-        (DetectorKind::Mahalanobis, 0.1101),
-        (DetectorKind::Manhattan, 0.1529),
-        (DetectorKind::Euclidean, 0.1706),
+        (DetectorKind::of::<ManhattanScaled>(), 0.0962),
+        (DetectorKind::of::<NearestNeighbor>(), 0.0996),
+        (DetectorKind::of::<OutlierCount>(), 0.1022),
+        (DetectorKind::of::<Mahalanobis>(), 0.1101),
+        (DetectorKind::of::<Manhattan>(), 0.1529),
+        (DetectorKind::of::<Euclidean>(), 0.1706),
     ];
     for (kind, eer) in published {
         let result = evaluate(&data, kind.default_params(), &[0]);
@@ -51,7 +54,7 @@ fn isolation_forest_ten_seed_mean_eer_matches_scikit_learn() {
     // scikit-learn 1.9 (100 trees, max_samples auto) gets 0.0887 on seeds 0–9.
     let data = cmu();
     let seeds: Vec<u64> = (0..10).collect();
-    let params = DetectorParams::IsolationForest(IsolationForestParams::default());
+    let params = DetectorParams::new(IsolationForestParams::default());
     let result = evaluate(&data, params, &seeds);
     assert!(
         (0.084..=0.094).contains(&result.eer_mean),
@@ -65,7 +68,7 @@ fn isolation_forest_ten_seed_mean_eer_matches_scikit_learn() {
 fn tempo_tolerant_meets_the_few_sample_targets() {
     let data = cmu();
     let run = |protocol: Protocol| {
-        Evaluation::new(&data, protocol, DetectorParams::TempoTolerant, &[0])
+        Evaluation::new(&data, protocol, DetectorParams::new(TempoTolerant), &[0])
             .unwrap()
             .run()
             .unwrap()

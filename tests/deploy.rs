@@ -47,7 +47,9 @@ fn dockerfile_lints_clean_and_builds_headless() {
     assert!(
         dockerfile.matches("\nFROM ").count() + usize::from(dockerfile.starts_with("FROM ")) >= 2
     );
-    // Every path the build stage copies exists.
+    // Every path the build stage copies exists, and every local crate the build needs (the
+    // workspace's path dependencies) is copied.
+    let mut copied = Vec::new();
     for line in dockerfile
         .lines()
         .filter(|l| l.starts_with("COPY ") && !l.contains("--from"))
@@ -55,7 +57,16 @@ fn dockerfile_lints_clean_and_builds_headless() {
         let sources: Vec<&str> = line.split_whitespace().skip(1).collect();
         for source in &sources[..sources.len() - 1] {
             assert!(Path::new(source).exists(), "{line}: {source} is missing");
+            copied.push(source.trim_end_matches('/').to_string());
         }
+    }
+    let manifest = std::fs::read_to_string("Cargo.toml").unwrap();
+    for needed in manifest.split("path = \"").skip(1) {
+        let top = needed.split(['/', '"']).next().unwrap();
+        assert!(
+            copied.iter().any(|c| c == top),
+            "Cargo.toml needs {top}/, which the Dockerfile does not copy"
+        );
     }
     if !available("hadolint") {
         eprintln!("hadolint is not installed: Dockerfile not linted");

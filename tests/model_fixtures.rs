@@ -51,7 +51,11 @@ fn a_store_written_by_earlier_code_answers_as_it_did() {
         }
         let api = &current.as_ref().unwrap().1;
         let (target, body, now) = match probe["info"].as_str() {
-            Some(user) => (format!("/user/{user}/info"), Vec::new(), "2026-12-01T09:03:20"),
+            Some(user) => (
+                format!("/user/{user}/info"),
+                Vec::new(),
+                "2026-12-01T09:03:20",
+            ),
             None => (
                 "/predict".to_string(),
                 probe["request"].to_string().into_bytes(),
@@ -80,10 +84,43 @@ fn a_store_written_by_earlier_code_answers_as_it_did() {
     }
     // Every detector of the fixture was exercised: accepted, rejected, replayed, locked out.
     assert_eq!(checked.len(), 8, "{checked:?}");
-    for needle in ["Replayed sample", "too many failed attempts", "\"authenticated\":true"] {
-        assert!(
-            probes.contains(needle),
-            "the fixture covers {needle}"
-        );
+    for needle in [
+        "Replayed sample",
+        "too many failed attempts",
+        "\"authenticated\":true",
+    ] {
+        assert!(probes.contains(needle), "the fixture covers {needle}");
     }
+}
+
+/// The files of the fixture, read by this build and written again, give the same JSON: the
+/// model and metadata formats are unchanged (not only still readable).
+#[test]
+fn this_build_writes_the_files_earlier_code_wrote() {
+    use keystroke_workbench::store::{UserId, parse};
+    let store = Path::new(FIXTURE).join("store");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&store).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_string();
+        let bytes = std::fs::read(&path).unwrap();
+        let (user, rewritten) = if let Some(user) = name.strip_suffix(".model.json") {
+            let user = UserId::parse(user).unwrap();
+            let model = parse::model(&user, &path, &bytes).unwrap();
+            (user, serde_json::to_value(&model).unwrap())
+        } else if let Some(user) = name.strip_suffix("_metadata.json") {
+            let user = UserId::parse(user).unwrap();
+            let metadata = parse::metadata(&user, &path, &bytes).unwrap();
+            (user, serde_json::to_value(&metadata).unwrap())
+        } else {
+            continue;
+        };
+        let mut original: Value = serde_json::from_slice(&bytes).unwrap();
+        let object = original.as_object_mut().unwrap();
+        object.remove("format");
+        object.remove("version");
+        assert_eq!(original, rewritten, "{user}: {name}");
+        checked += 1;
+    }
+    assert_eq!(checked, 16, "a model and a metadata file per detector");
 }

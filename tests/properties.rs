@@ -8,7 +8,10 @@ use std::sync::LazyLock;
 
 use keystroke_workbench::api::body::decode_sample;
 use keystroke_workbench::capture::{KeyAction, KeyEvent, Sample};
-use keystroke_workbench::detect::DetectorParams;
+use keystroke_workbench::detect::{
+    DetectorParams, Euclidean, IsolationForestParams, Mahalanobis, Manhattan, ManhattanScaled,
+    NearestNeighbor, OutlierCount,
+};
 use keystroke_workbench::features::{Features, feature_len};
 use keystroke_workbench::store::{Store, UserId, parse};
 use ndarray::Array2;
@@ -49,13 +52,13 @@ static FILES: LazyLock<StoreFiles> = LazyLock::new(|| {
         .unwrap();
     let mut models = Vec::new();
     for kind in [
-        DetectorParams::IsolationForest(Default::default()),
-        DetectorParams::ManhattanScaled,
-        DetectorParams::OutlierCount,
-        DetectorParams::Mahalanobis,
-        DetectorParams::NearestNeighbor,
-        DetectorParams::Manhattan,
-        DetectorParams::Euclidean,
+        DetectorParams::new(IsolationForestParams::default()),
+        DetectorParams::new(ManhattanScaled),
+        DetectorParams::new(OutlierCount),
+        DetectorParams::new(Mahalanobis),
+        DetectorParams::new(NearestNeighbor),
+        DetectorParams::new(Manhattan),
+        DetectorParams::new(Euclidean),
     ] {
         let n = models.len() as f64;
         store

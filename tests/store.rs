@@ -79,7 +79,7 @@ fn enrols_an_email_user_with_the_spec_layout() {
     assert_eq!(metadata.feature_length, 10);
     assert_eq!(metadata.key_sequence, ["p", "a", "s", "s"]);
     assert_eq!(
-        metadata.trained_at.as_deref(),
+        metadata.trained_at.map(|t| t.to_string()).as_deref(),
         Some("2026-11-21T10:30:00.123456")
     );
     assert_eq!(store.features(&alice, &metadata).unwrap().dim(), (5, 10));
@@ -154,7 +154,9 @@ fn a_failed_training_stores_nothing() {
         .with_user(&alice, |w| {
             w.add_sample(
                 &sample(&["a", "b"], 0.0),
-                Some(&DetectorParams::Mahalanobis),
+                Some(&DetectorParams::new(
+                    keystroke_workbench::detect::Mahalanobis,
+                )),
                 now(),
             )
         })

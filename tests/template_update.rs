@@ -6,12 +6,12 @@ mod common;
 
 use common::*;
 use keystroke_workbench::api::ApiConfig;
-use keystroke_workbench::detect::DetectorParams;
+use keystroke_workbench::detect::{DetectorParams, TempoTolerant};
 use keystroke_workbench::store::{ModelFile, UserId};
 
 fn server(window: usize) -> TestServer {
     TestServer::with_config(ApiConfig {
-        detector: DetectorParams::TempoTolerant,
+        detector: DetectorParams::new(TempoTolerant),
         template_window: window,
         api_token: Some("t".into()),
         ..ApiConfig::default()

@@ -10,9 +10,9 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
-use crate::detect::{DEFAULT_WINDOW, DetectorKind};
-use crate::eval::{Dataset, DetectorResult, Evaluation, Protocol, load_cmu, locate_cmu};
 use crate::workers::{default_threads, parallel_map};
+use keystroke_core::detect::{DEFAULT_WINDOW, DetectorKind};
+use keystroke_core::eval::{Dataset, DetectorResult, Evaluation, Protocol, load_cmu, locate_cmu};
 
 /// Arguments of `eval`.
 #[derive(Debug, Clone, Args)]
@@ -264,7 +264,10 @@ mod tests {
     #[test]
     fn all_means_every_detector() {
         assert_eq!(detectors("all").unwrap().len(), DetectorKind::ALL.len());
-        assert_eq!(detectors("euclidean").unwrap(), [DetectorKind::Euclidean]);
+        assert_eq!(
+            detectors("euclidean").unwrap(),
+            [DetectorKind::of::<keystroke_core::detect::Euclidean>()]
+        );
         assert!(detectors("svm").is_err());
     }
 }

@@ -5,6 +5,7 @@ mod serve;
 mod sessions;
 mod store;
 mod tls;
+mod verify;
 #[cfg(feature = "gui")]
 mod workbench;
 
@@ -15,6 +16,7 @@ pub use serve::{ServeArgs, ServeSettings};
 pub use sessions::{CmuSessionsArgs, ExportArgs, ImportArgs, StoreArgs, TrainArgs};
 pub use store::{CheckArgs, StoreCommand, StoreCommandArgs};
 pub use tls::TlsCertArgs;
+pub use verify::VerifyArgs;
 #[cfg(feature = "gui")]
 pub use workbench::{NO_DISPLAY, WorkbenchArgs};
 
@@ -40,6 +42,9 @@ pub enum Command {
     Export(ExportArgs),
     /// Train a stored user's model.
     Train(TrainArgs),
+    /// Judge the samples of a session file as login attempts by a stored user (the server's
+    /// and the workbench's verification path).
+    Verify(VerifyArgs),
     /// Convert subjects of the CMU benchmark into session files.
     CmuSessions(CmuSessionsArgs),
     /// Make a self-signed certificate and key for `serve --tls-cert --tls-key` on a LAN.
@@ -59,6 +64,11 @@ pub fn run(command: Command) -> anyhow::Result<()> {
         Command::Import(args) => sessions::import(&args, &mut std::io::stdout().lock()),
         Command::Export(args) => sessions::export(&args, &mut std::io::stdout().lock()),
         Command::Train(args) => sessions::train(&args, &mut std::io::stdout().lock()),
+        Command::Verify(args) => verify::run(
+            &args,
+            chrono::Local::now().naive_local(),
+            &mut std::io::stdout().lock(),
+        ),
         Command::CmuSessions(args) => sessions::cmu_sessions(&args, &mut std::io::stdout().lock()),
         Command::TlsCert(args) => tls::run(
             &args,

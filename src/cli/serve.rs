@@ -11,11 +11,12 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 
-use crate::api::{Api, ApiConfig, Cors, DEFAULT_MIN_SAMPLES, DEFAULT_MODEL_CACHE_BYTES};
-use crate::auth::Throttle;
-use crate::detect::{Contamination, DetectorKind, DetectorParams, IsolationForest};
-use crate::server::{ServerConfig, ServerHandle, TlsFiles, default_workers};
-use crate::store::Store;
+use keystroke_core::auth::Throttle;
+use keystroke_core::detect;
+use keystroke_core::detect::{Contamination, DetectorKind, DetectorParams, IsolationForest};
+use keystroke_core::store::Store;
+use keystroke_server::api::{Api, ApiConfig, Cors, DEFAULT_MIN_SAMPLES, DEFAULT_MODEL_CACHE_BYTES};
+use keystroke_server::{ServerConfig, ServerHandle, TlsFiles, default_workers};
 
 /// Arguments of `serve`. Each falls back to the environment variables named in its help.
 #[derive(Debug, Clone, Default, Args)]
@@ -151,8 +152,8 @@ impl ServeArgs {
             )?
             .as_str()
         {
-            "isolation-forest" => DetectorParams::IsolationForest(forest),
-            "auto" => DetectorKind::TempoTolerant.default_params(),
+            "isolation-forest" => DetectorParams::new(forest),
+            "auto" => DetectorKind::of::<detect::TempoTolerant>().default_params(),
             name => name
                 .parse::<DetectorKind>()
                 .map_err(|e| anyhow::anyhow!("KW_DETECTOR: {e}, auto"))?
@@ -239,18 +240,18 @@ impl ServeArgs {
                 max_samples_per_user: lookup.value(
                     self.max_samples_per_user,
                     &["KW_MAX_SAMPLES_PER_USER"],
-                    crate::api::DEFAULT_MAX_SAMPLES_PER_USER,
+                    keystroke_server::api::DEFAULT_MAX_SAMPLES_PER_USER,
                 )?,
                 max_users: lookup.value(
                     self.max_users,
                     &["KW_MAX_USERS"],
-                    crate::api::DEFAULT_MAX_USERS,
+                    keystroke_server::api::DEFAULT_MAX_USERS,
                 )?,
                 min_free_bytes: lookup
                     .value(
                         self.min_free_mb,
                         &["KW_MIN_FREE_MB"],
-                        crate::api::DEFAULT_MIN_FREE_BYTES >> 20,
+                        keystroke_server::api::DEFAULT_MIN_FREE_BYTES >> 20,
                     )?
                     .saturating_mul(1 << 20),
             },
@@ -419,7 +420,7 @@ mod tests {
         assert_eq!(s.api.min_samples, 8);
         assert_eq!(
             s.api.detector,
-            DetectorParams::IsolationForest(
+            DetectorParams::new(
                 IsolationForest::params()
                     .contamination(Contamination::Auto)
                     .seed(7)
@@ -474,13 +475,13 @@ mod tests {
         assert_eq!(s.api.template_window, 0);
         let env = [("KW_DETECTOR", "auto"), ("KW_TEMPLATE_UPDATE", "20")];
         let s = resolve(&ServeArgs::default(), &env).unwrap();
-        assert_eq!(s.api.detector, DetectorParams::TempoTolerant);
+        assert_eq!(s.api.detector, DetectorParams::new(detect::TempoTolerant));
         assert_eq!(s.api.template_window, 20);
         let flags = ServeArgs {
             detector: Some("manhattan-scaled".into()),
             ..ServeArgs::default()
         };
         let s = resolve(&flags, &env).unwrap();
-        assert_eq!(s.api.detector, DetectorParams::ManhattanScaled);
+        assert_eq!(s.api.detector, DetectorParams::new(detect::ManhattanScaled));
     }
 }

@@ -6,10 +6,10 @@ use anyhow::Context;
 use chrono::Local;
 use clap::Args;
 
-use crate::detect::DetectorKind;
-use crate::eval::{load_cmu, locate_cmu};
-use crate::session::SessionFile;
-use crate::store::{Store, UserId};
+use keystroke_core::detect::DetectorKind;
+use keystroke_core::eval::{load_cmu, locate_cmu};
+use keystroke_core::session::SessionFile;
+use keystroke_core::store::{Store, UserId};
 
 /// The model store a command works on.
 #[derive(Debug, Clone, Args)]
@@ -95,7 +95,7 @@ pub struct CmuSessionsArgs {
 pub fn import(args: &ImportArgs, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
     let store = args.store.open()?;
     for path in &args.files {
-        let (file, samples) = SessionFile::read(path).map_err(anyhow::Error::msg)?;
+        let (file, samples) = SessionFile::read(path)?;
         let id = args.user.as_deref().unwrap_or(&file.user_id);
         let user = UserId::parse(id).with_context(|| format!("{}: user {id:?}", path.display()))?;
         let now = Local::now().naive_local();
@@ -107,7 +107,7 @@ pub fn import(args: &ImportArgs, out: &mut dyn std::io::Write) -> anyhow::Result
             if let Some(kind) = args.train {
                 last = Some(w.train(&kind.default_params(), now)?);
             }
-            Ok::<_, crate::store::StoreError>(last)
+            Ok::<_, keystroke_core::store::StoreError>(last)
         })?;
         let total = metadata.map_or(0, |m| m.samples);
         writeln!(
@@ -150,7 +150,7 @@ pub fn export(args: &ExportArgs, out: &mut dyn std::io::Write) -> anyhow::Result
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("{user}.json")));
     let file = SessionFile::new(user.as_str(), samples.into_iter().map(|s| s.keystroke_data));
-    file.write(&path).map_err(anyhow::Error::msg)?;
+    file.write(&path)?;
     writeln!(
         out,
         "{user}: {} samples written to {}",
@@ -169,7 +169,7 @@ pub fn cmu_sessions(args: &CmuSessionsArgs, out: &mut dyn std::io::Write) -> any
         let session =
             SessionFile::from_cmu(&data, subject, 0..args.reps).map_err(anyhow::Error::msg)?;
         let path = args.out.join(format!("{subject}.json"));
-        session.write(&path).map_err(anyhow::Error::msg)?;
+        session.write(&path)?;
         writeln!(
             out,
             "{subject}: {} samples written to {}",

@@ -7,7 +7,7 @@ use chrono::Local;
 use clap::{Args, Subcommand};
 
 use super::sessions::StoreArgs;
-use crate::store::{CheckReport, Severity};
+use keystroke_core::store::{CheckReport, Severity};
 
 /// Arguments of `store`.
 #[derive(Debug, Clone, Args)]

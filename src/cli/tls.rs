@@ -9,7 +9,7 @@ use anyhow::Context;
 use chrono::NaiveDate;
 use clap::Args;
 
-use crate::server::{TlsError, TlsFiles, lan_ips, self_signed};
+use keystroke_server::{TlsError, TlsFiles, lan_ips, self_signed};
 
 /// Arguments of `tls-cert`.
 #[derive(Debug, Clone, Args)]

@@ -9,12 +9,14 @@ use ndarray::Array2;
 
 use super::capture::{self, GlobalCapture, RECORDING, RawKey, Source};
 use super::settings::Settings;
-use crate::auth::{ModelCache, Rejection, Throttle, Verifier, VerifyConfig, VerifyError};
-use crate::capture::{Recorded, Recorder, Sample};
-use crate::eval::Attempt;
-use crate::features::Features;
-use crate::server::ServerHandle;
-use crate::store::{CommitStamp, Metadata, Store, StoreError, UserId};
+use keystroke_core::auth::{
+    EnrolConfig, ModelCache, Rejection, Throttle, Verifier, VerifyConfig, VerifyError, enrol,
+};
+use keystroke_core::capture::{Recorded, Recorder, Sample};
+use keystroke_core::eval::Attempt;
+use keystroke_core::features::Features;
+use keystroke_core::store::{CommitStamp, Metadata, Store, StoreError, UserId};
+use keystroke_server::ServerHandle;
 
 /// How the workbench starts.
 #[derive(Debug, Clone, Default)]
@@ -172,7 +174,7 @@ fn live_verifier(store: &Arc<Store>, throttling: bool) -> Verifier {
             throttle: throttle_for(throttling),
             ..VerifyConfig::default()
         },
-        ModelCache::new(crate::api::DEFAULT_MODEL_CACHE_BYTES),
+        ModelCache::new(keystroke_core::auth::DEFAULT_MODEL_CACHE_BYTES),
     )
 }
 
@@ -369,13 +371,23 @@ impl Workbench {
             return;
         };
         let now = Local::now().naive_local();
-        let result = self.store.with_user(&user, |w| {
-            w.add_captured_sample(&pending.sample, Some(pending.capture), None, now)
-        });
+        // The server's enrolment path, with its limits; the workbench trains when asked.
+        let config = EnrolConfig {
+            detector: None,
+            ..EnrolConfig::default()
+        };
+        let result = enrol(
+            &self.store,
+            &config,
+            &user,
+            &pending.sample,
+            Some(pending.capture),
+            now,
+        );
         match result {
-            Ok(metadata) => {
+            Ok(enrolled) => {
                 self.pending.remove(index);
-                self.message = format!("sample {} of {user} stored", metadata.samples);
+                self.message = format!("sample {} of {user} stored", enrolled.samples);
             }
             Err(e) => self.message = format!("sample not stored: {e}"),
         }

@@ -11,7 +11,7 @@ use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, UNIX_EPOCH};
 
-use crate::capture::{KeyAction, canonical_key};
+use keystroke_core::capture::{KeyAction, canonical_key};
 
 /// True while events may be recorded (armed and focused).
 pub static RECORDING: AtomicBool = AtomicBool::new(false);

@@ -9,12 +9,13 @@ use std::sync::mpsc::{self, Receiver, TryRecvError};
 use egui_plot::{Line, Plot};
 
 use super::app::Workbench;
-use crate::detect::DetectorKind;
-use crate::eval::{
+use keystroke_core::detect;
+use keystroke_core::detect::DetectorKind;
+use keystroke_core::eval::{
     DetectorResult, Evaluation, Protocol, RocPoint, SubjectResult, load_cmu, locate_cmu,
     roc_points, store_dataset,
 };
-use crate::store::{Store, UserId};
+use keystroke_core::store::{Store, UserId};
 
 /// The tab's state.
 pub struct EvalState {
@@ -35,7 +36,7 @@ impl Default for EvalState {
     fn default() -> Self {
         EvalState {
             on_store: false,
-            detector: DetectorKind::ManhattanScaled,
+            detector: DetectorKind::of::<detect::ManhattanScaled>(),
             train_samples: 200,
             det: false,
             job: None,
@@ -132,7 +133,7 @@ impl Workbench {
             egui::ComboBox::from_label("Detector to evaluate")
                 .selected_text(self.eval.detector.label())
                 .show_ui(ui, |ui| {
-                    for kind in DetectorKind::ALL {
+                    for &kind in DetectorKind::ALL {
                         ui.selectable_value(&mut self.eval.detector, kind, kind.label());
                     }
                 });

@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use super::app::{Pending, Workbench};
-use crate::features::{Features, feature_names};
-use crate::session::SessionFile;
+use keystroke_core::features::{Features, feature_names};
+use keystroke_core::session::SessionFile;
 
 /// The typed path.
 #[derive(Debug, Clone, Default)]
@@ -42,13 +42,13 @@ impl Workbench {
         }
         samples.extend(self.pending.iter().map(|p| p.sample.events().to_vec()));
         let file = SessionFile::new(user.as_str(), samples);
-        file.write(path)?;
+        file.write(path).map_err(|e| e.to_string())?;
         Ok(file.samples.len())
     }
 
     /// Reads a session file's samples into the pending list of the selected user.
     pub fn open_session(&mut self, path: &Path) -> Result<usize, String> {
-        let (_, samples) = SessionFile::read(path)?;
+        let (_, samples) = SessionFile::read(path).map_err(|e| e.to_string())?;
         let taken = samples.len();
         for sample in samples {
             let features = Features::of(&sample);

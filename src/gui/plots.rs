@@ -4,7 +4,7 @@
 use egui_plot::{FilledArea, Line, Plot, PlotPoints, Points};
 
 use super::app::Workbench;
-use crate::features::{FeatureKind, column_stats, feature_kind};
+use keystroke_core::features::{FeatureKind, column_stats, feature_kind};
 
 /// Plot options.
 #[derive(Debug, Clone, Default)]

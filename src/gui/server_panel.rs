@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use super::app::Workbench;
-use crate::api::{Api, ApiConfig};
-use crate::server::{ServerConfig, ServerHandle, TlsFiles};
+use keystroke_server::api::{Api, ApiConfig};
+use keystroke_server::{ServerConfig, ServerHandle, TlsFiles};
 
 impl Workbench {
     /// Starts the embedded server on the configured host and port.

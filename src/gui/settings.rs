@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::detect::DetectorKind;
+use keystroke_core::detect::DetectorKind;
 
 /// What the workbench remembers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -36,9 +36,9 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             store_dir: PathBuf::from("user_models"),
-            detector: DetectorKind::IsolationForest,
+            detector: keystroke_core::detect::DEFAULT_DETECTOR,
             last_user: None,
-            min_samples: crate::api::DEFAULT_MIN_SAMPLES,
+            min_samples: keystroke_server::api::DEFAULT_MIN_SAMPLES,
             auto_accept: true,
             server_host: "0.0.0.0".into(),
             server_port: 5000,
@@ -98,7 +98,7 @@ mod tests {
         let path = dir.path().join("a/settings.json");
         let settings = Settings {
             last_user: Some("alice".into()),
-            detector: DetectorKind::ManhattanScaled,
+            detector: DetectorKind::of::<keystroke_core::detect::ManhattanScaled>(),
             ..Settings::default()
         };
         settings.save(&path).unwrap();

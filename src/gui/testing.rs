@@ -8,9 +8,9 @@ use egui_plot::{Bar, BarChart, Plot};
 
 use super::app::Workbench;
 use super::server_panel::demo_banner;
-use crate::auth::Throttle;
-use crate::detect::DetectorKind;
-use crate::eval::{Label, SessionRates, histogram};
+use keystroke_core::auth::Throttle;
+use keystroke_core::detect::DetectorKind;
+use keystroke_core::eval::{Label, SessionRates, histogram};
 
 impl Workbench {
     /// Half the width of the score axis: 0.5 (the isolation forest's scale) or, for detectors
@@ -58,7 +58,7 @@ impl Workbench {
             egui::ComboBox::from_label("Detector")
                 .selected_text(self.settings.detector.label())
                 .show_ui(ui, |ui| {
-                    for kind in DetectorKind::ALL {
+                    for &kind in DetectorKind::ALL {
                         ui.selectable_value(&mut self.settings.detector, kind, kind.label());
                     }
                 });
@@ -80,7 +80,7 @@ impl Workbench {
             .view
             .as_ref()
             .and_then(|v| v.metadata.as_ref())
-            .and_then(|m| m.detector.zip(m.trained_at.clone()));
+            .and_then(|m| m.detector.zip(m.trained_at));
         ui.label(match &trained {
             Some((detector, at)) => format!("model: {} trained at {at}", detector.label()),
             None => "model: none".to_string(),

@@ -1,0 +1,257 @@
+//! The login decision: one path from a typed attempt to a verdict, used by every front-end —
+//! the server's /predict, the workbench's live test, the CLI's `verify` — so that for the same
+//! stored model and attempt they decide the same; and enrolment ([`enrol`]), one path from a
+//! typed sample to a stored one for /train and the workbench.
+//!
+//! [`Verifier::verify`] runs, in order: the user's lockout and failure budget
+//! ([`Lockouts`]), their model ([`ModelCache`]), the phrase, replay detection
+//! ([`RecentVectors`] and the stored samples), the detector's score, the failure count (a
+//! lockout it starts is durable before the verdict returns) and, when configured, template
+//! update. Time is passed in; nothing here reads the clock.
+
+mod cache;
+mod enrol;
+mod guard;
+mod lockouts;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::NaiveDateTime;
+use thiserror::Error;
+
+use crate::capture::Sample;
+use crate::features::{Features, fingerprint};
+use crate::store::{Store, StoreError, UserId};
+pub use cache::{DEFAULT_MODEL_CACHE_BYTES, Lookup, ModelCache};
+pub use enrol::{
+    DEFAULT_MAX_SAMPLES_PER_USER, DEFAULT_MAX_USERS, DEFAULT_MIN_FREE_BYTES, DEFAULT_MIN_SAMPLES,
+    EnrolConfig, EnrolError, Enrolled, enrol,
+};
+pub use guard::{RECENT_PER_USER, RecentVectors, Throttle};
+pub use lockouts::{Attempt, Blocked, Lockouts};
+
+/// How attempts are judged besides the model itself.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct VerifyConfig {
+    /// Lockout after repeated failures (`max_failures: 0` = never).
+    pub throttle: Throttle,
+    /// Template update: an accepted attempt well above the threshold joins the user's newest
+    /// this-many accepted attempts and the model is retrained on them; 0 = off.
+    pub template_window: usize,
+}
+
+/// Why an attempt that was judged was rejected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejection {
+    /// The typed keys differ from the enrolled phrase.
+    PhraseMismatch,
+    /// The timings repeat a stored sample or a recent attempt exactly.
+    Replay,
+    /// The detector scored it below its threshold.
+    Anomaly,
+}
+
+impl Rejection {
+    /// The contract's `reason` text (`spec/api.md`, /predict).
+    pub fn reason(self) -> &'static str {
+        match self {
+            Rejection::PhraseMismatch => "Typed text does not match the enrolled phrase",
+            Rejection::Replay => "Replayed sample: identical timings were seen before",
+            Rejection::Anomaly => "Typing pattern anomaly detected",
+        }
+    }
+}
+
+/// The judgement of one attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    /// The detector's score (≥ 0 accepts); −1.0 when the attempt was rejected before scoring.
+    pub score: f64,
+    /// Why it was rejected; `None` when accepted.
+    pub rejection: Option<Rejection>,
+    /// The lockout this attempt started (already durable), if any.
+    pub lockout: Option<Duration>,
+    /// Whether the attempt joined the user's template (template update).
+    pub updated_template: bool,
+}
+
+impl Verdict {
+    /// Whether the attempt was accepted as the user.
+    pub fn accepted(&self) -> bool {
+        self.rejection.is_none()
+    }
+}
+
+/// Why an attempt was not judged.
+#[derive(Debug, Error)]
+pub enum VerifyError {
+    /// The user is locked out for this many more seconds.
+    #[error("too many failed attempts: try again in {0} s")]
+    LockedOut(u64),
+    /// As many attempts are in flight as the user has failures left.
+    #[error("too many attempts at once for this user: try again in 1 s")]
+    Busy,
+    /// Failed attempts cannot be counted now (the store is full, read-only or its throttle log
+    /// damaged): nothing is scored.
+    #[error("authentication is unavailable: {0}")]
+    Unavailable(String),
+    /// The user has no trained model; `legacy` when only the old backend's files exist.
+    #[error("user '{user}' has no trained model")]
+    NotEnrolled {
+        /// The user.
+        user: UserId,
+        /// Enrolled by the old backend: they must enrol again.
+        legacy: bool,
+    },
+    /// The user's files cannot be read.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The stored model cannot score this attempt.
+    #[error("stored model of '{user}' is unusable: {message}")]
+    UnusableModel {
+        /// The user.
+        user: UserId,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Judges attempts against one store.
+#[derive(Debug)]
+pub struct Verifier {
+    store: Arc<Store>,
+    config: VerifyConfig,
+    models: ModelCache,
+    recent: RecentVectors,
+    lockouts: Lockouts,
+}
+
+impl Verifier {
+    /// A verifier over `store`, loading models through `models`.
+    pub fn new(store: Arc<Store>, config: VerifyConfig, models: ModelCache) -> Verifier {
+        Verifier {
+            store,
+            config,
+            models,
+            recent: RecentVectors::default(),
+            lockouts: Lockouts::default(),
+        }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &VerifyConfig {
+        &self.config
+    }
+
+    /// The model cache (also for readers that only look, like /info).
+    pub fn models(&self) -> &ModelCache {
+        &self.models
+    }
+
+    /// Judges `sample` as an attempt by `user` at `now`.
+    pub fn verify(
+        &self,
+        user: &UserId,
+        sample: &Sample,
+        now: NaiveDateTime,
+    ) -> Result<Verdict, VerifyError> {
+        let attempt = self
+            .lockouts
+            .begin(&self.store, user, &self.config.throttle, now)
+            .map_err(|blocked| match blocked {
+                Blocked::LockedOut(seconds) => VerifyError::LockedOut(seconds),
+                Blocked::Busy => VerifyError::Busy,
+                Blocked::Unavailable(why) => VerifyError::Unavailable(why),
+            })?;
+        let snapshot = match self.models.get(&self.store, user)? {
+            Lookup::Enrolled(snapshot) if snapshot.model.is_some() => snapshot,
+            lookup => {
+                return Err(VerifyError::NotEnrolled {
+                    user: user.clone(),
+                    legacy: matches!(lookup, Lookup::Legacy),
+                });
+            }
+        };
+        let model = snapshot.model.as_ref().expect("checked above");
+        let features = Features::of(sample);
+        let print = fingerprint(&features.values_ms);
+        let replayed =
+            self.recent.seen_before(user, print) || snapshot.fingerprints.contains(&print);
+        let (score, rejection) = if features.key_sequence != model.key_sequence {
+            (-1.0, Some(Rejection::PhraseMismatch))
+        } else if replayed {
+            (-1.0, Some(Rejection::Replay))
+        } else {
+            let score =
+                model
+                    .decision(&features.values_ms)
+                    .map_err(|e| VerifyError::UnusableModel {
+                        user: user.clone(),
+                        message: e.to_string(),
+                    })?;
+            (score, (score < 0.0).then_some(Rejection::Anomaly))
+        };
+        let lockout = attempt.finish(rejection.is_none(), now).map_err(|e| {
+            VerifyError::Unavailable(format!(
+                "the attempt cannot be counted: {}",
+                e.public_message()
+            ))
+        })?;
+        let updated_template = rejection.is_none()
+            && self.config.template_window > 0
+            && model.takes_update(&features.values_ms)
+            && self.update_template(user, &features, now);
+        Ok(Verdict {
+            score,
+            rejection,
+            lockout,
+            updated_template,
+        })
+    }
+
+    /// Template update with an accepted attempt. A failure is logged, not returned: the
+    /// attempt was judged and the caller gets that judgement.
+    fn update_template(&self, user: &UserId, features: &Features, now: NaiveDateTime) -> bool {
+        let window = self.config.template_window;
+        match self
+            .store
+            .with_user(user, |w| w.add_update(features, window, now))
+        {
+            Ok(Some(_)) => {
+                log::debug!("template of {user} updated");
+                true
+            }
+            Ok(None) => false,
+            Err(e) => {
+                log::warn!("template update of {user} failed: {e}");
+                false
+            }
+        }
+    }
+
+    /// Writes the failure counts changed since the last call (a lockout is written at once);
+    /// returns how many users were written. A server calls it in the background, the
+    /// workbench after each attempt.
+    pub fn flush(&self) -> Result<usize, StoreError> {
+        self.lockouts.flush(&self.store)
+    }
+
+    /// Seconds `user` stays locked out at `now`, as far as this verifier knows (it has judged
+    /// an attempt of theirs); `None` when not locked out.
+    pub fn locked_out_for(&self, user: &UserId, now: NaiveDateTime) -> Option<u64> {
+        self.lockouts.remaining(user, now)
+    }
+
+    /// Why failed attempts cannot be saved now, if they cannot.
+    pub fn failing(&self) -> Option<String> {
+        self.lockouts.failing()
+    }
+
+    /// Forgets what is remembered of `user` (deleted): call it under the user's store lock,
+    /// before deleting their files.
+    pub fn forget(&self, user: &UserId) {
+        self.lockouts.forget(user);
+        self.recent.forget(user);
+    }
+}

@@ -1,0 +1,13 @@
+//! The capture model: key events as clients report them, and samples (one typing of the
+//! phrase) paired from them.
+
+mod event;
+mod keys;
+mod recorder;
+mod sample;
+
+pub use event::json_type;
+pub use event::{EventError, KeyAction, KeyEvent, MAX_EVENTS, MAX_KEY_CHARS};
+pub use keys::canonical_key;
+pub use recorder::{ABANDON_KEY, END_KEY, Recorded, Recorder};
+pub use sample::{MIN_PRESSES, Press, Sample, SampleError};

@@ -1,0 +1,52 @@
+//! The isolation forest as the product registers it, with its own rules: its threshold is
+//! scikit-learn's `offset_`, its update guard comes from the training rows' own scores (refits
+//! would be slow), its seed can be set, and ranking skips the contamination threshold.
+
+use ndarray::ArrayView2;
+use serde_json::{Map, Value};
+
+use super::{Contamination, IsolationForest, IsolationForestParams};
+use crate::detect::{FitError, Registered, Scorer, UPDATE_GUARD_PERCENT, numpy_percentile};
+
+impl Registered for IsolationForestParams {
+    const ID: &'static str = "isolation-forest";
+    const LABEL: &'static str = "Isolation forest";
+    const RANDOMISED: bool = true;
+
+    fn to_fields(&self) -> Map<String, Value> {
+        match serde_json::to_value(self) {
+            Ok(Value::Object(fields)) => fields,
+            other => unreachable!("isolation-forest parameters serialise as an object: {other:?}"),
+        }
+    }
+
+    fn from_fields(fields: Map<String, Value>) -> Result<Self, String> {
+        serde_json::from_value(Value::Object(fields)).map_err(|e| e.to_string())
+    }
+
+    // The forest validates itself while deserialising.
+    fn validate(_model: &IsolationForest) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn heap_bytes(model: &IsolationForest) -> usize {
+        model.heap_bytes()
+    }
+
+    fn threshold(model: &IsolationForest, _train: ArrayView2<f64>) -> Result<f64, FitError> {
+        Ok(model.offset())
+    }
+
+    fn update_guard(model: &IsolationForest, train: ArrayView2<f64>) -> Result<f64, FitError> {
+        let mut scores = model.score_rows(train)?;
+        Ok(numpy_percentile(&mut scores, UPDATE_GUARD_PERCENT))
+    }
+
+    fn with_seed(self, seed: u64) -> Self {
+        self.seed(seed)
+    }
+
+    fn for_ranking(self) -> Self {
+        self.contamination(Contamination::Auto)
+    }
+}

@@ -1,0 +1,143 @@
+//! Template update: the rows a user's model is fitted on are the enrolment samples, kept frozen as
+//! an anchor, plus a sliding window of the most recent accepted attempts, so the model follows a
+//! user whose typing speeds up with practice. An attempt only enters the window when it scores at
+//! or above the model's [`update guard`](FittedDetector::update_guard), well above the
+//! acceptance threshold, so a string of borderline impostor attempts cannot drag the template
+//! towards the impostor.
+
+use std::collections::VecDeque;
+
+use ndarray::{Array2, ArrayView2, Axis};
+
+use super::{DetectorParams, FitError, FittedDetector, Scorer};
+
+/// Accepted attempts kept by default.
+pub const DEFAULT_WINDOW: usize = 20;
+
+/// A model's rows under template update.
+#[derive(Debug, Clone)]
+pub struct Template {
+    enrolment: Array2<f64>,
+    recent: VecDeque<Vec<f64>>,
+    window: usize,
+}
+
+/// A template's current model and the score an update must reach.
+#[derive(Debug, Clone)]
+pub struct TemplateModel {
+    /// The model fitted on the template's rows.
+    pub model: FittedDetector,
+    /// Its update guard.
+    pub guard: f64,
+}
+
+impl Template {
+    /// A template of `enrolment` (rows = samples) keeping up to `window` accepted attempts.
+    pub fn new(enrolment: ArrayView2<f64>, window: usize) -> Template {
+        Template {
+            enrolment: enrolment.to_owned(),
+            recent: VecDeque::with_capacity(window),
+            window,
+        }
+    }
+
+    /// A template whose window already holds `recent` (oldest first; only the newest `window`
+    /// are kept).
+    pub fn with_recent(
+        enrolment: ArrayView2<f64>,
+        recent: ArrayView2<f64>,
+        window: usize,
+    ) -> Template {
+        let mut template = Template::new(enrolment, window);
+        for row in recent.rows() {
+            template.push(&row.to_vec());
+        }
+        template
+    }
+
+    /// The recent attempts, oldest first, as rows.
+    pub fn recent_rows(&self) -> Array2<f64> {
+        let mut rows = Array2::zeros((0, self.enrolment.ncols()));
+        for row in &self.recent {
+            rows.push(Axis(0), ndarray::aview1(row))
+                .expect("attempts have the enrolment's length");
+        }
+        rows
+    }
+
+    /// Enrolment rows, then the recent attempts, oldest first.
+    pub fn rows(&self) -> Array2<f64> {
+        ndarray::concatenate(Axis(0), &[self.enrolment.view(), self.recent_rows().view()])
+            .expect("attempts have the enrolment's length")
+    }
+
+    /// Fits `params` on the rows and computes the update guard.
+    pub fn fit(&self, params: &DetectorParams) -> Result<TemplateModel, FitError> {
+        let rows = self.rows();
+        let model = params.fit(rows.view())?;
+        let guard = model.update_guard(rows.view())?;
+        Ok(TemplateModel { model, guard })
+    }
+
+    /// Offers an attempt `x` (of the enrolment's length): it is taken into the window, dropping
+    /// the oldest attempt when full, if `current` scores it at or above its guard. Returns
+    /// whether it was taken.
+    pub fn offer(&mut self, current: &TemplateModel, x: &[f64]) -> Result<bool, FitError> {
+        if self.window == 0 || current.model.score(x)? < current.guard {
+            return Ok(false);
+        }
+        self.push(x);
+        Ok(true)
+    }
+
+    /// Adds an attempt already judged worth taking, dropping the oldest when the window is
+    /// full (nothing is kept with a window of 0).
+    pub fn push(&mut self, x: &[f64]) {
+        if self.window == 0 {
+            return;
+        }
+        if self.recent.len() == self.window {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(x.to_vec());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detect::ManhattanScaled;
+    use ndarray::array;
+
+    #[test]
+    fn takes_only_attempts_above_the_guard_and_keeps_the_newest() {
+        let enrolment = array![[100.0, 200.0], [110.0, 210.0], [90.0, 190.0]];
+        let mut template = Template::new(enrolment.view(), 2);
+        let params = DetectorParams::new(ManhattanScaled);
+        let current = template.fit(&params).unwrap();
+        assert!(
+            !template.offer(&current, &[400.0, 900.0]).unwrap(),
+            "far off"
+        );
+        assert!(template.offer(&current, &[101.0, 201.0]).unwrap());
+        assert!(template.offer(&current, &[99.0, 199.0]).unwrap());
+        assert!(template.offer(&current, &[100.0, 200.0]).unwrap());
+        assert_eq!(template.recent_rows().nrows(), 2);
+        assert_eq!(
+            template.rows(),
+            array![
+                [100.0, 200.0],
+                [110.0, 210.0],
+                [90.0, 190.0],
+                [99.0, 199.0],
+                [100.0, 200.0]
+            ],
+            "the enrolment stays; the oldest attempt left the window"
+        );
+        assert!(template.offer(&current, &[1.0]).is_err());
+        let mut frozen = Template::new(enrolment.view(), 0);
+        assert!(!frozen.offer(&current, &[100.0, 200.0]).unwrap());
+        let resumed = Template::with_recent(enrolment.view(), template.recent_rows().view(), 1);
+        assert_eq!(resumed.recent_rows(), array![[100.0, 200.0]]);
+    }
+}

@@ -1,0 +1,109 @@
+//! The users of a model store as an evaluation data set: every user who typed the same phrase
+//! as a given one, each a subject whose impostors are the others.
+
+use ndarray::s;
+
+use super::{Dataset, Protocol, Subject};
+use crate::features::feature_names;
+use crate::store::{Store, UserId};
+
+/// Fewest samples a user needs to take part (train, genuine test, impostor rows).
+pub const MIN_STORE_SAMPLES: usize = 4;
+
+/// The store's users with `phrase_of`'s phrase and at least [`MIN_STORE_SAMPLES`] samples, cut
+/// to the same number of rows, with a protocol that trains on the first half of each user's
+/// samples, tests the rest as genuine and takes up to 5 first rows of every other user as
+/// impostors.
+pub fn store_dataset(store: &Store, phrase_of: &UserId) -> Result<(Dataset, Protocol), String> {
+    let phrase = store
+        .metadata(phrase_of)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("{phrase_of} has no samples"))?
+        .key_sequence;
+    let mut subjects = Vec::new();
+    for user in store.users().map_err(|e| e.to_string())? {
+        let Ok(Some(metadata)) = store.metadata(&user) else {
+            continue;
+        };
+        if metadata.key_sequence != phrase || metadata.samples < MIN_STORE_SAMPLES {
+            continue;
+        }
+        let samples_ms = store
+            .features(&user, &metadata)
+            .map_err(|e| e.to_string())?;
+        subjects.push(Subject {
+            id: user.to_string(),
+            samples_ms,
+        });
+    }
+    if subjects.len() < 2 {
+        return Err(format!(
+            "{} user(s) typed {phrase_of}'s phrase with at least {MIN_STORE_SAMPLES} samples; \
+             an evaluation needs 2 or more",
+            subjects.len()
+        ));
+    }
+    let rows = subjects
+        .iter()
+        .map(|s| s.samples_ms.nrows())
+        .min()
+        .unwrap_or(0);
+    for subject in &mut subjects {
+        subject.samples_ms = subject.samples_ms.slice(s![..rows, ..]).to_owned();
+    }
+    let train = rows / 2;
+    let protocol = Protocol {
+        train: 0..train,
+        genuine: train..rows,
+        impostor_rows: rows.min(5),
+        update: None,
+    };
+    Ok((
+        Dataset {
+            feature_names: feature_names(&phrase),
+            subjects,
+        },
+        protocol,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::eval::{Evaluation, load_cmu, locate_cmu};
+    use crate::session::SessionFile;
+    use chrono::NaiveDate;
+
+    #[test]
+    fn users_of_one_phrase_evaluate_against_each_other() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let cmu = load_cmu(&locate_cmu(None).unwrap()).unwrap();
+        let now = NaiveDate::from_ymd_opt(2026, 11, 21)
+            .unwrap()
+            .and_hms_opt(9, 0, 0)
+            .unwrap();
+        for subject in ["s002", "s003", "s004"] {
+            let session = SessionFile::from_cmu(&cmu, subject, 0..12).unwrap();
+            let path = dir.path().join(format!("{subject}.session"));
+            session.write(&path).unwrap();
+            let (_, samples) = SessionFile::read(&path).unwrap();
+            let user = UserId::parse(subject).unwrap();
+            for sample in &samples[..10 + usize::from(subject == "s003")] {
+                store
+                    .with_user(&user, |w| w.add_sample(sample, None, now))
+                    .unwrap();
+            }
+        }
+        let s002 = UserId::parse("s002").unwrap();
+        let (data, protocol) = store_dataset(&store, &s002).unwrap();
+        assert_eq!(data.subjects.len(), 3);
+        assert!(data.subjects.iter().all(|s| s.samples_ms.nrows() == 10));
+        assert_eq!(protocol.train, 0..5);
+        let params =
+            crate::detect::DetectorKind::of::<crate::detect::ManhattanScaled>().default_params();
+        let evaluation = Evaluation::new(&data, protocol, params, &[0]).unwrap();
+        let result = evaluation.run_subject(0).unwrap();
+        assert!((0.0..=1.0).contains(&result.eer));
+    }
+}

@@ -1,0 +1,170 @@
+//! What the store keeps about a user: the metadata record (the commit point of every write) and
+//! the fitted-model file.
+
+use serde::{Deserialize, Serialize};
+
+use super::versioned::FileFormat;
+use super::{LocalTime, UserId};
+use crate::detect::{DetectorKind, DetectorParams, FittedDetector, LengthMismatch, Scorer};
+use crate::features::feature_len;
+
+/// `<id>_metadata.json`.
+pub const METADATA_FORMAT: FileFormat = FileFormat {
+    name: "keystroke-workbench/metadata",
+    version: 1,
+};
+
+/// `<id>.model.json`.
+pub const MODEL_FORMAT: FileFormat = FileFormat {
+    name: "keystroke-workbench/model",
+    version: 1,
+};
+
+/// `<id>_throttle.json` (older builds; read, never written).
+pub const THROTTLE_FORMAT: FileFormat = FileFormat {
+    name: "keystroke-workbench/throttle",
+    version: 1,
+};
+
+/// A user's failed-authentication state, kept across restarts: a line of `throttle.log` (older
+/// builds wrote `<id>_throttle.json`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThrottleState {
+    /// Failed /predict calls since the last success or lockout.
+    pub consecutive_failures: u32,
+    /// Lockouts since the last success (each doubles the next one).
+    pub lockouts: u32,
+    /// End of the current lockout, if any (a file with an unreadable time is damaged, never
+    /// read as "not locked").
+    pub locked_until: Option<LocalTime>,
+}
+
+/// A user's metadata. Written last by every change, it says what is committed: the first
+/// `samples` rows of the features file and the first `samples_file_bytes` bytes of the samples
+/// file; anything after them is the remains of an interrupted write and is ignored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Metadata {
+    /// The user.
+    pub user_id: UserId,
+    /// Committed samples.
+    pub samples: usize,
+    /// Length of every feature vector (`3n − 2`).
+    pub feature_length: usize,
+    /// The enrolled phrase, as keys in press order.
+    pub key_sequence: Vec<String>,
+    /// Detector of the current model, if trained.
+    pub detector: Option<DetectorKind>,
+    /// Its parameters.
+    pub params: Option<DetectorParams>,
+    /// When the current model was trained (local time, ISO 8601).
+    pub trained_at: Option<LocalTime>,
+    /// When the user was created.
+    pub created_at: LocalTime,
+    /// When a sample was last added.
+    pub updated_at: LocalTime,
+    /// Committed length of the samples file.
+    pub samples_file_bytes: u64,
+}
+
+impl Metadata {
+    /// Checks internal consistency and that the record belongs to `user`.
+    pub(super) fn validate(&self, user: &UserId) -> Result<(), String> {
+        if &self.user_id != user {
+            return Err(format!("it names user {:?}", self.user_id.as_str()));
+        }
+        if self.samples == 0 {
+            return Err("it records 0 samples".into());
+        }
+        if self.feature_length != feature_len(self.key_sequence.len())
+            || self.key_sequence.len() < 2
+        {
+            return Err(format!(
+                "feature_length {} does not fit a key sequence of {} keys",
+                self.feature_length,
+                self.key_sequence.len()
+            ));
+        }
+        if self.detector != self.params.as_ref().map(DetectorParams::kind) {
+            return Err("detector and params disagree".into());
+        }
+        Ok(())
+    }
+}
+
+/// `<id>.model.json`: a fitted detector and what it was trained on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelFile {
+    /// The user.
+    pub user_id: UserId,
+    /// When it was trained (local time, ISO 8601).
+    pub trained_at: LocalTime,
+    /// How many samples (the first ones) it was trained on.
+    pub trained_on_samples: usize,
+    /// The phrase it was trained on.
+    pub key_sequence: Vec<String>,
+    /// Parameters it was fitted with.
+    pub params: DetectorParams,
+    /// The fitted detector.
+    pub model: FittedDetector,
+    /// Scores at or above it are genuine ([`FittedDetector::threshold`]).
+    pub threshold: f64,
+    /// Accepted attempts (`<id>_updates.npy`) it was trained on besides the samples.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub trained_on_updates: usize,
+    /// Score an accepted attempt must reach to update the template
+    /// ([`FittedDetector::update_guard`]); absent in models written before template update.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update_guard: Option<f64>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
+impl ModelFile {
+    /// `score − threshold`: non-negative means genuine. For the isolation forest this is
+    /// scikit-learn's `decision_function`. Always finite (JSON has no infinity): timings so far
+    /// off that a distance overflows saturate at ±`f64::MAX`, and a NaN counts as −`f64::MAX`.
+    pub fn decision(&self, x: &[f64]) -> Result<f64, LengthMismatch> {
+        let decision = self.model.score(x)? - self.threshold;
+        Ok(if decision.is_nan() {
+            -f64::MAX
+        } else {
+            decision.clamp(-f64::MAX, f64::MAX)
+        })
+    }
+
+    /// Whether attempt `x` scores well enough to update the template.
+    pub fn takes_update(&self, x: &[f64]) -> bool {
+        self.update_guard
+            .is_some_and(|guard| self.model.score(x).is_ok_and(|score| score >= guard))
+    }
+
+    pub(super) fn validate(&self, user: &UserId) -> Result<(), String> {
+        if &self.user_id != user {
+            return Err(format!("it names user {:?}", self.user_id.as_str()));
+        }
+        if let Some(guard) = self.update_guard
+            && !guard.is_finite()
+        {
+            return Err(format!("update_guard {guard} is not finite"));
+        }
+        if !self.threshold.is_finite() {
+            return Err(format!("threshold {} is not finite", self.threshold));
+        }
+        if self.model.kind() != self.params.kind() {
+            return Err("model and params are of different detectors".into());
+        }
+        if self.model.n_features() != feature_len(self.key_sequence.len()) {
+            return Err(format!(
+                "the model takes {} features, its key sequence gives {}",
+                self.model.n_features(),
+                feature_len(self.key_sequence.len())
+            ));
+        }
+        Ok(())
+    }
+}
