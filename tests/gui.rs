@@ -55,6 +55,23 @@ fn type_phrase(harness: &mut Harness<'_, Workbench>, frames_held: usize) {
     }
 }
 
+/// Types the phrase five times, each with other timings (two samples whose frame-quantised
+/// timings were identical would be refused as a duplicate, as /train refuses them).
+fn enrol_five(
+    harness: &mut Harness<'_, Workbench>,
+    mut after_each: impl FnMut(&mut Harness<'_, Workbench>, usize),
+) {
+    for n in 1..=5 {
+        for key in PHRASE {
+            harness.key_down(key);
+            harness.run_steps(1 + n % 3);
+            harness.key_up(key);
+            harness.run_steps(2 + n / 3);
+        }
+        after_each(harness, n);
+    }
+}
+
 /// Presses and releases each key, two frames apart.
 fn press_keys(harness: &mut Harness<'_, Workbench>, keys: &[egui::Key]) {
     for &key in keys {
@@ -90,12 +107,11 @@ fn enrol_plot_train_live_test_and_serve() {
     let alice = UserId::parse("alice").unwrap();
 
     // Enrol: each completed phrase is stored at once; the count and the plot data follow.
-    for n in 1..=5 {
-        type_phrase(&mut harness, 1 + n % 3);
+    enrol_five(&mut harness, |harness, n| {
         let metadata = harness.state().store().metadata(&alice).unwrap().unwrap();
-        assert_eq!(metadata.samples, n);
+        assert_eq!(metadata.samples, n, "{}", harness.state().message());
         harness.get_by_label(&format!("samples: {n} of 5"));
-    }
+    });
     let metadata = harness.state().store().metadata(&alice).unwrap().unwrap();
     assert_eq!(metadata.key_sequence, ["p", "a", "s", "s", "Enter"]);
     let stored = harness.state().store().samples(&alice, &metadata).unwrap();
@@ -133,6 +149,18 @@ fn enrol_plot_train_live_test_and_serve() {
             .unwrap()
             .samples,
         5
+    );
+
+    // A repeat of a stored sample's exact timings is refused, as /train refuses it (the
+    // workbench stores through the server's enrolment path).
+    type_phrase(&mut harness, 2);
+    assert!(
+        harness
+            .state()
+            .message()
+            .contains("duplicate sample: its timings are identical to stored sample 1"),
+        "{}",
+        harness.state().message()
     );
 
     // Train on a worker thread.
@@ -223,9 +251,7 @@ fn live_test_locks_out_after_five_failures_unless_throttling_is_visibly_off() {
     let dir = tempfile::tempdir().unwrap();
     let mut harness = workbench(dir.path());
     harness.run_steps(2);
-    for n in 1..=5 {
-        type_phrase(&mut harness, 1 + n % 3);
-    }
+    enrol_five(&mut harness, |_, _| {});
     click(&mut harness, "Train & test");
     click(&mut harness, "Train");
     run_until(&mut harness, 60, |w| w.message().starts_with("trained"));

@@ -1,157 +1,24 @@
-//! The workbench's state and frame loop; each tab draws itself in its own file.
+//! The workbench's frame loop, its header, and how it handles captured samples and attempts;
+//! each tab draws itself in its own file, from the state (`state.rs`), emitting commands
+//! (`command.rs`).
 
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, TryRecvError};
+use std::sync::mpsc::TryRecvError;
 
 use chrono::Local;
 use ndarray::Array2;
 
-use super::capture::{self, GlobalCapture, RECORDING, RawKey, Source};
-use super::settings::Settings;
+use super::capture::{self, RECORDING, RawKey, Source};
+use super::command::Status;
+use super::state::{Command, Options, Pending, Tab, UserView, Workbench};
 use keystroke_core::auth::{
     EnrolConfig, ModelCache, Rejection, Throttle, Verifier, VerifyConfig, VerifyError, enrol,
 };
 use keystroke_core::capture::{Recorded, Recorder, Sample};
 use keystroke_core::eval::Attempt;
 use keystroke_core::features::Features;
-use keystroke_core::store::{CommitStamp, Metadata, Store, StoreError, UserId};
+use keystroke_core::store::{Store, StoreError, UserId};
 use keystroke_server::ServerHandle;
-
-/// How the workbench starts.
-#[derive(Debug, Clone, Default)]
-pub struct Options {
-    /// Settings to start from.
-    pub settings: Settings,
-    /// Where to save them (`None`: not saved).
-    pub settings_path: Option<PathBuf>,
-    /// Try rdev's global listener (otherwise window events only).
-    pub global_capture: bool,
-    /// Arm capture at once.
-    pub arm: bool,
-    /// Tab to open on.
-    pub tab: Option<Tab>,
-    /// Start in live-test mode.
-    pub live_test: bool,
-    /// Start the embedded server at once.
-    pub serve: bool,
-}
-
-/// The tabs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tab {
-    /// Users and samples.
-    Enrol,
-    /// Timing plots.
-    Timings,
-    /// Training and live tests.
-    Test,
-    /// The embedded server.
-    Server,
-    /// Sessions and exports.
-    Files,
-    /// Benchmark evaluation.
-    Evaluate,
-}
-
-impl std::str::FromStr for Tab {
-    type Err = String;
-    fn from_str(name: &str) -> Result<Tab, String> {
-        Tab::ALL
-            .into_iter()
-            .find(|t| t.id() == name)
-            .ok_or_else(|| {
-                format!("unknown tab {name:?}: enrol, timings, test, evaluate, server or files")
-            })
-    }
-}
-
-impl Tab {
-    const ALL: [Tab; 6] = [
-        Tab::Enrol,
-        Tab::Timings,
-        Tab::Test,
-        Tab::Evaluate,
-        Tab::Server,
-        Tab::Files,
-    ];
-
-    fn id(self) -> &'static str {
-        match self {
-            Tab::Enrol => "enrol",
-            Tab::Timings => "timings",
-            Tab::Test => "test",
-            Tab::Server => "server",
-            Tab::Files => "files",
-            Tab::Evaluate => "evaluate",
-        }
-    }
-
-    fn label(self) -> &'static str {
-        match self {
-            Tab::Enrol => "Enrol",
-            Tab::Timings => "Timings",
-            Tab::Test => "Train & test",
-            Tab::Server => "Server",
-            Tab::Files => "Files",
-            Tab::Evaluate => "Evaluate",
-        }
-    }
-}
-
-/// A completed sample waiting for the operator.
-#[derive(Debug, Clone)]
-pub struct Pending {
-    /// The sample.
-    pub sample: Sample,
-    /// Its features.
-    pub features: Features,
-    /// How it was captured ([`Source::tag`]; `file` for an opened session).
-    pub capture: &'static str,
-}
-
-/// What the store holds for the selected user, reloaded when it changes.
-#[derive(Debug, Clone)]
-pub struct UserView {
-    /// The user's commit stamp it was read at (`None`: unknown, reloaded every frame).
-    pub stamp: Option<CommitStamp>,
-    /// Metadata (`None`: no samples yet).
-    pub metadata: Option<Metadata>,
-    /// Feature rows.
-    pub features: Array2<f64>,
-}
-
-/// The desktop workbench.
-pub struct Workbench {
-    pub(super) settings: Settings,
-    settings_path: Option<PathBuf>,
-    pub(super) store: Arc<Store>,
-    /// Judges live-test attempts exactly as the server's /predict does (lockout persisted in
-    /// the store, replay rejection); rebuilt when the throttling switch changes.
-    pub(super) verifier: Verifier,
-    pub(super) tab: Tab,
-    pub(super) source: Source,
-    global: Option<GlobalCapture>,
-    pub(super) armed: bool,
-    pub(super) recorder: Recorder,
-    pub(super) user_input: String,
-    pub(super) user: Option<UserId>,
-    pub(super) view: Option<UserView>,
-    pub(super) pending: Vec<Pending>,
-    pub(super) message: String,
-    pub(super) live_test: bool,
-    pub(super) attempts: Vec<Attempt>,
-    /// Lock a user out after repeated failed attempts, as the server does. Off only for demos
-    /// (an imposter trying again and again), never remembered between runs.
-    pub(super) throttling: bool,
-    /// Whether the running server was started with throttling.
-    pub(super) server_throttling: bool,
-    pub(super) training: Option<Receiver<Result<Metadata, StoreError>>>,
-    pub(super) server: Option<ServerHandle>,
-    pub(super) plot: super::plots::PlotState,
-    pub(super) files: super::files::FilesState,
-    pub(super) eval: super::evaluate::EvalState,
-}
 
 /// The lockout rule of the live test and of a server started from the workbench: the server's
 /// default, or none for a demo (the throttling switch off).
@@ -219,6 +86,7 @@ impl Workbench {
             plot: Default::default(),
             files: Default::default(),
             eval: Default::default(),
+            commands: Vec::new(),
         };
         if let Some(user) = user {
             workbench.select_user(user);
@@ -259,8 +127,7 @@ impl Workbench {
         self.server.as_ref()
     }
 
-    /// Selects (or creates, on its first sample) a user.
-    pub fn select_user(&mut self, user: UserId) {
+    pub(super) fn select(&mut self, user: UserId) -> Status {
         self.settings.last_user = Some(user.to_string());
         self.user_input = user.to_string();
         self.user = Some(user);
@@ -268,27 +135,28 @@ impl Workbench {
         self.pending.clear();
         self.attempts.clear();
         self.recorder.reset();
-        self.save_settings();
+        self.save_settings()
     }
 
-    pub(super) fn save_settings(&mut self) {
-        if let Some(path) = &self.settings_path
-            && let Err(e) = self.settings.save(path)
-        {
-            self.message = format!("cannot save settings to {}: {e}", path.display());
-        }
+    pub(super) fn save_settings(&mut self) -> Status {
+        let path = self.settings_path.as_ref()?;
+        self.settings
+            .save(path)
+            .err()
+            .map(|e| format!("cannot save settings to {}: {e}", path.display()))
     }
 
-    /// The selected user's stored data, reloaded if the store changed.
-    pub(super) fn refresh_view(&mut self) {
+    /// The selected user's stored data, reloaded if the store changed; the status says why it
+    /// cannot be read.
+    pub(super) fn refresh_view(&mut self) -> Status {
         let Some(user) = &self.user else {
             self.view = None;
-            return;
+            return None;
         };
         // Another process (a `serve` on the same folder) may have committed: the stamp sees it.
         let stamp = self.store.commit_stamp(user).ok();
         if stamp.is_some() && self.view.as_ref().is_some_and(|v| v.stamp == stamp) {
-            return;
+            return None;
         }
         let loaded = self.store.metadata(user).and_then(|metadata| {
             let features = match &metadata {
@@ -301,57 +169,49 @@ impl Workbench {
                 features,
             })
         });
-        match loaded {
-            Ok(view) => self.view = Some(view),
-            Err(StoreError::Legacy { .. }) => {
-                self.view = None;
-                self.message = format!(
-                    "{user} was enrolled by the old backend: their next sample starts a new enrolment"
-                );
-            }
-            Err(e) => {
-                self.view = None;
-                self.message = e.to_string();
-            }
-        }
+        let status = match &loaded {
+            Ok(_) => None,
+            Err(StoreError::Legacy { .. }) => Some(format!(
+                "{user} was enrolled by the old backend: their next sample starts a new enrolment"
+            )),
+            Err(e) => Some(e.to_string()),
+        };
+        self.view = loaded.ok();
+        status
     }
 
-    /// Handles one captured key event.
-    pub fn on_key(&mut self, key: RawKey) {
+    /// A captured key event: a sample or an attempt once the phrase is complete.
+    pub(super) fn key(&mut self, key: RawKey) -> Status {
         match self.recorder.push(&key.key, key.action, key.timestamp_ms) {
-            Recorded::Pending => {}
-            Recorded::Refused(why) => self.message = format!("sample not taken: {why}"),
+            Recorded::Pending => None,
+            Recorded::Refused(why) => Some(format!("sample not taken: {why}")),
             Recorded::Sample(sample) => self.on_sample(sample),
         }
     }
 
-    fn on_sample(&mut self, sample: Sample) {
+    fn on_sample(&mut self, sample: Sample) -> Status {
         let Some(user) = self.user.clone() else {
-            self.message = "choose a user before typing".into();
-            return;
+            return Some("choose a user before typing".into());
         };
         if self.live_test {
-            self.score_attempt(&user, &sample);
-            return;
+            return self.score_attempt(&user, &sample);
         }
         let features = Features::of(&sample);
-        self.refresh_view();
+        let _ = self.refresh_view();
         if let Some(metadata) = self.view.as_ref().and_then(|v| v.metadata.as_ref())
             && metadata.key_sequence != features.key_sequence
         {
-            self.message = format!(
+            return Some(format!(
                 "sample refused: typed [{}], the enrolled phrase is [{}]",
                 features.key_sequence.join(" "),
                 metadata.key_sequence.join(" ")
-            );
-            return;
+            ));
         }
         if let Some(first) = self.pending.first()
             && first.features.key_sequence != features.key_sequence
             && self.view.as_ref().is_none_or(|v| v.metadata.is_none())
         {
-            self.message = "sample refused: it differs from the pending samples' phrase".into();
-            return;
+            return Some("sample refused: it differs from the pending samples' phrase".into());
         }
         self.pending.push(Pending {
             sample,
@@ -359,16 +219,15 @@ impl Workbench {
             capture: self.source.tag(),
         });
         if self.settings.auto_accept {
-            self.accept(self.pending.len() - 1);
+            self.store_pending(self.pending.len() - 1)
         } else {
-            self.message = "sample ready: accept or discard it".into();
+            Some("sample ready: accept or discard it".into())
         }
     }
 
-    /// Stores pending sample `index`.
-    pub fn accept(&mut self, index: usize) {
+    pub(super) fn store_pending(&mut self, index: usize) -> Status {
         let (Some(user), Some(pending)) = (self.user.clone(), self.pending.get(index)) else {
-            return;
+            return None;
         };
         let now = Local::now().naive_local();
         // The server's enrolment path, with its limits; the workbench trains when asked.
@@ -384,25 +243,25 @@ impl Workbench {
             Some(pending.capture),
             now,
         );
-        match result {
+        let status = match result {
             Ok(enrolled) => {
                 self.pending.remove(index);
-                self.message = format!("sample {} of {user} stored", enrolled.samples);
+                format!("sample {} of {user} stored", enrolled.samples)
             }
-            Err(e) => self.message = format!("sample not stored: {e}"),
-        }
-        self.refresh_view();
+            Err(e) => format!("sample not stored: {e}"),
+        };
+        let _ = self.refresh_view();
+        Some(status)
     }
 
-    /// Drops pending sample `index`.
-    pub fn discard(&mut self, index: usize) {
-        if index < self.pending.len() {
+    pub(super) fn drop_pending(&mut self, index: usize) -> Status {
+        (index < self.pending.len()).then(|| {
             self.pending.remove(index);
-            self.message = "sample discarded".into();
-        }
+            "sample discarded".into()
+        })
     }
 
-    fn score_attempt(&mut self, user: &UserId, sample: &Sample) {
+    fn score_attempt(&mut self, user: &UserId, sample: &Sample) -> Status {
         let now = Local::now().naive_local();
         if (self.verifier.config().throttle.max_failures > 0) != self.throttling {
             self.verifier = live_verifier(&self.store, self.throttling);
@@ -410,39 +269,35 @@ impl Workbench {
         let verdict = match self.verifier.verify(user, sample, now) {
             Ok(verdict) => verdict,
             Err(VerifyError::LockedOut(left)) => {
-                self.message = format!(
+                return Some(format!(
                     "{user} is locked out for {left} s more after {} failed attempts in a row \
                      (throttling can be switched off for a demo)",
                     Throttle::default().max_failures
-                );
-                return;
+                ));
             }
             Err(VerifyError::NotEnrolled { .. }) => {
-                self.message = format!("{user} has no trained model: train one first");
-                return;
+                return Some(format!("{user} has no trained model: train one first"));
             }
-            Err(e) => {
-                self.message = e.to_string();
-                return;
-            }
+            Err(e) => return Some(e.to_string()),
         };
-        self.message = match verdict.rejection {
+        let mut status = match verdict.rejection {
             None => format!("genuine ({:+.3})", verdict.score),
             Some(Rejection::Anomaly) => format!("imposter ({:+.3})", verdict.score),
             Some(other) => other.reason().to_string(),
         };
         if let Some(lockout) = verdict.lockout {
-            self.message += &format!("; {user} is now locked out for {} s", lockout.as_secs());
+            status += &format!("; {user} is now locked out for {} s", lockout.as_secs());
         }
         // Counts reach the store now, not in a server's background flush: attempts come at
         // the pace of a person typing.
         if let Err(e) = self.verifier.flush() {
-            self.message += &format!("; the attempt could not be counted: {e}");
+            status += &format!("; the attempt could not be counted: {e}");
         }
         self.attempts.push(Attempt {
             score: verdict.score,
             label: None,
         });
+        Some(status)
     }
 
     /// Seconds `user` stays locked out in the live test, if they are.
@@ -474,29 +329,19 @@ impl Workbench {
         }
     }
 
-    fn poll_training(&mut self) {
-        let Some(rx) = &self.training else {
-            return;
+    pub(super) fn training_done(&mut self) -> Status {
+        let status = match self.training.as_ref()?.try_recv() {
+            Ok(Ok(metadata)) => format!(
+                "trained {} on {} samples",
+                metadata.detector.map_or("?", |d| d.id()),
+                metadata.samples
+            ),
+            Ok(Err(e)) => format!("training failed: {e}"),
+            Err(TryRecvError::Empty) => return None,
+            Err(TryRecvError::Disconnected) => "training stopped unexpectedly".into(),
         };
-        match rx.try_recv() {
-            Ok(Ok(metadata)) => {
-                self.message = format!(
-                    "trained {} on {} samples",
-                    metadata.detector.map_or("?", |d| d.id()),
-                    metadata.samples
-                );
-                self.training = None;
-            }
-            Ok(Err(e)) => {
-                self.message = format!("training failed: {e}");
-                self.training = None;
-            }
-            Err(TryRecvError::Empty) => {}
-            Err(TryRecvError::Disconnected) => {
-                self.message = "training stopped unexpectedly".into();
-                self.training = None;
-            }
-        }
+        self.training = None;
+        Some(status)
     }
 
     fn header(&mut self, ui: &mut egui::Ui) {
@@ -512,10 +357,7 @@ impl Workbench {
                 .labelled_by(label.id);
             let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
             if ui.button("Select").clicked() || enter {
-                match UserId::parse(self.user_input.trim()) {
-                    Ok(user) => self.select_user(user),
-                    Err(e) => self.message = e.to_string(),
-                }
+                self.commands.push(Command::SelectTyped);
             }
             if let Ok(users) = self.store.users()
                 && !users.is_empty()
@@ -535,7 +377,7 @@ impl Workbench {
                         }
                     });
                 if let Some(user) = picked {
-                    self.select_user(user);
+                    self.commands.push(Command::SelectUser(user));
                 }
             }
         });
@@ -559,8 +401,7 @@ impl Workbench {
 impl eframe::App for Workbench {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         self.capture(ctx);
-        self.poll_training();
-        self.poll_evaluation();
+        self.poll();
         if self.training.is_some() || self.server.is_some() || self.evaluating() {
             ctx.request_repaint_after(std::time::Duration::from_millis(100));
         } else {
@@ -570,7 +411,8 @@ impl eframe::App for Workbench {
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
-        self.refresh_view();
+        let trouble = self.refresh_view();
+        self.show(trouble);
         egui::CentralPanel::default_margins().show(ui, |ui| {
             self.header(ui);
             egui::ScrollArea::vertical().show(ui, |ui| match self.tab {
@@ -582,10 +424,13 @@ impl eframe::App for Workbench {
                 Tab::Evaluate => self.evaluate_tab(ui),
             });
         });
+        self.apply_queued();
     }
 
     fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
         RECORDING.store(false, std::sync::atomic::Ordering::Relaxed);
-        self.save_settings();
+        if let Some(trouble) = self.save_settings() {
+            eprintln!("{trouble}");
+        }
     }
 }

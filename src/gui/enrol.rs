@@ -1,6 +1,6 @@
 //! The Enrol tab: the phrase with the keys typed so far, enrolment progress, pending samples.
 
-use super::app::Workbench;
+use super::state::{Command, Workbench};
 
 impl Workbench {
     pub(super) fn enrol_tab(&mut self, ui: &mut egui::Ui) {
@@ -86,7 +86,6 @@ impl Workbench {
             ui.separator();
             ui.label("Pending samples (hold / down-down / up-down in ms):");
         }
-        let mut action = None;
         for (i, pending) in self.pending.iter().enumerate() {
             ui.horizontal(|ui| {
                 let values: Vec<String> = pending
@@ -98,17 +97,12 @@ impl Workbench {
                     .collect();
                 ui.label(format!("#{} {} …", i + 1, values.join(" ")));
                 if ui.button("Accept").clicked() {
-                    action = Some((i, true));
+                    self.commands.push(Command::Accept(i));
                 }
                 if ui.button("Discard").clicked() {
-                    action = Some((i, false));
+                    self.commands.push(Command::Discard(i));
                 }
             });
-        }
-        match action {
-            Some((i, true)) => self.accept(i),
-            Some((i, false)) => self.discard(i),
-            None => {}
         }
     }
 }

@@ -4,63 +4,17 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{self, Receiver, TryRecvError};
+use std::sync::mpsc::{self, TryRecvError};
 
 use egui_plot::{Line, Plot};
 
-use super::app::Workbench;
-use keystroke_core::detect;
+use super::command::Status;
+use super::state::{Command, EvalJob, EvalOutcome, Workbench};
 use keystroke_core::detect::DetectorKind;
 use keystroke_core::eval::{
-    DetectorResult, Evaluation, Protocol, RocPoint, SubjectResult, load_cmu, locate_cmu,
-    roc_points, store_dataset,
+    Evaluation, Protocol, SubjectResult, load_cmu, locate_cmu, roc_points, store_dataset,
 };
 use keystroke_core::store::{Store, UserId};
-
-/// The tab's state.
-pub struct EvalState {
-    /// Evaluate the store's users instead of the benchmark.
-    pub on_store: bool,
-    /// Detector evaluated.
-    pub detector: DetectorKind,
-    /// Benchmark training samples per subject (1–200).
-    pub train_samples: usize,
-    /// Draw DET (miss against false alarm) instead of ROC.
-    pub det: bool,
-    job: Option<EvalJob>,
-    /// The last finished evaluation, or why it failed.
-    pub outcome: Option<Result<EvalOutcome, String>>,
-}
-
-impl Default for EvalState {
-    fn default() -> Self {
-        EvalState {
-            on_store: false,
-            detector: DetectorKind::of::<detect::ManhattanScaled>(),
-            train_samples: 200,
-            det: false,
-            job: None,
-            outcome: None,
-        }
-    }
-}
-
-struct EvalJob {
-    done: Arc<AtomicUsize>,
-    total: Arc<AtomicUsize>,
-    result: Receiver<Result<EvalOutcome, String>>,
-}
-
-/// A finished evaluation.
-#[derive(Debug, Clone)]
-pub struct EvalOutcome {
-    /// What was evaluated.
-    pub title: String,
-    /// The summary and per-subject rates.
-    pub result: DetectorResult,
-    /// Each subject's operating points.
-    pub curves: Vec<(String, Vec<RocPoint>)>,
-}
 
 impl Workbench {
     /// Whether an evaluation is running.
@@ -69,9 +23,9 @@ impl Workbench {
     }
 
     /// Starts the evaluation chosen in the tab.
-    pub fn start_evaluation(&mut self) {
+    pub(super) fn evaluate(&mut self) -> Status {
         if self.eval.job.is_some() {
-            return;
+            return None;
         }
         let on_store = self.eval.on_store;
         let user = self.user.clone();
@@ -93,31 +47,28 @@ impl Workbench {
                     done,
                     total,
                     result: rx,
-                })
+                });
+                None
             }
-            Err(e) => self.message = format!("cannot start the evaluation: {e}"),
+            Err(e) => Some(format!("cannot start the evaluation: {e}")),
         }
     }
 
-    pub(super) fn poll_evaluation(&mut self) {
-        let Some(job) = &self.eval.job else {
-            return;
-        };
-        match job.result.try_recv() {
+    pub(super) fn evaluation_done(&mut self) -> Status {
+        let status = match self.eval.job.as_ref()?.result.try_recv() {
             Ok(outcome) => {
-                self.message = match &outcome {
+                let status = match &outcome {
                     Ok(o) => format!("{}: mean EER {:.4}", o.title, o.result.eer_mean),
                     Err(e) => format!("evaluation failed: {e}"),
                 };
                 self.eval.outcome = Some(outcome);
-                self.eval.job = None;
+                status
             }
-            Err(TryRecvError::Empty) => {}
-            Err(TryRecvError::Disconnected) => {
-                self.eval.job = None;
-                self.message = "the evaluation stopped unexpectedly".into();
-            }
-        }
+            Err(TryRecvError::Empty) => return None,
+            Err(TryRecvError::Disconnected) => "the evaluation stopped unexpectedly".into(),
+        };
+        self.eval.job = None;
+        Some(status)
     }
 
     pub(super) fn evaluate_tab(&mut self, ui: &mut egui::Ui) {
@@ -147,7 +98,7 @@ impl Workbench {
                 .add_enabled(!running, egui::Button::new("Run evaluation"))
                 .clicked()
             {
-                self.start_evaluation();
+                self.commands.push(Command::Evaluate);
             }
         });
         if let Some(job) = &self.eval.job {

@@ -1,32 +1,14 @@
 //! The Files tab: sessions as JSON in the API's event format (open, save) and features as CSV,
 //! through file dialogs or a typed path (dialogs need a desktop portal, which may be absent).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use super::app::{Pending, Workbench};
+use super::command::Status;
+use super::state::{Command, Pending, Workbench};
 use keystroke_core::features::{Features, feature_names};
 use keystroke_core::session::SessionFile;
 
-/// The typed path.
-#[derive(Debug, Clone, Default)]
-pub struct FilesState {
-    /// Path for the next open, save or export.
-    pub path: String,
-}
-
 impl Workbench {
-    fn chosen_path(&mut self, dialog: impl FnOnce() -> Option<PathBuf>) -> Option<PathBuf> {
-        let typed = self.files.path.trim();
-        if !typed.is_empty() {
-            return Some(PathBuf::from(typed));
-        }
-        let picked = dialog();
-        if picked.is_none() {
-            self.message = "no file chosen (type a path if no dialog appears)".into();
-        }
-        picked
-    }
-
     /// Writes the selected user's stored and pending samples as a session file.
     pub fn save_session(&mut self, path: &Path) -> Result<usize, String> {
         let user = self.user.clone().ok_or("choose a user first")?;
@@ -63,7 +45,7 @@ impl Workbench {
 
     /// Writes the selected user's feature rows as CSV with CMU-style column names.
     pub fn export_features(&mut self, path: &Path) -> Result<usize, String> {
-        self.refresh_view();
+        let _ = self.refresh_view();
         let view = self.view.as_ref().ok_or("choose a user first")?;
         let metadata = view.metadata.as_ref().ok_or("this user has no samples")?;
         let mut csv = feature_names(&metadata.key_sequence).join(",");
@@ -77,6 +59,51 @@ impl Workbench {
         Ok(view.features.nrows())
     }
 
+    pub(super) fn open_session_file(&mut self) -> Status {
+        let opened = self
+            .chosen_path(|| {
+                rfd::FileDialog::new()
+                    .add_filter("session", &["json"])
+                    .pick_file()
+            })
+            .and_then(|path| {
+                let n = self.open_session(&path)?;
+                Ok(format!(
+                    "{n} samples from {} are pending: accept them on Enrol",
+                    path.display()
+                ))
+            });
+        Some(opened.unwrap_or_else(|e| e))
+    }
+
+    pub(super) fn save_session_file(&mut self) -> Status {
+        let saved = self
+            .chosen_path(|| {
+                rfd::FileDialog::new()
+                    .set_file_name("session.json")
+                    .save_file()
+            })
+            .and_then(|path| {
+                let n = self.save_session(&path)?;
+                Ok(format!("{n} samples saved to {}", path.display()))
+            });
+        Some(saved.unwrap_or_else(|e| e))
+    }
+
+    pub(super) fn export_features_file(&mut self) -> Status {
+        let written = self
+            .chosen_path(|| {
+                rfd::FileDialog::new()
+                    .set_file_name("features.csv")
+                    .save_file()
+            })
+            .and_then(|path| {
+                let n = self.export_features(&path)?;
+                Ok(format!("{n} rows written to {}", path.display()))
+            });
+        Some(written.unwrap_or_else(|e| e))
+    }
+
     pub(super) fn files_tab(&mut self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
             let label = ui.label("Path:");
@@ -85,44 +112,14 @@ impl Workbench {
         });
         ui.label("Leave the path empty to choose in a file dialog.");
         ui.horizontal(|ui| {
-            if ui.button("Open session…").clicked()
-                && let Some(path) = self.chosen_path(|| {
-                    rfd::FileDialog::new()
-                        .add_filter("session", &["json"])
-                        .pick_file()
-                })
-            {
-                self.message = match self.open_session(&path) {
-                    Ok(n) => format!(
-                        "{n} samples from {} are pending: accept them on Enrol",
-                        path.display()
-                    ),
-                    Err(e) => e,
-                };
+            if ui.button("Open session…").clicked() {
+                self.commands.push(Command::OpenSession);
             }
-            if ui.button("Save session…").clicked()
-                && let Some(path) = self.chosen_path(|| {
-                    rfd::FileDialog::new()
-                        .set_file_name("session.json")
-                        .save_file()
-                })
-            {
-                self.message = match self.save_session(&path) {
-                    Ok(n) => format!("{n} samples saved to {}", path.display()),
-                    Err(e) => e,
-                };
+            if ui.button("Save session…").clicked() {
+                self.commands.push(Command::SaveSession);
             }
-            if ui.button("Export features (CSV)…").clicked()
-                && let Some(path) = self.chosen_path(|| {
-                    rfd::FileDialog::new()
-                        .set_file_name("features.csv")
-                        .save_file()
-                })
-            {
-                self.message = match self.export_features(&path) {
-                    Ok(n) => format!("{n} rows written to {}", path.display()),
-                    Err(e) => e,
-                };
+            if ui.button("Export features (CSV)…").clicked() {
+                self.commands.push(Command::ExportFeatures);
             }
         });
     }

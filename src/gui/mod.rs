@@ -3,19 +3,22 @@
 
 mod app;
 mod capture;
+mod command;
 mod enrol;
 mod evaluate;
 mod files;
 mod plots;
 mod server_panel;
 mod settings;
+mod state;
 mod testing;
 
-pub use app::{Options, Pending, Tab, UserView, Workbench};
 pub use capture::{RawKey, Source};
-pub use evaluate::{EvalOutcome, EvalState};
-pub use plots::{Kind as PlotKind, Series};
+pub use plots::Series;
 pub use settings::Settings;
+pub use state::{
+    Command, EvalOutcome, EvalState, Kind as PlotKind, Options, Pending, Tab, UserView, Workbench,
+};
 
 /// The window title.
 pub const TITLE: &str = "Keystroke Workbench";

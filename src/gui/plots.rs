@@ -3,33 +3,8 @@
 
 use egui_plot::{FilledArea, Line, Plot, PlotPoints, Points};
 
-use super::app::Workbench;
+use super::state::{Kind, Workbench};
 use keystroke_core::features::{FeatureKind, column_stats, feature_kind};
-
-/// Plot options.
-#[derive(Debug, Clone, Default)]
-pub struct PlotState {
-    /// Which timing.
-    pub kind: Kind,
-    /// log10(ms) instead of ms.
-    pub log_scale: bool,
-    /// The sample shown over the band (`None`: the latest).
-    pub sample: Option<usize>,
-    /// Draw every sample too, faintly.
-    pub all_samples: bool,
-}
-
-/// Which timing is plotted.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Kind {
-    /// Key hold.
-    #[default]
-    Hold,
-    /// Down to next down.
-    DownDown,
-    /// Up to next down.
-    UpDown,
-}
 
 impl Kind {
     fn matches(self, kind: FeatureKind) -> bool {

@@ -2,15 +2,15 @@
 
 use std::sync::Arc;
 
-use super::app::Workbench;
+use super::command::Status;
+use super::state::{Command, Workbench};
 use keystroke_server::api::{Api, ApiConfig};
 use keystroke_server::{ServerConfig, ServerHandle, TlsFiles};
 
 impl Workbench {
-    /// Starts the embedded server on the configured host and port.
-    pub fn start_server(&mut self) {
+    pub(super) fn serve(&mut self) -> Status {
         if self.server.is_some() {
-            return;
+            return None;
         }
         let api = Arc::new(Api::new(
             Arc::clone(&self.store),
@@ -30,10 +30,7 @@ impl Workbench {
                 cert: cert.into(),
                 key: key.into(),
             }),
-            _ => {
-                self.message = "HTTPS needs both a certificate and a key file".into();
-                return;
-            }
+            _ => return Some("HTTPS needs both a certificate and a key file".into()),
         };
         let config = ServerConfig {
             host: self.settings.server_host.clone(),
@@ -43,21 +40,20 @@ impl Workbench {
         };
         match ServerHandle::start(api, &config) {
             Ok(server) => {
-                self.message = format!("server listening on {}", server.addr());
+                let listening = format!("server listening on {}", server.addr());
                 self.server = Some(server);
                 self.server_throttling = self.throttling;
-                self.save_settings();
+                Some(self.save_settings().unwrap_or(listening))
             }
-            Err(e) => self.message = e.to_string(),
+            Err(e) => Some(e.to_string()),
         }
     }
 
     /// Stops the embedded server (finishing requests in flight).
-    pub fn stop_server(&mut self) {
-        if let Some(server) = self.server.take() {
-            server.stop();
-            self.message = "server stopped".into();
-        }
+    pub(super) fn unserve(&mut self) -> Status {
+        let server = self.server.take()?;
+        server.stop();
+        Some("server stopped".into())
     }
 
     pub(super) fn server_tab(&mut self, ui: &mut egui::Ui) {
@@ -77,10 +73,10 @@ impl Workbench {
             .labelled_by(label.id);
             if running {
                 if ui.button("Stop server").clicked() {
-                    self.stop_server();
+                    self.commands.push(Command::StopServer);
                 }
             } else if ui.button("Start server").clicked() {
-                self.start_server();
+                self.commands.push(Command::StartServer);
             }
         });
         ui.horizontal(|ui| {

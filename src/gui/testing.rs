@@ -6,8 +6,9 @@ use std::sync::mpsc;
 use chrono::Local;
 use egui_plot::{Bar, BarChart, Plot};
 
-use super::app::Workbench;
+use super::command::Status;
 use super::server_panel::demo_banner;
+use super::state::{Command, Workbench};
 use keystroke_core::auth::Throttle;
 use keystroke_core::detect::DetectorKind;
 use keystroke_core::eval::{Label, SessionRates, histogram};
@@ -26,13 +27,12 @@ impl Workbench {
     }
 
     /// Trains the selected user's model on a worker thread.
-    pub fn start_training(&mut self) {
+    pub(super) fn train(&mut self) -> Status {
         let Some(user) = self.user.clone() else {
-            self.message = "choose a user first".into();
-            return;
+            return Some("choose a user first".into());
         };
         if self.training.is_some() {
-            return;
+            return None;
         }
         let store = std::sync::Arc::clone(&self.store);
         let params = self.settings.detector.default_params();
@@ -46,9 +46,9 @@ impl Workbench {
         match spawned {
             Ok(_) => {
                 self.training = Some(rx);
-                self.message = format!("training {}…", self.settings.detector.label());
+                Some(format!("training {}…", self.settings.detector.label()))
             }
-            Err(e) => self.message = format!("cannot start training: {e}"),
+            Err(e) => Some(format!("cannot start training: {e}")),
         }
     }
 
@@ -63,14 +63,14 @@ impl Workbench {
                     }
                 });
             if before != self.settings.detector {
-                self.save_settings();
+                self.commands.push(Command::SaveSettings);
             }
             let training = self.training.is_some();
             if ui
                 .add_enabled(!training, egui::Button::new("Train"))
                 .clicked()
             {
-                self.start_training();
+                self.commands.push(Command::Train);
             }
             if training {
                 ui.spinner();
@@ -87,7 +87,7 @@ impl Workbench {
         });
         ui.separator();
         if ui.checkbox(&mut self.live_test, "Live test").changed() {
-            self.recorder.reset();
+            self.commands.push(Command::LiveTestToggled);
         }
         ui.label(
             "In live test, typed samples are judged, not stored. Label each attempt to get \

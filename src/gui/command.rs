@@ -1,0 +1,96 @@
+//! The one place the workbench does what the panels ask: a panel draws from the state and
+//! pushes a [`Command`]; after the panels, [`Workbench::apply`] carries each out
+//! and sets the status line from its outcome. Events that are not commands — a captured key, a
+//! finished background job — come in through [`Workbench::on_key`] and [`Workbench::poll`],
+//! which set the status line the same way.
+
+use std::path::PathBuf;
+
+use super::capture::RawKey;
+use super::state::{Command, Workbench};
+use keystroke_core::store::UserId;
+
+/// A status line for the outcome of a command or event; `None` leaves the line as it is.
+pub(super) type Status = Option<String>;
+
+impl Workbench {
+    /// Carries out `command` and shows its outcome on the status line.
+    pub fn apply(&mut self, command: Command) {
+        let status = match command {
+            Command::SelectUser(user) => self.select(user),
+            Command::SelectTyped => match UserId::parse(self.user_input.trim()) {
+                Ok(user) => self.select(user),
+                Err(e) => Some(e.to_string()),
+            },
+            Command::Accept(index) => self.store_pending(index),
+            Command::Discard(index) => self.drop_pending(index),
+            Command::Train => self.train(),
+            Command::LiveTestToggled => {
+                self.recorder.reset();
+                None
+            }
+            Command::StartServer => self.serve(),
+            Command::StopServer => self.unserve(),
+            Command::OpenSession => self.open_session_file(),
+            Command::SaveSession => self.save_session_file(),
+            Command::ExportFeatures => self.export_features_file(),
+            Command::Evaluate => self.evaluate(),
+            Command::SaveSettings => self.save_settings(),
+        };
+        self.show(status);
+    }
+
+    /// Handles one captured key event.
+    pub fn on_key(&mut self, key: RawKey) {
+        let status = self.key(key);
+        self.show(status);
+    }
+
+    /// Collects what background jobs (training, evaluation) finished.
+    pub fn poll(&mut self) {
+        let status = self.training_done();
+        self.show(status);
+        let status = self.evaluation_done();
+        self.show(status);
+    }
+
+    /// Applies the commands the panels pushed this frame.
+    pub(super) fn apply_queued(&mut self) {
+        for command in std::mem::take(&mut self.commands) {
+            self.apply(command);
+        }
+    }
+
+    pub(super) fn show(&mut self, status: Status) {
+        if let Some(text) = status {
+            self.message = text;
+        }
+    }
+
+    /// Selects (or creates, on its first sample) a user.
+    pub fn select_user(&mut self, user: UserId) {
+        self.apply(Command::SelectUser(user));
+    }
+
+    /// Stores pending sample `index`.
+    pub fn accept(&mut self, index: usize) {
+        self.apply(Command::Accept(index));
+    }
+
+    /// Starts the embedded server on the configured host and port.
+    pub fn start_server(&mut self) {
+        self.apply(Command::StartServer);
+    }
+
+    /// The path typed on the Files tab, or one picked in `dialog`.
+    pub(super) fn chosen_path(
+        &self,
+        dialog: impl FnOnce() -> Option<PathBuf>,
+    ) -> Result<PathBuf, String> {
+        let typed = self.files.path.trim();
+        if !typed.is_empty() {
+            return Ok(PathBuf::from(typed));
+        }
+        dialog().ok_or_else(|| "no file chosen (type a path if no dialog appears)".into())
+    }
+}

@@ -1,0 +1,266 @@
+//! The workbench's state: what every panel draws from. Panels change it only through their
+//! own widgets' values and the [`Command`]s they emit; `command.rs` applies those in one place.
+//! This module imports no panel.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
+use std::sync::mpsc::Receiver;
+
+use ndarray::Array2;
+
+use super::capture::{GlobalCapture, Source};
+use super::settings::Settings;
+use keystroke_core::auth::Verifier;
+use keystroke_core::capture::{Recorder, Sample};
+use keystroke_core::detect::{self, DetectorKind};
+use keystroke_core::eval::{Attempt, DetectorResult, RocPoint};
+use keystroke_core::features::Features;
+use keystroke_core::store::{CommitStamp, Metadata, Store, StoreError, UserId};
+use keystroke_server::ServerHandle;
+
+/// Something a panel asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Select (or create, on its first sample) this user.
+    SelectUser(UserId),
+    /// Select the user typed into the User field.
+    SelectTyped,
+    /// Store pending sample `n`.
+    Accept(usize),
+    /// Drop pending sample `n`.
+    Discard(usize),
+    /// Train the selected user's model (on a worker thread).
+    Train,
+    /// The live-test switch changed: a half-typed attempt is dropped.
+    LiveTestToggled,
+    /// Start the embedded server.
+    StartServer,
+    /// Stop the embedded server.
+    StopServer,
+    /// Open a session file (the typed path, or a file dialog) into the pending samples.
+    OpenSession,
+    /// Save the selected user's samples as a session file.
+    SaveSession,
+    /// Export the selected user's features as CSV.
+    ExportFeatures,
+    /// Start the evaluation chosen on the Evaluate tab.
+    Evaluate,
+    /// Save the settings (a choice in them changed).
+    SaveSettings,
+}
+
+/// How the workbench starts.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Settings to start from.
+    pub settings: Settings,
+    /// Where to save them (`None`: not saved).
+    pub settings_path: Option<PathBuf>,
+    /// Try rdev's global listener (otherwise window events only).
+    pub global_capture: bool,
+    /// Arm capture at once.
+    pub arm: bool,
+    /// Tab to open on.
+    pub tab: Option<Tab>,
+    /// Start in live-test mode.
+    pub live_test: bool,
+    /// Start the embedded server at once.
+    pub serve: bool,
+}
+
+/// The tabs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tab {
+    /// Users and samples.
+    Enrol,
+    /// Timing plots.
+    Timings,
+    /// Training and live tests.
+    Test,
+    /// The embedded server.
+    Server,
+    /// Sessions and exports.
+    Files,
+    /// Benchmark evaluation.
+    Evaluate,
+}
+
+impl std::str::FromStr for Tab {
+    type Err = String;
+    fn from_str(name: &str) -> Result<Tab, String> {
+        Tab::ALL
+            .into_iter()
+            .find(|t| t.id() == name)
+            .ok_or_else(|| {
+                format!("unknown tab {name:?}: enrol, timings, test, evaluate, server or files")
+            })
+    }
+}
+
+impl Tab {
+    pub(super) const ALL: [Tab; 6] = [
+        Tab::Enrol,
+        Tab::Timings,
+        Tab::Test,
+        Tab::Evaluate,
+        Tab::Server,
+        Tab::Files,
+    ];
+
+    pub(super) fn id(self) -> &'static str {
+        match self {
+            Tab::Enrol => "enrol",
+            Tab::Timings => "timings",
+            Tab::Test => "test",
+            Tab::Server => "server",
+            Tab::Files => "files",
+            Tab::Evaluate => "evaluate",
+        }
+    }
+
+    pub(super) fn label(self) -> &'static str {
+        match self {
+            Tab::Enrol => "Enrol",
+            Tab::Timings => "Timings",
+            Tab::Test => "Train & test",
+            Tab::Server => "Server",
+            Tab::Files => "Files",
+            Tab::Evaluate => "Evaluate",
+        }
+    }
+}
+
+/// A completed sample waiting for the operator.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    /// The sample.
+    pub sample: Sample,
+    /// Its features.
+    pub features: Features,
+    /// How it was captured ([`Source::tag`]; `file` for an opened session).
+    pub capture: &'static str,
+}
+
+/// What the store holds for the selected user, reloaded when it changes.
+#[derive(Debug, Clone)]
+pub struct UserView {
+    /// The user's commit stamp it was read at (`None`: unknown, reloaded every frame).
+    pub stamp: Option<CommitStamp>,
+    /// Metadata (`None`: no samples yet).
+    pub metadata: Option<Metadata>,
+    /// Feature rows.
+    pub features: Array2<f64>,
+}
+
+/// The desktop workbench.
+pub struct Workbench {
+    pub(super) settings: Settings,
+    pub(super) settings_path: Option<PathBuf>,
+    pub(super) store: Arc<Store>,
+    /// Judges live-test attempts exactly as the server's /predict does (lockout persisted in
+    /// the store, replay rejection); rebuilt when the throttling switch changes.
+    pub(super) verifier: Verifier,
+    pub(super) tab: Tab,
+    pub(super) source: Source,
+    pub(super) global: Option<GlobalCapture>,
+    pub(super) armed: bool,
+    pub(super) recorder: Recorder,
+    pub(super) user_input: String,
+    pub(super) user: Option<UserId>,
+    pub(super) view: Option<UserView>,
+    pub(super) pending: Vec<Pending>,
+    pub(super) message: String,
+    pub(super) live_test: bool,
+    pub(super) attempts: Vec<Attempt>,
+    /// Lock a user out after repeated failed attempts, as the server does. Off only for demos
+    /// (an imposter trying again and again), never remembered between runs.
+    pub(super) throttling: bool,
+    /// Whether the running server was started with throttling.
+    pub(super) server_throttling: bool,
+    pub(super) training: Option<Receiver<Result<Metadata, StoreError>>>,
+    pub(super) server: Option<ServerHandle>,
+    pub(super) plot: PlotState,
+    pub(super) files: FilesState,
+    pub(super) eval: EvalState,
+    /// What the panels asked for this frame, applied after they are drawn.
+    pub(super) commands: Vec<Command>,
+}
+
+/// The Timings tab's plot options.
+#[derive(Debug, Clone, Default)]
+pub struct PlotState {
+    /// Which timing.
+    pub kind: Kind,
+    /// log10(ms) instead of ms.
+    pub log_scale: bool,
+    /// The sample shown over the band (`None`: the latest).
+    pub sample: Option<usize>,
+    /// Draw every sample too, faintly.
+    pub all_samples: bool,
+}
+
+/// Which timing is plotted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Kind {
+    /// Key hold.
+    #[default]
+    Hold,
+    /// Down to next down.
+    DownDown,
+    /// Up to next down.
+    UpDown,
+}
+
+/// The Files tab's typed path.
+#[derive(Debug, Clone, Default)]
+pub struct FilesState {
+    /// Path for the next open, save or export.
+    pub path: String,
+}
+
+/// The Evaluate tab's state.
+pub struct EvalState {
+    /// Evaluate the store's users instead of the benchmark.
+    pub on_store: bool,
+    /// Detector evaluated.
+    pub detector: DetectorKind,
+    /// Benchmark training samples per subject (1–200).
+    pub train_samples: usize,
+    /// Draw DET (miss against false alarm) instead of ROC.
+    pub det: bool,
+    pub(super) job: Option<EvalJob>,
+    /// The last finished evaluation, or why it failed.
+    pub outcome: Option<Result<EvalOutcome, String>>,
+}
+
+impl Default for EvalState {
+    fn default() -> Self {
+        EvalState {
+            on_store: false,
+            detector: DetectorKind::of::<detect::ManhattanScaled>(),
+            train_samples: 200,
+            det: false,
+            job: None,
+            outcome: None,
+        }
+    }
+}
+
+/// A running evaluation.
+pub(super) struct EvalJob {
+    pub(super) done: Arc<AtomicUsize>,
+    pub(super) total: Arc<AtomicUsize>,
+    pub(super) result: Receiver<Result<EvalOutcome, String>>,
+}
+
+/// A finished evaluation.
+#[derive(Debug, Clone)]
+pub struct EvalOutcome {
+    /// What was evaluated.
+    pub title: String,
+    /// The summary and per-subject rates.
+    pub result: DetectorResult,
+    /// Each subject's operating points.
+    pub curves: Vec<(String, Vec<RocPoint>)>,
+}
