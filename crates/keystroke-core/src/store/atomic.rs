@@ -125,11 +125,17 @@ pub fn temp_target(temp: &str) -> Option<&str> {
     parts.next()
 }
 
-/// Removes the temporary file or folder `dir/name`.
+/// Removes the temporary file or folder `dir/name`; one already gone (its writer installed it
+/// between a listing and this call) is not an error.
 pub fn remove_temp(dir: &Path, name: &str) -> io::Result<()> {
     let path = dir.join(name);
+    let metadata = match fs::symlink_metadata(&path) {
+        Ok(metadata) => metadata,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
     // A folder is what an interrupted user deletion left.
-    let result = if fs::symlink_metadata(&path)?.is_dir() {
+    let result = if metadata.is_dir() {
         fs::remove_dir_all(&path)
     } else {
         fs::remove_file(&path)
@@ -186,5 +192,11 @@ mod tests {
         assert_eq!(temp_names(dir.path()).unwrap(), [".tmp-a.json-1-2"]);
         remove_temp(dir.path(), ".tmp-a.json-1-2").unwrap();
         assert!(temp_names(dir.path()).unwrap().is_empty());
+    }
+
+    #[test]
+    fn removing_a_temporary_file_already_gone_is_not_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        remove_temp(dir.path(), ".tmp-alice_metadata.json-1-1").unwrap();
     }
 }
