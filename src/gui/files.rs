@@ -1,7 +1,7 @@
 //! The Files tab: sessions as JSON in the API's event format (open, save) and features as CSV,
 //! through file dialogs or a typed path (dialogs need a desktop portal, which may be absent).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::command::Status;
 use super::state::{Command, Pending, Workbench};
@@ -60,48 +60,53 @@ impl Workbench {
     }
 
     pub(super) fn open_session_file(&mut self) -> Status {
-        let opened = self
-            .chosen_path(|| {
-                rfd::FileDialog::new()
-                    .add_filter("session", &["json"])
-                    .pick_file()
-            })
-            .and_then(|path| {
-                let n = self.open_session(&path)?;
-                Ok(format!(
-                    "{n} samples from {} are pending: accept them on Enrol",
-                    path.display()
-                ))
-            });
-        Some(opened.unwrap_or_else(|e| e))
+        let dialog = || {
+            rfd::FileDialog::new()
+                .add_filter("session", &["json"])
+                .pick_file()
+        };
+        self.file_action(dialog, |workbench, path| {
+            let n = workbench.open_session(path)?;
+            Ok(format!(
+                "{n} samples from {} are pending: accept them on Enrol",
+                path.display()
+            ))
+        })
     }
 
     pub(super) fn save_session_file(&mut self) -> Status {
-        let saved = self
-            .chosen_path(|| {
-                rfd::FileDialog::new()
-                    .set_file_name("session.json")
-                    .save_file()
-            })
-            .and_then(|path| {
-                let n = self.save_session(&path)?;
-                Ok(format!("{n} samples saved to {}", path.display()))
-            });
-        Some(saved.unwrap_or_else(|e| e))
+        let dialog = || {
+            rfd::FileDialog::new()
+                .set_file_name("session.json")
+                .save_file()
+        };
+        self.file_action(dialog, |workbench, path| {
+            let n = workbench.save_session(path)?;
+            Ok(format!("{n} samples saved to {}", path.display()))
+        })
     }
 
     pub(super) fn export_features_file(&mut self) -> Status {
-        let written = self
-            .chosen_path(|| {
-                rfd::FileDialog::new()
-                    .set_file_name("features.csv")
-                    .save_file()
-            })
-            .and_then(|path| {
-                let n = self.export_features(&path)?;
-                Ok(format!("{n} rows written to {}", path.display()))
-            });
-        Some(written.unwrap_or_else(|e| e))
+        let dialog = || {
+            rfd::FileDialog::new()
+                .set_file_name("features.csv")
+                .save_file()
+        };
+        self.file_action(dialog, |workbench, path| {
+            let n = workbench.export_features(path)?;
+            Ok(format!("{n} rows written to {}", path.display()))
+        })
+    }
+
+    /// Runs `act` on the typed path or the one picked in `dialog`; the status says what it did
+    /// or why not.
+    fn file_action(
+        &mut self,
+        dialog: impl FnOnce() -> Option<PathBuf>,
+        act: impl FnOnce(&mut Workbench, &Path) -> Result<String, String>,
+    ) -> Status {
+        let done = self.chosen_path(dialog).and_then(|path| act(self, &path));
+        Some(done.unwrap_or_else(|e| e))
     }
 
     pub(super) fn files_tab(&mut self, ui: &mut egui::Ui) {

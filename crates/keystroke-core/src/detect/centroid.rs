@@ -43,27 +43,6 @@ pub struct ManhattanScaledModel {
     mean_abs_dev: Vec<f64>,
 }
 
-impl EuclideanModel {
-    /// Approximate heap size, in bytes.
-    fn heap_bytes(&self) -> usize {
-        super::vec_bytes(&self.mean)
-    }
-}
-
-impl ManhattanModel {
-    /// Approximate heap size, in bytes.
-    fn heap_bytes(&self) -> usize {
-        super::vec_bytes(&self.mean)
-    }
-}
-
-impl ManhattanScaledModel {
-    /// Approximate heap size, in bytes.
-    fn heap_bytes(&self) -> usize {
-        super::vec_bytes(&self.mean) + super::vec_bytes(&self.mean_abs_dev)
-    }
-}
-
 impl Detector for Euclidean {
     type Model = EuclideanModel;
     fn fit(&self, train: ArrayView2<f64>) -> Result<EuclideanModel, FitError> {
@@ -151,38 +130,20 @@ pub(crate) fn spread_floor(spreads: &[f64]) -> f64 {
         .map_or(1.0, |a| a * 0.01)
 }
 
-impl EuclideanModel {
-    fn validate(&self) -> Result<(), String> {
-        check_loaded_vec("mean", &self.mean, self.mean.len())
-    }
-}
-
-impl ManhattanModel {
-    fn validate(&self) -> Result<(), String> {
-        check_loaded_vec("mean", &self.mean, self.mean.len())
-    }
-}
-
-impl ManhattanScaledModel {
-    fn validate(&self) -> Result<(), String> {
-        let n = self.mean.len();
-        check_loaded_vec("mean", &self.mean, n)?;
-        check_loaded_vec("mean_abs_dev", &self.mean_abs_dev, n)?;
-        if self.mean_abs_dev.iter().any(|a| *a <= 0.0) {
-            return Err("mean_abs_dev must be positive".into());
-        }
-        Ok(())
-    }
-}
-
 impl Registered for ManhattanScaled {
     const ID: &'static str = "manhattan-scaled";
     const LABEL: &'static str = "Manhattan (scaled)";
     fn validate(model: &ManhattanScaledModel) -> Result<(), String> {
-        model.validate()
+        let n = model.mean.len();
+        check_loaded_vec("mean", &model.mean, n)?;
+        check_loaded_vec("mean_abs_dev", &model.mean_abs_dev, n)?;
+        if model.mean_abs_dev.iter().any(|a| *a <= 0.0) {
+            return Err("mean_abs_dev must be positive".into());
+        }
+        Ok(())
     }
     fn heap_bytes(model: &ManhattanScaledModel) -> usize {
-        model.heap_bytes()
+        super::vec_bytes(&model.mean) + super::vec_bytes(&model.mean_abs_dev)
     }
 }
 
@@ -190,10 +151,10 @@ impl Registered for Manhattan {
     const ID: &'static str = "manhattan";
     const LABEL: &'static str = "Manhattan";
     fn validate(model: &ManhattanModel) -> Result<(), String> {
-        model.validate()
+        check_loaded_vec("mean", &model.mean, model.mean.len())
     }
     fn heap_bytes(model: &ManhattanModel) -> usize {
-        model.heap_bytes()
+        super::vec_bytes(&model.mean)
     }
 }
 
@@ -201,10 +162,10 @@ impl Registered for Euclidean {
     const ID: &'static str = "euclidean";
     const LABEL: &'static str = "Euclidean";
     fn validate(model: &EuclideanModel) -> Result<(), String> {
-        model.validate()
+        check_loaded_vec("mean", &model.mean, model.mean.len())
     }
     fn heap_bytes(model: &EuclideanModel) -> usize {
-        model.heap_bytes()
+        super::vec_bytes(&model.mean)
     }
 }
 
@@ -255,6 +216,6 @@ mod tests {
             mean: vec![1.0],
             mean_abs_dev: vec![0.0],
         };
-        assert!(m.validate().is_err());
+        assert!(ManhattanScaled::validate(&m).is_err());
     }
 }

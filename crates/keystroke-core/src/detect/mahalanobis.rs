@@ -44,29 +44,6 @@ pub struct NearestNeighborModel {
 }
 
 /// W for the training rows: rows u_k / √λ_k for the eigenvalues kept by `MASS::ginv`'s rule.
-impl MahalanobisModel {
-    /// Approximate heap size, in bytes.
-    fn heap_bytes(&self) -> usize {
-        super::vec_bytes(&self.mean)
-            + self
-                .projection
-                .iter()
-                .map(|r| super::vec_bytes(r))
-                .sum::<usize>()
-    }
-}
-
-impl NearestNeighborModel {
-    /// Approximate heap size, in bytes.
-    fn heap_bytes(&self) -> usize {
-        self.projection
-            .iter()
-            .chain(&self.projected_train)
-            .map(|r| super::vec_bytes(r))
-            .sum()
-    }
-}
-
 fn whitening(train: ArrayView2<f64>, mean: &[f64]) -> Vec<Vec<f64>> {
     let (n, d) = train.dim();
     let centred = DMatrix::from_fn(n, d, |r, c| train[(r, c)] - mean[c]);
@@ -173,25 +150,20 @@ fn check_projection(projection: &[Vec<f64>], d: usize) -> Result<(), String> {
         .try_for_each(|(k, w)| check_loaded_vec(&format!("projection[{k}]"), w, d))
 }
 
-impl MahalanobisModel {
-    fn validate(&self) -> Result<(), String> {
-        check_loaded_vec("mean", &self.mean, self.mean.len())?;
-        check_projection(&self.projection, self.mean.len())
-    }
-}
-
-impl NearestNeighborModel {
-    fn validate(&self) -> Result<(), String> {
-        if self.n_features == 0 {
+impl Registered for NearestNeighbor {
+    const ID: &'static str = "nn-mahalanobis";
+    const LABEL: &'static str = "Nearest neighbour (Mahalanobis)";
+    fn validate(model: &NearestNeighborModel) -> Result<(), String> {
+        if model.n_features == 0 {
             return Err("n_features must be at least 1".into());
         }
-        check_projection(&self.projection, self.n_features)?;
-        if self.projected_train.is_empty() {
+        check_projection(&model.projection, model.n_features)?;
+        if model.projected_train.is_empty() {
             return Err("projected_train is empty".into());
         }
         // Rows are empty when every training row was the same (nothing to project onto).
-        let k = self.projection.len();
-        match self
+        let k = model.projection.len();
+        match model
             .projected_train
             .iter()
             .position(|p| p.len() != k || p.iter().any(|v| !v.is_finite()))
@@ -200,16 +172,13 @@ impl NearestNeighborModel {
             None => Ok(()),
         }
     }
-}
-
-impl Registered for NearestNeighbor {
-    const ID: &'static str = "nn-mahalanobis";
-    const LABEL: &'static str = "Nearest neighbour (Mahalanobis)";
-    fn validate(model: &NearestNeighborModel) -> Result<(), String> {
-        model.validate()
-    }
     fn heap_bytes(model: &NearestNeighborModel) -> usize {
-        model.heap_bytes()
+        model
+            .projection
+            .iter()
+            .chain(&model.projected_train)
+            .map(|r| super::vec_bytes(r))
+            .sum()
     }
 }
 
@@ -217,10 +186,16 @@ impl Registered for Mahalanobis {
     const ID: &'static str = "mahalanobis";
     const LABEL: &'static str = "Mahalanobis";
     fn validate(model: &MahalanobisModel) -> Result<(), String> {
-        model.validate()
+        check_loaded_vec("mean", &model.mean, model.mean.len())?;
+        check_projection(&model.projection, model.mean.len())
     }
     fn heap_bytes(model: &MahalanobisModel) -> usize {
-        model.heap_bytes()
+        super::vec_bytes(&model.mean)
+            + model
+                .projection
+                .iter()
+                .map(|r| super::vec_bytes(r))
+                .sum::<usize>()
     }
 }
 

@@ -25,13 +25,6 @@ pub struct OutlierCountModel {
     sd: Vec<f64>,
 }
 
-impl OutlierCountModel {
-    /// Approximate heap size, in bytes.
-    fn heap_bytes(&self) -> usize {
-        super::vec_bytes(&self.mean) + super::vec_bytes(&self.sd)
-    }
-}
-
 impl Detector for OutlierCount {
     type Model = OutlierCountModel;
     fn fit(&self, train: ArrayView2<f64>) -> Result<OutlierCountModel, FitError> {
@@ -73,26 +66,20 @@ impl Scorer for OutlierCountModel {
     }
 }
 
-impl OutlierCountModel {
-    fn validate(&self) -> Result<(), String> {
-        let n = self.mean.len();
-        check_loaded_vec("mean", &self.mean, n)?;
-        check_loaded_vec("sd", &self.sd, n)?;
-        if self.sd.iter().any(|s| *s < 0.0) {
-            return Err("sd must not be negative".into());
-        }
-        Ok(())
-    }
-}
-
 impl Registered for OutlierCount {
     const ID: &'static str = "outlier-count";
     const LABEL: &'static str = "Outlier count (z-score)";
     fn validate(model: &OutlierCountModel) -> Result<(), String> {
-        model.validate()
+        let n = model.mean.len();
+        check_loaded_vec("mean", &model.mean, n)?;
+        check_loaded_vec("sd", &model.sd, n)?;
+        if model.sd.iter().any(|s| *s < 0.0) {
+            return Err("sd must not be negative".into());
+        }
+        Ok(())
     }
     fn heap_bytes(model: &OutlierCountModel) -> usize {
-        model.heap_bytes()
+        super::vec_bytes(&model.mean) + super::vec_bytes(&model.sd)
     }
 }
 

@@ -90,31 +90,20 @@ impl Scorer for TempoTolerantModel {
     }
 }
 
-impl TempoTolerantModel {
-    /// Approximate heap size, in bytes.
-    fn heap_bytes(&self) -> usize {
-        super::vec_bytes(&self.centre) + super::vec_bytes(&self.spread)
-    }
-
-    fn validate(&self) -> Result<(), String> {
-        let n = self.centre.len();
-        check_loaded_vec("centre", &self.centre, n)?;
-        check_loaded_vec("spread", &self.spread, n)?;
-        if self.spread.iter().any(|s| *s <= 0.0) {
-            return Err("spread must be positive".into());
-        }
-        Ok(())
-    }
-}
-
 impl Registered for TempoTolerant {
     const ID: &'static str = "tempo-tolerant";
     const LABEL: &'static str = "Tempo-tolerant Manhattan";
     fn validate(model: &TempoTolerantModel) -> Result<(), String> {
-        model.validate()
+        let n = model.centre.len();
+        check_loaded_vec("centre", &model.centre, n)?;
+        check_loaded_vec("spread", &model.spread, n)?;
+        if model.spread.iter().any(|s| *s <= 0.0) {
+            return Err("spread must be positive".into());
+        }
+        Ok(())
     }
     fn heap_bytes(model: &TempoTolerantModel) -> usize {
-        model.heap_bytes()
+        super::vec_bytes(&model.centre) + super::vec_bytes(&model.spread)
     }
 }
 
