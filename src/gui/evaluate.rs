@@ -180,7 +180,7 @@ fn evaluate(
 ) -> Result<EvalOutcome, String> {
     let (data, protocol, title) = if on_store {
         let user = user.ok_or("choose a user whose phrase to evaluate")?;
-        let (data, protocol) = store_dataset(store, &user)?;
+        let (data, protocol) = store_dataset(store, &user).map_err(|e| e.to_string())?;
         let title = format!(
             "{} store users, {} training samples each",
             data.subjects.len(),

@@ -15,4 +15,4 @@ pub use live::{Attempt, Label, SessionRates, histogram};
 pub use protocol::{
     DetectorResult, EvalError, Evaluation, Protocol, SubjectResult, SubjectScores, UpdatePhase,
 };
-pub use store_data::{MIN_STORE_SAMPLES, store_dataset};
+pub use store_data::{MIN_STORE_SAMPLES, StoreDataError, store_dataset};

@@ -2,46 +2,68 @@
 //! as a given one, each a subject whose impostors are the others.
 
 use ndarray::s;
+use thiserror::Error;
 
 use super::{Dataset, Protocol, Subject};
 use crate::features::feature_names;
-use crate::store::{Store, UserId};
+use crate::store::{Store, StoreError, UserId};
 
 /// Fewest samples a user needs to take part (train, genuine test, impostor rows).
 pub const MIN_STORE_SAMPLES: usize = 4;
+
+/// Why the store's users cannot be evaluated.
+#[derive(Debug, Error)]
+pub enum StoreDataError {
+    /// The user whose phrase was asked for has none.
+    #[error("{0} has no samples")]
+    NoSamples(UserId),
+    /// Fewer than two users typed the phrase often enough.
+    #[error(
+        "{found} user(s) typed {user}'s phrase with at least {MIN_STORE_SAMPLES} samples; \
+         an evaluation needs 2 or more"
+    )]
+    TooFewUsers {
+        /// The user whose phrase it is.
+        user: UserId,
+        /// Users found.
+        found: usize,
+    },
+    /// The store could not be read.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
 
 /// The store's users with `phrase_of`'s phrase and at least [`MIN_STORE_SAMPLES`] samples, cut
 /// to the same number of rows, with a protocol that trains on the first half of each user's
 /// samples, tests the rest as genuine and takes up to 5 first rows of every other user as
 /// impostors.
-pub fn store_dataset(store: &Store, phrase_of: &UserId) -> Result<(Dataset, Protocol), String> {
+pub fn store_dataset(
+    store: &Store,
+    phrase_of: &UserId,
+) -> Result<(Dataset, Protocol), StoreDataError> {
     let phrase = store
-        .metadata(phrase_of)
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("{phrase_of} has no samples"))?
+        .metadata(phrase_of)?
+        .ok_or_else(|| StoreDataError::NoSamples(phrase_of.clone()))?
         .key_sequence;
     let mut subjects = Vec::new();
-    for user in store.users().map_err(|e| e.to_string())? {
+    for user in store.users()? {
         let Ok(Some(metadata)) = store.metadata(&user) else {
             continue;
         };
         if metadata.key_sequence != phrase || metadata.samples < MIN_STORE_SAMPLES {
             continue;
         }
-        let samples_ms = store
-            .features(&user, &metadata)
-            .map_err(|e| e.to_string())?;
+        let samples_ms = store.features(&user, &metadata)?;
         subjects.push(Subject {
             id: user.to_string(),
             samples_ms,
         });
     }
     if subjects.len() < 2 {
-        return Err(format!(
-            "{} user(s) typed {phrase_of}'s phrase with at least {MIN_STORE_SAMPLES} samples; \
-             an evaluation needs 2 or more",
-            subjects.len()
-        ));
+        return Err(StoreDataError::TooFewUsers {
+            user: phrase_of.clone(),
+            found: subjects.len(),
+        });
     }
     let rows = subjects
         .iter()

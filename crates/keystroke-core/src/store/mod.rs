@@ -43,6 +43,7 @@ use parse::corrupt;
 pub use records::{
     METADATA_FORMAT, MODEL_FORMAT, Metadata, ModelFile, THROTTLE_FORMAT, ThrottleState,
 };
+pub use space::Unwritable;
 pub use stamp::CommitStamp;
 pub use throttle_log::{COMPACT_BYTES, THROTTLE_LOG};
 pub use time::{LocalTime, format_time};
@@ -239,7 +240,7 @@ impl Store {
 
     /// Whether the store can take writes now: `Err` says why not (its file system is
     /// read-only or has no space left). A cheap check that writes nothing.
-    pub fn writable(&self) -> Result<(), String> {
+    pub fn writable(&self) -> Result<(), Unwritable> {
         space::writable(&self.dir)
     }
 

@@ -4,6 +4,22 @@
 use std::io;
 use std::path::Path;
 
+use thiserror::Error;
+
+/// Why the store cannot take writes now.
+#[derive(Debug, Error)]
+pub enum Unwritable {
+    /// Its file system could not be asked.
+    #[error("the store's file system cannot be inspected: {0}")]
+    Uninspectable(io::Error),
+    /// Mounted read-only.
+    #[error("the model store's file system is read-only")]
+    ReadOnly,
+    /// No space left for an unprivileged writer.
+    #[error("the model store's file system is full")]
+    Full,
+}
+
 /// Bytes available to this (unprivileged) process on the file system holding `dir`; `None`
 /// where the platform cannot tell.
 pub fn available_bytes(dir: &Path) -> io::Result<Option<u64>> {
@@ -21,16 +37,15 @@ pub fn available_bytes(dir: &Path) -> io::Result<Option<u64>> {
 
 /// `Err` with the reason when the file system holding `dir` is mounted read-only or has no
 /// space left for an unprivileged writer.
-pub fn writable(dir: &Path) -> Result<(), String> {
+pub fn writable(dir: &Path) -> Result<(), Unwritable> {
     #[cfg(unix)]
     {
-        let stats = rustix::fs::statvfs(dir)
-            .map_err(|e| format!("the store's file system cannot be inspected: {e}"))?;
+        let stats = rustix::fs::statvfs(dir).map_err(|e| Unwritable::Uninspectable(e.into()))?;
         if stats.f_flag.contains(rustix::fs::StatVfsMountFlags::RDONLY) {
-            return Err("the model store's file system is read-only".into());
+            return Err(Unwritable::ReadOnly);
         }
         if stats.f_bavail == 0 {
-            return Err("the model store's file system is full".into());
+            return Err(Unwritable::Full);
         }
         Ok(())
     }
@@ -54,12 +69,13 @@ mod tests {
     #[test]
     fn a_temporary_folder_is_writable() {
         let dir = tempfile::tempdir().unwrap();
-        assert_eq!(writable(dir.path()), Ok(()));
+        assert!(writable(dir.path()).is_ok());
     }
 
     #[test]
     fn a_missing_folder_is_reported() {
         let err = writable(Path::new("/nonexistent/keystroke-workbench")).unwrap_err();
-        assert!(err.contains("cannot be inspected"), "{err}");
+        assert!(matches!(err, Unwritable::Uninspectable(_)), "{err}");
+        assert!(err.to_string().contains("cannot be inspected"), "{err}");
     }
 }

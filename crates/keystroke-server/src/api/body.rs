@@ -1,35 +1,53 @@
 //! Decoding the body of /train and /predict: `{"user_id": …, "keystroke_data": [events]}`.
 
 use serde_json::Value;
+use thiserror::Error;
 
-use keystroke_core::capture::{KeyEvent, Sample, json_type};
-use keystroke_core::store::UserId;
+use keystroke_core::capture::{EventError, KeyEvent, Sample, SampleError, json_type};
+use keystroke_core::store::{UserId, UserIdError};
 
-/// The user and the sample a request body carries, or a message saying what to fix.
-pub fn decode_sample(body: &[u8]) -> Result<(UserId, Sample), String> {
-    let value: Value =
-        serde_json::from_slice(body).map_err(|e| format!("request body is not valid JSON: {e}"))?;
+/// What is wrong with a request body; the text says what to fix (the 400 message).
+#[derive(Debug, Error)]
+pub enum BodyError {
+    /// Not JSON.
+    #[error("request body is not valid JSON: {0}")]
+    NotJson(serde_json::Error),
+    /// JSON, but not an object.
+    #[error("request body must be a JSON object, got {0}")]
+    NotObject(&'static str),
+    /// A required field is absent.
+    #[error("\"{0}\" is missing")]
+    Missing(&'static str),
+    /// `user_id` is not a string.
+    #[error("\"user_id\" must be a string, got {0}")]
+    UserIdNotString(&'static str),
+    /// `user_id` is not a valid id.
+    #[error(transparent)]
+    UserId(#[from] UserIdError),
+    /// An event is malformed.
+    #[error(transparent)]
+    Event(#[from] EventError),
+    /// The events do not pair into a sample.
+    #[error(transparent)]
+    Sample(#[from] SampleError),
+}
+
+/// The user and the sample a request body carries, or what to fix.
+pub fn decode_sample(body: &[u8]) -> Result<(UserId, Sample), BodyError> {
+    let value: Value = serde_json::from_slice(body).map_err(BodyError::NotJson)?;
     let Value::Object(object) = value else {
-        return Err(format!(
-            "request body must be a JSON object, got {}",
-            json_type(&value)
-        ));
+        return Err(BodyError::NotObject(json_type(&value)));
     };
     let user = match object.get("user_id") {
-        None => return Err("\"user_id\" is missing".into()),
-        Some(Value::String(id)) => UserId::parse(id).map_err(|e| e.to_string())?,
-        Some(other) => {
-            return Err(format!(
-                "\"user_id\" must be a string, got {}",
-                json_type(other)
-            ));
-        }
+        None => return Err(BodyError::Missing("user_id")),
+        Some(Value::String(id)) => UserId::parse(id)?,
+        Some(other) => return Err(BodyError::UserIdNotString(json_type(other))),
     };
     let data = object
         .get("keystroke_data")
-        .ok_or("\"keystroke_data\" is missing")?;
-    let events = KeyEvent::list_from_json(data).map_err(|e| e.to_string())?;
-    let sample = Sample::from_events(events).map_err(|e| e.to_string())?;
+        .ok_or(BodyError::Missing("keystroke_data"))?;
+    let events = KeyEvent::list_from_json(data)?;
+    let sample = Sample::from_events(events)?;
     Ok((user, sample))
 }
 
@@ -38,7 +56,7 @@ mod tests {
     use super::*;
 
     fn error(body: &str) -> String {
-        decode_sample(body.as_bytes()).unwrap_err()
+        decode_sample(body.as_bytes()).unwrap_err().to_string()
     }
 
     const EVENTS: &str = r#"[{"key":"a","event":"down","timestamp":0},{"key":"a","event":"up","timestamp":90},

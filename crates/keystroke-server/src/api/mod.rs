@@ -223,7 +223,7 @@ impl Api {
         let trouble = self
             .verifier
             .failing()
-            .or_else(|| self.store.writable().err())
+            .or_else(|| self.store.writable().err().map(|e| e.to_string()))
             .or_else(|| {
                 let damaged = self.store.throttle_log_readable().err()?;
                 Some(format!(
@@ -262,7 +262,8 @@ impl Api {
     fn train(&self, request: &Request<'_>, now: NaiveDateTime) -> Result<Response, Response> {
         self.same_site(request)?;
         self.authorize(request)?;
-        let (user, sample) = body::decode_sample(request.body).map_err(bad_request)?;
+        let (user, sample) =
+            body::decode_sample(request.body).map_err(|e| bad_request(e.to_string()))?;
         let audit = |outcome: &str| {
             self.audit.record(AuditEvent {
                 at: now,
@@ -313,7 +314,7 @@ impl Api {
         }
         self.same_site(request)?;
         self.authorize(request)?;
-        let user = routes::path_user_id(raw_id).map_err(bad_request)?;
+        let user = routes::path_user_id(raw_id).map_err(|e| bad_request(e.to_string()))?;
         let deleted = self
             .store
             .with_user(&user, |w| {
@@ -339,7 +340,8 @@ impl Api {
 
     fn predict(&self, request: &Request<'_>, now: NaiveDateTime) -> Result<Response, Response> {
         self.same_site(request)?;
-        let (user, sample) = body::decode_sample(request.body).map_err(bad_request)?;
+        let (user, sample) =
+            body::decode_sample(request.body).map_err(|e| bad_request(e.to_string()))?;
         let verdict = self
             .verifier
             .verify(&user, &sample, now)
@@ -370,7 +372,7 @@ impl Api {
     }
 
     fn info(&self, raw_id: &str) -> Result<Response, Response> {
-        let user = routes::path_user_id(raw_id).map_err(bad_request)?;
+        let user = routes::path_user_id(raw_id).map_err(|e| bad_request(e.to_string()))?;
         let lookup = self
             .verifier
             .models()

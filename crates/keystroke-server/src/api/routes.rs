@@ -62,11 +62,22 @@ impl Route {
 
 /// The user id of a `/user/{user_id}/info` path: percent-decoded (`+` stays `+`), then
 /// validated like an id in a body.
-pub fn path_user_id(raw: &str) -> Result<UserId, String> {
+pub fn path_user_id(raw: &str) -> Result<UserId, PathIdError> {
     let decoded = percent_decode_str(raw)
         .decode_utf8()
-        .map_err(|_| "user_id in the path is not UTF-8 once percent-decoded".to_string())?;
-    UserId::parse(&decoded).map_err(|e| e.to_string())
+        .map_err(|_| PathIdError::NotUtf8)?;
+    Ok(UserId::parse(&decoded)?)
+}
+
+/// Why a path's user id was refused (the 400 message).
+#[derive(Debug, thiserror::Error)]
+pub enum PathIdError {
+    /// Not UTF-8 once percent-decoded.
+    #[error("user_id in the path is not UTF-8 once percent-decoded")]
+    NotUtf8,
+    /// Not a valid id.
+    #[error(transparent)]
+    Invalid(#[from] keystroke_core::store::UserIdError),
 }
 
 #[cfg(test)]
