@@ -6,11 +6,11 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use keystroke_workbench::detect::DetectorKind;
-use keystroke_workbench::eval::{Evaluation, Protocol, load_cmu, locate_cmu};
+use keystroke_workbench::eval::{CMU, Evaluation, Protocol};
 use keystroke_workbench::workers::{default_threads, parallel_map};
 
 fn cmu_eval(c: &mut Criterion) {
-    let data = load_cmu(&locate_cmu(None).expect("bundled CMU data")).expect("CMU data parses");
+    let data = CMU.load().expect("the bundled CMU data loads");
     let mut group = c.benchmark_group("cmu_eval");
     group.sample_size(20);
     for &kind in DetectorKind::ALL {

@@ -87,9 +87,154 @@ fn missing_benchmark_file_is_a_clear_error() {
     assert!(!out.status.success());
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(
-        err.contains("cannot read CMU benchmark /nonexistent/data.csv"),
+        err.contains("cannot read data set /nonexistent/data.csv"),
         "{err}"
     );
+}
+
+fn json_of(args: &[&str]) -> serde_json::Value {
+    let out = workbench(args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn eval_on_a_bundled_set_marks_the_default_detector() {
+    let report = json_of(&[
+        "eval",
+        "--set",
+        "meu-mobile",
+        "--train-samples",
+        "5",
+        "--json",
+    ]);
+    assert_eq!(report["dataset"], "meu-mobile");
+    assert_eq!(report["subjects"], 56);
+    assert_eq!(report["train_samples"], 5);
+    assert_eq!(report["split"]["reps"]["genuine_from"], 25);
+    let detectors = report["detectors"].as_array().unwrap();
+    let defaults: Vec<&serde_json::Value> =
+        detectors.iter().filter(|d| d["default"] == true).collect();
+    assert_eq!(defaults.len(), 1, "{detectors:?}");
+    assert_eq!(
+        defaults[0]["name"],
+        keystroke_workbench::detect::DEFAULT_DETECTOR.id()
+    );
+    let unknown = workbench(&["eval", "--set", "dsn"]);
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("cmu, meu-mobile, keypad"));
+}
+
+/// The keypad set's raw events, converted by `eval` through the product's sample path, rate
+/// the detectors as its independently converted CMU-layout file does.
+#[test]
+fn eval_on_raw_events_matches_the_converted_file() {
+    let raw = json_of(&[
+        "eval",
+        "--raw-events",
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/sample_sessions/keypad/keypad_raw_events.csv"
+        ),
+        "--subject-column",
+        "user",
+        "--repetition-column",
+        "session",
+        "--key-column",
+        "keyname",
+        "--down-column",
+        "timepress",
+        "--up-column",
+        "timerelease",
+        "--train-samples",
+        "5",
+        "--genuine-from",
+        "11",
+        "--detector",
+        "manhattan-scaled",
+        "--json",
+    ]);
+    let csv = json_of(&[
+        "eval",
+        "--set",
+        "keypad",
+        "--train-samples",
+        "5",
+        "--detector",
+        "manhattan-scaled",
+        "--json",
+    ]);
+    assert_eq!(raw["subjects"], 30);
+    assert_eq!(raw["skipped"].as_array().unwrap().len(), 0);
+    let eer = |r: &serde_json::Value| r["detectors"][0]["eer_mean"].as_f64().unwrap();
+    assert!(
+        (eer(&raw) - eer(&csv)).abs() < 0.002,
+        "{} vs {}",
+        eer(&raw),
+        eer(&csv)
+    );
+}
+
+#[test]
+fn eval_on_any_csv_trains_on_half_and_names_bad_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tiny.csv");
+    let mut text = String::from("subject,sessionIndex,rep,H.a,DD.a.b,UD.a.b,H.b\n");
+    for (s, base) in [("p1", 0.10), ("p2", 0.20), ("p3", 0.30)] {
+        for rep in 1..=8 {
+            let v = base + 0.001 * f64::from(rep);
+            text.push_str(&format!("{s},1,{rep},{v},{},{},{v}\n", 2.0 * v, v));
+        }
+    }
+    std::fs::write(&path, text).unwrap();
+    let report = json_of(&[
+        "eval",
+        "--data",
+        path.to_str().unwrap(),
+        "--detector",
+        "manhattan",
+        "--impostor-reps",
+        "3",
+        "--json",
+    ]);
+    assert_eq!(report["train_samples"], 4);
+    assert_eq!(report["impostor_reps"], 3);
+    assert_eq!(report["detectors"][0]["eer_mean"], 0.0);
+
+    let out = workbench(&["eval", "--raw-events", path.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("line 1: no column \"repetition\""), "{err}");
+}
+
+/// `docs/detectors.md` is what `eval --suite` writes today: no number in it was typed by hand
+/// or left behind by an older detector.
+#[test]
+fn the_detector_report_in_docs_is_current() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_path = dir.path().join("detectors.md");
+    let out = workbench(&["eval", "--suite", "--out", out_path.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary = String::from_utf8_lossy(&out.stdout);
+    assert!(summary.contains("3 data sets"), "{summary}");
+    let written = std::fs::read_to_string(&out_path).unwrap();
+    let committed =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/detectors.md")).unwrap();
+    assert!(
+        written == committed,
+        "docs/detectors.md is stale: rerun `cargo run --release -- eval --suite`"
+    );
+    for set in ["`cmu`", "`meu-mobile`", "`keypad`"] {
+        assert!(written.contains(set), "{set} missing");
+    }
 }
 
 #[test]

@@ -4,12 +4,10 @@ use keystroke_workbench::detect::{
     DetectorKind, DetectorParams, Euclidean, IsolationForestParams, Mahalanobis, Manhattan,
     ManhattanScaled, NearestNeighbor, OutlierCount, TempoTolerant,
 };
-use keystroke_workbench::eval::{
-    Dataset, DetectorResult, Evaluation, Protocol, load_cmu, locate_cmu,
-};
+use keystroke_workbench::eval::{CMU, Dataset, DetectorResult, Evaluation, Protocol};
 
 fn cmu() -> Dataset {
-    load_cmu(&locate_cmu(None).expect("bundled CMU benchmark")).expect("CMU benchmark parses")
+    CMU.load().expect("the bundled CMU benchmark loads")
 }
 
 fn evaluate(data: &Dataset, params: DetectorParams, seeds: &[u64]) -> DetectorResult {

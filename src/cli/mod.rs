@@ -11,7 +11,7 @@ mod workbench;
 
 use clap::{Parser, Subcommand};
 
-pub use eval::{EvalArgs, EvalReport};
+pub use eval::{DataArgs, EvalArgs, EvalReport, TimeUnit};
 pub use serve::{ServeArgs, ServeSettings};
 pub use sessions::{CmuSessionsArgs, ExportArgs, ImportArgs, StoreArgs, TrainArgs};
 pub use store::{CheckArgs, StoreCommand, StoreCommandArgs};
@@ -32,8 +32,9 @@ pub struct Cli {
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Evaluate detectors on the CMU keystroke benchmark (Killourhy & Maxion 2009 protocol).
-    Eval(EvalArgs),
+    /// Evaluate detectors on a bundled data set, any CSV in the CMU layout or a raw event file
+    /// (Killourhy & Maxion 2009 protocol); `--suite` writes docs/detectors.md.
+    Eval(Box<EvalArgs>),
     /// Serve the HTTP API (`/health`, `/train`, `/predict`, `/user/{id}/info`) until Ctrl-C.
     Serve(Box<ServeArgs>),
     /// Store the samples of session files (JSON, the API's event format) in a model store.

@@ -7,7 +7,7 @@ use chrono::Local;
 use clap::Args;
 
 use keystroke_core::detect::DetectorKind;
-use keystroke_core::eval::{load_cmu, locate_cmu};
+use keystroke_core::eval::{CMU, load_csv};
 use keystroke_core::session::SessionFile;
 use keystroke_core::store::{Store, UserId};
 
@@ -162,7 +162,10 @@ pub fn export(args: &ExportArgs, out: &mut dyn std::io::Write) -> anyhow::Result
 
 /// Converts CMU benchmark subjects into session files.
 pub fn cmu_sessions(args: &CmuSessionsArgs, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
-    let data = load_cmu(&locate_cmu(args.cmu.as_deref())?)?;
+    let data = match &args.cmu {
+        Some(path) => load_csv(path)?,
+        None => CMU.load()?,
+    };
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
     for subject in &args.subjects {

@@ -11,9 +11,7 @@ use egui_plot::{Line, Plot};
 use super::command::Status;
 use super::state::{Command, EvalJob, EvalOutcome, Workbench};
 use keystroke_core::detect::DetectorKind;
-use keystroke_core::eval::{
-    Evaluation, Protocol, SubjectResult, load_cmu, locate_cmu, roc_points, store_dataset,
-};
+use keystroke_core::eval::{CMU, Evaluation, Protocol, SubjectResult, roc_points, store_dataset};
 use keystroke_core::store::{Store, UserId};
 
 impl Workbench {
@@ -184,12 +182,11 @@ fn evaluate(
         let title = format!(
             "{} store users, {} training samples each",
             data.subjects.len(),
-            protocol.train.len()
+            protocol.train_samples().unwrap_or(0)
         );
         (data, protocol, title)
     } else {
-        let path = locate_cmu(None).map_err(|e| e.to_string())?;
-        let data = load_cmu(&path).map_err(|e| e.to_string())?;
+        let data = CMU.load().map_err(|e| e.to_string())?;
         let title = format!("CMU benchmark, {train} training samples");
         (data, Protocol::cmu(train), title)
     };

@@ -216,12 +216,12 @@ fn cmu_keys(feature_names: &[String]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::eval::{load_cmu, locate_cmu};
+    use crate::eval::CMU;
     use crate::features::Features;
 
     #[test]
     fn cmu_repetitions_become_events_with_the_same_timings() {
-        let data = load_cmu(&locate_cmu(None).unwrap()).unwrap();
+        let data = CMU.load().unwrap();
         let session = SessionFile::from_cmu(&data, "s002", 0..3).unwrap();
         assert_eq!(session.samples.len(), 3);
         let dir = tempfile::tempdir().unwrap();

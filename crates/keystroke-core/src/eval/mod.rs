@@ -1,18 +1,21 @@
-//! Evaluation of detectors on keystroke benchmarks: the CMU data set, the Killourhy & Maxion
-//! protocol, ROCR-style error rates, and the rates of a live imposter-testing session.
+//! Evaluation of detectors on keystroke data sets: the bundled development sets, any CSV in the
+//! CMU layout or raw per-key event file, the Killourhy & Maxion protocol, ROCR-style error rates, and the rates of a live imposter-testing session.
 
-mod cmu;
+mod bundled;
+mod dataset;
 mod eer;
 mod live;
 mod protocol;
+mod raw_events;
 mod store_data;
 
-pub use cmu::{
-    BUNDLED_CMU_PATH, CMU_FILE_NAME, CmuError, Dataset, Subject, load_cmu, locate_cmu, parse_cmu,
-};
+pub use bundled::{BUNDLED, BundledSet, CMU, IMPOSTOR_REPS};
+pub use dataset::{DataError, Dataset, Subject, load_csv, parse_csv};
 pub use eer::{ErrorRates, RocPoint, error_rates, frr_at_far, rates_at, roc_points};
 pub use live::{Attempt, Label, SessionRates, histogram};
 pub use protocol::{
-    DetectorResult, EvalError, Evaluation, Protocol, SubjectResult, SubjectScores, UpdatePhase,
+    DetectorResult, EvalError, Evaluation, Protocol, Rows, Split, SubjectResult, SubjectScores,
+    UpdatePhase,
 };
+pub use raw_events::{RawColumns, load_raw_events, parse_raw_events};
 pub use store_data::{MIN_STORE_SAMPLES, StoreDataError, store_dataset};

@@ -10,61 +10,169 @@ use ndarray::{Array2, Axis, s};
 use serde::Serialize;
 use thiserror::Error;
 
-use super::cmu::Dataset;
+use super::bundled::CMU;
+use super::dataset::{Dataset, Subject};
 use super::eer::{error_rates, frr_at_far, rates_at};
 use crate::detect::{DetectorParams, FitError, LengthMismatch, Scorer, Template};
 
 /// Which samples train and test.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Protocol {
-    /// Rows of each subject to train on.
-    pub train: Range<usize>,
-    /// Rows of each subject scored as genuine.
-    pub genuine: Range<usize>,
+    /// How each subject's rows divide into training and genuine test.
+    pub split: Split,
     /// How many first rows of every other subject are scored as impostors.
     pub impostor_rows: usize,
     /// Template update between training and test, if simulated.
     pub update: Option<UpdatePhase>,
 }
 
-/// The simulated use between enrolment and test: the subject's `rows` arrive in time order and
-/// each is offered to the [`Template`]. After each, an impostor attempt (rows `probe_rows` of
-/// the other subjects in turn, never the test impostor rows) is scored against the guard, to
-/// measure how often the update would take an impostor; probes are never added.
+/// How a subject's rows divide into training and genuine test rows; the rows between the two
+/// are the update phase's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Split {
+    /// Train on the first `train` rows; the genuine test is rows `genuine_from` to
+    /// `genuine_to` (every later row when `None`).
+    Reps {
+        /// Training rows.
+        train: usize,
+        /// First genuine test row (≥ `train`).
+        genuine_from: usize,
+        /// End of the genuine test rows (exclusive); `None` for the subject's last row.
+        genuine_to: Option<usize>,
+    },
+    /// Train on session `session` (its first `train` rows, or all), genuine test on every
+    /// later session. A subject's rows must be in session order.
+    Session {
+        /// The training session.
+        session: u32,
+        /// Training rows taken from it (`None`: all).
+        train: Option<usize>,
+    },
+}
+
+/// The simulated use between enrolment and test: the subject's rows between its training and
+/// genuine test rows arrive in time order and each is offered to the [`Template`]. After each,
+/// an impostor attempt (rows `probe_rows` of the other subjects in turn, never the test
+/// impostor rows) is scored against the guard, to measure how often the update would take an
+/// impostor; probes are never added.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct UpdatePhase {
-    /// The subject's rows offered in order.
-    pub rows: Range<usize>,
     /// Accepted attempts the template keeps.
     pub window: usize,
     /// Rows of the other subjects used as impostor probes.
     pub probe_rows: Range<usize>,
 }
 
+/// One subject's rows under a protocol.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rows {
+    /// Training rows.
+    pub train: Range<usize>,
+    /// Rows offered to the template update (empty without one).
+    pub update: Range<usize>,
+    /// Genuine test rows.
+    pub genuine: Range<usize>,
+}
+
 impl Protocol {
     /// The paper's protocol: train on the first `train_samples` of reps 1–200, genuine test
     /// 201–400, impostors the first 5 reps of each other subject.
     pub fn cmu(train_samples: usize) -> Protocol {
-        Protocol {
-            train: 0..train_samples,
-            genuine: 200..400,
-            impostor_rows: 5,
-            update: None,
-        }
+        CMU.protocol(train_samples, None)
     }
 
     /// [`Protocol::cmu`] with template update: enrol on the first `train_samples`, then offer
     /// reps `train_samples + 1`–200 in order to a template keeping `window` attempts, probing
     /// the guard with reps 6–10 of the other subjects; then test as the paper does.
     pub fn cmu_with_update(train_samples: usize, window: usize) -> Protocol {
-        Protocol {
-            update: Some(UpdatePhase {
-                rows: train_samples..200,
-                window,
-                probe_rows: 5..10,
-            }),
-            ..Protocol::cmu(train_samples)
+        CMU.protocol(train_samples, Some(window))
+    }
+
+    /// Training rows per subject, where the protocol fixes them.
+    pub fn train_samples(&self) -> Option<usize> {
+        match self.split {
+            Split::Reps { train, .. } => Some(train),
+            Split::Session { train, .. } => train,
         }
+    }
+
+    /// `subject`'s rows, or why it does not have the ones this protocol needs.
+    pub fn rows(&self, subject: &Subject) -> Result<Rows, EvalError> {
+        let n = subject.samples_ms.nrows();
+        let short = |needed: Range<usize>| EvalError::NotEnoughRows {
+            subject: subject.id.clone(),
+            rows: n,
+            needed,
+        };
+        let (train, genuine) = match self.split {
+            Split::Reps {
+                train,
+                genuine_from,
+                genuine_to,
+            } => {
+                if genuine_from < train {
+                    return Err(EvalError::InvalidProtocol(format!(
+                        "the genuine test starts at row {} but training takes rows 1–{train}",
+                        genuine_from + 1
+                    )));
+                }
+                let end = genuine_to.unwrap_or(n.max(genuine_from + 1));
+                if end > n || end <= genuine_from {
+                    return Err(short(0..end.max(genuine_from + 1)));
+                }
+                (0..train, genuine_from..end)
+            }
+            Split::Session { session, train } => {
+                let sessions = &subject.sessions;
+                let first = sessions.iter().position(|&s| s == session);
+                let last = sessions.iter().rposition(|&s| s == session);
+                let (Some(first), Some(last)) = (first, last) else {
+                    return Err(EvalError::NoSession {
+                        subject: subject.id.clone(),
+                        session,
+                    });
+                };
+                let in_order = sessions.windows(2).all(|w| w[0] <= w[1]);
+                if !in_order {
+                    return Err(EvalError::InvalidProtocol(format!(
+                        "subject {}'s rows are not in session order",
+                        subject.id
+                    )));
+                }
+                let take = train.unwrap_or(last + 1 - first);
+                if take == 0 || take > last + 1 - first {
+                    return Err(short(first..first + take.max(1)));
+                }
+                if last + 1 == n {
+                    return Err(EvalError::NoSession {
+                        subject: subject.id.clone(),
+                        session: session + 1,
+                    });
+                }
+                (first..first + take, last + 1..n)
+            }
+        };
+        if train.is_empty() {
+            return Err(EvalError::InvalidProtocol("no training rows".into()));
+        }
+        let update = match self.update {
+            Some(_) if train.end == genuine.start => {
+                return Err(EvalError::InvalidProtocol(format!(
+                    "template update needs rows between training (to row {}) and the genuine \
+                     test (from row {})",
+                    train.end,
+                    genuine.start + 1
+                )));
+            }
+            Some(_) => train.end..genuine.start,
+            None => train.end..train.end,
+        };
+        Ok(Rows {
+            train,
+            update,
+            genuine,
+        })
     }
 }
 
@@ -80,6 +188,14 @@ pub enum EvalError {
         rows: usize,
         /// Rows needed.
         needed: Range<usize>,
+    },
+    /// A subject has no rows of a session the protocol needs.
+    #[error("subject {subject} has no rows of session {session}")]
+    NoSession {
+        /// The subject.
+        subject: String,
+        /// The session.
+        session: u32,
     },
     /// The protocol is inconsistent.
     #[error("invalid protocol: {0}")]
@@ -195,6 +311,7 @@ pub struct DetectorResult {
 pub struct Evaluation<'a> {
     data: &'a Dataset,
     protocol: Protocol,
+    rows: Vec<Rows>,
     params: DetectorParams,
     seeds: Vec<u64>,
 }
@@ -208,32 +325,33 @@ impl<'a> Evaluation<'a> {
         params: DetectorParams,
         seeds: &[u64],
     ) -> Result<Evaluation<'a>, EvalError> {
-        if protocol.train.is_empty() || protocol.genuine.is_empty() || protocol.impostor_rows == 0 {
-            return Err(EvalError::InvalidProtocol(format!(
-                "{protocol:?} has an empty part"
-            )));
+        if protocol.impostor_rows == 0 {
+            return Err(EvalError::InvalidProtocol("no impostor rows".into()));
         }
         if data.subjects.len() < 2 {
             return Err(EvalError::InvalidProtocol(
                 "at least 2 subjects are needed".into(),
             ));
         }
-        let needed = 0..protocol
-            .train
-            .end
-            .max(protocol.genuine.end)
+        let others_need = protocol
+            .update
+            .as_ref()
+            .map_or(0, |u| u.probe_rows.end)
             .max(protocol.impostor_rows);
-        if let Some(subject) = data
+        let rows = data
             .subjects
             .iter()
-            .find(|s| s.samples_ms.nrows() < needed.end)
-        {
-            return Err(EvalError::NotEnoughRows {
-                subject: subject.id.clone(),
-                rows: subject.samples_ms.nrows(),
-                needed,
-            });
-        }
+            .map(|subject| {
+                if subject.samples_ms.nrows() < others_need {
+                    return Err(EvalError::NotEnoughRows {
+                        subject: subject.id.clone(),
+                        rows: subject.samples_ms.nrows(),
+                        needed: 0..others_need,
+                    });
+                }
+                protocol.rows(subject)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let seeds = if params.kind().is_randomised() {
             seeds.to_vec()
         } else {
@@ -245,6 +363,7 @@ impl<'a> Evaluation<'a> {
         Ok(Evaluation {
             data,
             protocol,
+            rows,
             params,
             seeds,
         })
@@ -272,22 +391,19 @@ impl<'a> Evaluation<'a> {
     /// curves), after the update phase if the protocol has one.
     pub fn subject_scores(&self, index: usize, seed: u64) -> Result<SubjectScores, EvalError> {
         let subject = &self.data.subjects[index];
+        let rows = &self.rows[index];
         let fit_error = |source| EvalError::Fit {
             subject: subject.id.clone(),
             source,
         };
         let params = self.params.clone().with_seed(seed);
         let window = self.protocol.update.as_ref().map_or(0, |u| u.window);
-        let mut template = Template::new(
-            subject
-                .samples_ms
-                .slice(s![self.protocol.train.clone(), ..]),
-            window,
-        );
+        let mut template =
+            Template::new(subject.samples_ms.slice(s![rows.train.clone(), ..]), window);
         let (mut updates_taken, mut impostor_updates) = (0.0, 0.0);
         if let Some(update) = &self.protocol.update {
             let probes = self.probe_rows(index, update.probe_rows.clone());
-            for (k, row) in update.rows.clone().enumerate() {
+            for (k, row) in rows.update.clone().enumerate() {
                 let current = template.fit(&params).map_err(fit_error)?;
                 let probe = probes.row(k % probes.nrows()).to_vec();
                 if current.model.score(&probe)? >= current.guard {
@@ -298,16 +414,14 @@ impl<'a> Evaluation<'a> {
                     updates_taken += 1.0;
                 }
             }
-            let offered = update.rows.len().max(1) as f64;
+            let offered = rows.update.len().max(1) as f64;
             (updates_taken, impostor_updates) =
                 (updates_taken / offered, impostor_updates / offered);
         }
-        let rows = template.rows();
-        let model = params.fit(rows.view()).map_err(fit_error)?;
-        let threshold = model.threshold(rows.view()).map_err(fit_error)?;
-        let genuine = subject
-            .samples_ms
-            .slice(s![self.protocol.genuine.clone(), ..]);
+        let kept = template.rows();
+        let model = params.fit(kept.view()).map_err(fit_error)?;
+        let threshold = model.threshold(kept.view()).map_err(fit_error)?;
+        let genuine = subject.samples_ms.slice(s![rows.genuine.clone(), ..]);
         Ok(SubjectScores {
             genuine: model.score_rows(genuine)?,
             impostor: model.score_rows(self.impostor_rows(index).view())?,
@@ -315,6 +429,16 @@ impl<'a> Evaluation<'a> {
             updates_taken,
             impostor_updates,
         })
+    }
+
+    /// The protocol.
+    pub fn protocol(&self) -> &Protocol {
+        &self.protocol
+    }
+
+    /// Subject `index`'s rows.
+    pub fn rows(&self, index: usize) -> &Rows {
+        &self.rows[index]
     }
 
     /// The seeds averaged over.
@@ -377,5 +501,79 @@ impl<'a> Evaluation<'a> {
             .map(|i| self.run_subject(i))
             .collect::<Result<_, _>>()?;
         Ok(self.summarise(results))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::Array2;
+
+    fn subject(sessions: Vec<u32>) -> Subject {
+        Subject {
+            id: "s1".into(),
+            samples_ms: Array2::zeros((sessions.len(), 4)),
+            sessions,
+        }
+    }
+
+    fn reps(train: usize, genuine_from: usize, update: bool) -> Protocol {
+        Protocol {
+            split: Split::Reps {
+                train,
+                genuine_from,
+                genuine_to: None,
+            },
+            impostor_rows: 2,
+            update: update.then_some(UpdatePhase {
+                window: 3,
+                probe_rows: 2..4,
+            }),
+        }
+    }
+
+    #[test]
+    fn reps_train_first_update_between_and_test_the_rest() {
+        let rows = reps(2, 5, true).rows(&subject(vec![1; 8])).unwrap();
+        assert_eq!((rows.train, rows.update, rows.genuine), (0..2, 2..5, 5..8));
+        let rows = reps(2, 2, false).rows(&subject(vec![1; 8])).unwrap();
+        assert_eq!((rows.update, rows.genuine), (2..2, 2..8));
+    }
+
+    #[test]
+    fn impossible_reps_are_refused_with_the_reason() {
+        let s = subject(vec![1; 5]);
+        let err = reps(2, 5, false).rows(&s).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "subject s1 has 5 samples; the protocol needs rows 0..6"
+        );
+        let err = reps(3, 3, true).rows(&s).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("template update needs rows between"),
+            "{err}"
+        );
+        assert!(reps(3, 2, false).rows(&s).is_err());
+    }
+
+    #[test]
+    fn a_session_trains_and_later_sessions_test() {
+        let s = subject(vec![1, 1, 1, 2, 2, 3]);
+        let session = |session, train| Protocol {
+            split: Split::Session { session, train },
+            ..reps(1, 1, false)
+        };
+        let rows = session(1, None).rows(&s).unwrap();
+        assert_eq!((rows.train, rows.genuine), (0..3, 3..6));
+        let rows = session(2, Some(1)).rows(&s).unwrap();
+        assert_eq!((rows.train, rows.genuine), (3..4, 5..6));
+        assert_eq!(
+            session(3, None).rows(&s).unwrap_err().to_string(),
+            "subject s1 has no rows of session 4"
+        );
+        assert!(session(7, None).rows(&s).is_err());
+        let unordered = subject(vec![1, 2, 1, 2]);
+        assert!(session(1, None).rows(&unordered).is_err());
     }
 }

@@ -4,7 +4,7 @@
 use ndarray::s;
 use thiserror::Error;
 
-use super::{Dataset, Protocol, Subject};
+use super::{Dataset, Protocol, Split, Subject};
 use crate::features::feature_names;
 use crate::store::{Store, StoreError, UserId};
 
@@ -56,6 +56,7 @@ pub fn store_dataset(
         let samples_ms = store.features(&user, &metadata)?;
         subjects.push(Subject {
             id: user.to_string(),
+            sessions: vec![1; samples_ms.nrows()],
             samples_ms,
         });
     }
@@ -72,11 +73,15 @@ pub fn store_dataset(
         .unwrap_or(0);
     for subject in &mut subjects {
         subject.samples_ms = subject.samples_ms.slice(s![..rows, ..]).to_owned();
+        subject.sessions.truncate(rows);
     }
     let train = rows / 2;
     let protocol = Protocol {
-        train: 0..train,
-        genuine: train..rows,
+        split: Split::Reps {
+            train,
+            genuine_from: train,
+            genuine_to: Some(rows),
+        },
         impostor_rows: rows.min(5),
         update: None,
     };
@@ -84,6 +89,7 @@ pub fn store_dataset(
         Dataset {
             feature_names: feature_names(&phrase),
             subjects,
+            skipped: Vec::new(),
         },
         protocol,
     ))
@@ -92,7 +98,7 @@ pub fn store_dataset(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::eval::{Evaluation, load_cmu, locate_cmu};
+    use crate::eval::{CMU, Evaluation};
     use crate::session::SessionFile;
     use chrono::NaiveDate;
 
@@ -100,7 +106,7 @@ mod tests {
     fn users_of_one_phrase_evaluate_against_each_other() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        let cmu = load_cmu(&locate_cmu(None).unwrap()).unwrap();
+        let cmu = CMU.load().unwrap();
         let now = NaiveDate::from_ymd_opt(2026, 11, 21)
             .unwrap()
             .and_hms_opt(9, 0, 0)
@@ -121,7 +127,7 @@ mod tests {
         let (data, protocol) = store_dataset(&store, &s002).unwrap();
         assert_eq!(data.subjects.len(), 3);
         assert!(data.subjects.iter().all(|s| s.samples_ms.nrows() == 10));
-        assert_eq!(protocol.train, 0..5);
+        assert_eq!(protocol.train_samples(), Some(5));
         let params =
             crate::detect::DetectorKind::of::<crate::detect::ManhattanScaled>().default_params();
         let evaluation = Evaluation::new(&data, protocol, params, &[0]).unwrap();

@@ -1,43 +1,43 @@
-//! Loader for the CMU keystroke benchmark CSV (Killourhy & Maxion 2009,
-//! `DSL-StrongPasswordData.csv`): `subject, sessionIndex, rep`, then timing columns in seconds.
-//! Values are converted to milliseconds, the unit of the product's features.
+//! Evaluation data sets in the CMU benchmark's layout (Killourhy & Maxion 2009,
+//! `DSL-StrongPasswordData.csv`): `subject, sessionIndex, rep`, then timing columns in seconds,
+//! one row per repetition, each subject's rows contiguous. Values are converted to
+//! milliseconds, the unit of the product's features.
 
 use std::path::{Path, PathBuf};
 
 use ndarray::Array2;
 use thiserror::Error;
 
-/// Name of the benchmark file.
-pub const CMU_FILE_NAME: &str = "DSL-StrongPasswordData.csv";
-
-/// Where the bundled copy lives, relative to the repository root.
-pub const BUNDLED_CMU_PATH: &str = "sample_sessions/cmu/DSL-StrongPasswordData.csv";
-
 const ID_COLUMNS: [&str; 3] = ["subject", "sessionIndex", "rep"];
 
-/// A subject's samples, in file order (session, then repetition).
+/// A subject's samples, in file order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Subject {
     /// Subject id (`s002` …).
     pub id: String,
     /// One row per repetition, features in ms.
     pub samples_ms: Array2<f64>,
+    /// The session of each row (1 where the source records none).
+    pub sessions: Vec<u32>,
 }
 
-/// The benchmark: subjects in file order, all with the same features.
+/// A data set: subjects in file order, all with the same features.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dataset {
     /// Column names of the features (`H.period`, `DD.period.t`, …).
     pub feature_names: Vec<String>,
     /// Subjects in file order.
     pub subjects: Vec<Subject>,
+    /// Repetitions left out while loading (raw event files: a different key sequence), each
+    /// with the reason.
+    pub skipped: Vec<String>,
 }
 
-/// Why the benchmark file could not be loaded.
+/// Why a data set could not be loaded.
 #[derive(Debug, Error)]
-pub enum CmuError {
+pub enum DataError {
     /// The file could not be read.
-    #[error("cannot read CMU benchmark {path}: {source}")]
+    #[error("cannot read data set {path}: {source}")]
     Io {
         /// The file.
         path: PathBuf,
@@ -56,48 +56,32 @@ pub enum CmuError {
     },
 }
 
-/// Reads and parses the benchmark file.
-pub fn load_cmu(path: &Path) -> Result<Dataset, CmuError> {
-    let text = std::fs::read_to_string(path).map_err(|source| CmuError::Io {
+impl DataError {
+    pub(super) fn format(source_name: &str, line: usize, message: String) -> DataError {
+        DataError::Format {
+            source_name: source_name.to_string(),
+            line,
+            message,
+        }
+    }
+}
+
+/// Reads a file whole, naming it in the error.
+pub(super) fn read_text(path: &Path) -> Result<String, DataError> {
+    std::fs::read_to_string(path).map_err(|source| DataError::Io {
         path: path.to_path_buf(),
         source,
-    })?;
-    parse_cmu(&text, &path.display().to_string())
+    })
 }
 
-/// Finds the benchmark: `explicit` if given, else the bundled copy under the working directory,
-/// else the one in the source tree this crate was built from (the workspace root).
-pub fn locate_cmu(explicit: Option<&Path>) -> Result<PathBuf, CmuError> {
-    if let Some(path) = explicit {
-        return Ok(path.to_path_buf());
-    }
-    let candidates = [
-        PathBuf::from(BUNDLED_CMU_PATH),
-        Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../..")).join(BUNDLED_CMU_PATH),
-    ];
-    candidates
-        .iter()
-        .find(|p| p.is_file())
-        .cloned()
-        .ok_or_else(|| CmuError::Io {
-            path: candidates[0].clone(),
-            source: std::io::Error::new(
-                std::io::ErrorKind::NotFound,
-                format!(
-                    "not found here nor at {}; pass --cmu PATH",
-                    candidates[1].display()
-                ),
-            ),
-        })
+/// Reads and parses a data set in the CMU layout.
+pub fn load_csv(path: &Path) -> Result<Dataset, DataError> {
+    parse_csv(&read_text(path)?, &path.display().to_string())
 }
 
-/// Parses the benchmark's CSV text; `source_name` names it in errors.
-pub fn parse_cmu(text: &str, source_name: &str) -> Result<Dataset, CmuError> {
-    let error = |line: usize, message: String| CmuError::Format {
-        source_name: source_name.to_string(),
-        line,
-        message,
-    };
+/// Parses CSV text in the CMU layout; `source_name` names it in errors.
+pub fn parse_csv(text: &str, source_name: &str) -> Result<Dataset, DataError> {
+    let error = |line: usize, message: String| DataError::format(source_name, line, message);
     let mut lines = text
         .lines()
         .enumerate()
@@ -121,7 +105,7 @@ pub fn parse_cmu(text: &str, source_name: &str) -> Result<Dataset, CmuError> {
         .collect();
     let n_features = feature_names.len();
 
-    let mut subjects: Vec<(String, Vec<f64>)> = Vec::new();
+    let mut subjects: Vec<(String, Vec<f64>, Vec<u32>)> = Vec::new();
     for (line, text) in lines {
         if text.is_empty() {
             continue;
@@ -137,19 +121,27 @@ pub fn parse_cmu(text: &str, source_name: &str) -> Result<Dataset, CmuError> {
         if subject.is_empty() {
             return Err(error(line, "empty subject id".into()));
         }
-        let values = match subjects.last_mut() {
-            Some((id, values)) if id == subject => values,
+        let session: u32 = fields[1].parse().map_err(|_| {
+            error(
+                line,
+                format!("sessionIndex is not a whole number: {:?}", fields[1]),
+            )
+        })?;
+        let (values, sessions) = match subjects.last_mut() {
+            Some((id, values, sessions)) if id == subject => (values, sessions),
             _ => {
-                if subjects.iter().any(|(id, _)| id == subject) {
+                if subjects.iter().any(|(id, _, _)| id == subject) {
                     return Err(error(
                         line,
                         format!("rows of subject {subject} are not contiguous"),
                     ));
                 }
-                subjects.push((subject.to_string(), Vec::new()));
-                &mut subjects.last_mut().expect("just pushed").1
+                subjects.push((subject.to_string(), Vec::new(), Vec::new()));
+                let (_, values, sessions) = subjects.last_mut().expect("just pushed");
+                (values, sessions)
             }
         };
+        sessions.push(session);
         for (column, field) in columns[ID_COLUMNS.len()..]
             .iter()
             .zip(&fields[ID_COLUMNS.len()..])
@@ -169,17 +161,31 @@ pub fn parse_cmu(text: &str, source_name: &str) -> Result<Dataset, CmuError> {
     }
     let subjects = subjects
         .into_iter()
-        .map(|(id, values)| {
-            let rows = values.len() / n_features;
-            let samples_ms = Array2::from_shape_vec((rows, n_features), values)
-                .expect("each row pushed exactly n_features values");
-            Subject { id, samples_ms }
-        })
+        .map(|(id, values, sessions)| Subject::new(id, n_features, values, sessions))
         .collect();
     Ok(Dataset {
         feature_names,
         subjects,
+        skipped: Vec::new(),
     })
+}
+
+impl Subject {
+    /// A subject from its rows' values (row-major, `n_features` per row) and sessions.
+    pub(super) fn new(
+        id: String,
+        n_features: usize,
+        values: Vec<f64>,
+        sessions: Vec<u32>,
+    ) -> Subject {
+        let samples_ms = Array2::from_shape_vec((sessions.len(), n_features), values)
+            .expect("each row holds exactly n_features values");
+        Subject {
+            id,
+            samples_ms,
+            sessions,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -193,24 +199,25 @@ mod tests {
 
     #[test]
     fn parses_subjects_in_ms() {
-        let d = parse_cmu(SMALL, "small.csv").unwrap();
+        let d = parse_csv(SMALL, "small.csv").unwrap();
         assert_eq!(d.feature_names, ["H.a", "DD.a.b", "UD.a.b", "H.b"]);
         assert_eq!(d.subjects.len(), 2);
         assert_eq!(d.subjects[0].samples_ms.dim(), (2, 4));
         assert_eq!(d.subjects[1].samples_ms[(0, 0)], 200.0);
+        assert_eq!(d.subjects[0].sessions, [1, 1]);
     }
 
     #[test]
     fn rejects_short_row_with_line_number() {
         let text = "subject,sessionIndex,rep,H.a\ns1,1,1,0.1\ns1,1,2\n";
-        let err = parse_cmu(text, "x.csv").unwrap_err();
+        let err = parse_csv(text, "x.csv").unwrap_err();
         assert_eq!(err.to_string(), "x.csv, line 3: 3 fields, the header has 4");
     }
 
     #[test]
     fn rejects_non_numeric_value() {
         let text = "subject,sessionIndex,rep,H.a\ns1,1,1,abc\n";
-        let err = parse_cmu(text, "x.csv").unwrap_err();
+        let err = parse_csv(text, "x.csv").unwrap_err();
         assert_eq!(
             err.to_string(),
             "x.csv, line 2: H.a is not a finite number: \"abc\""
@@ -218,16 +225,26 @@ mod tests {
     }
 
     #[test]
+    fn rejects_a_session_that_is_not_a_number() {
+        let text = "subject,sessionIndex,rep,H.a\ns1,one,1,0.1\n";
+        let err = parse_csv(text, "x.csv").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "x.csv, line 2: sessionIndex is not a whole number: \"one\""
+        );
+    }
+
+    #[test]
     fn rejects_wrong_header_and_empty_file() {
-        assert!(parse_cmu("a,b,c\n", "x").is_err());
-        assert!(parse_cmu("", "x").is_err());
+        assert!(parse_csv("a,b,c\n", "x").is_err());
+        assert!(parse_csv("", "x").is_err());
     }
 
     #[test]
     fn rejects_interleaved_subjects() {
         let text = "subject,sessionIndex,rep,H.a\ns1,1,1,1\ns2,1,1,1\ns1,1,2,1\n";
         assert!(
-            parse_cmu(text, "x")
+            parse_csv(text, "x")
                 .unwrap_err()
                 .to_string()
                 .contains("not contiguous")

@@ -1,0 +1,223 @@
+//! `eval --suite`: every bundled data set × N ∈ {5, full} × every detector, template update at
+//! N = 5, written as one Markdown report (`docs/detectors.md`). Nothing in the report is typed
+//! by hand: rerun the command after changing a detector.
+
+use std::io::Write;
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::Context;
+
+use super::{DetectorReport, evaluate, format};
+use keystroke_core::detect::{DEFAULT_DETECTOR, DEFAULT_WINDOW, DetectorKind};
+use keystroke_core::eval::{BUNDLED, BundledSet, Dataset, IMPOSTOR_REPS};
+
+/// The product's enrolment count.
+const FEW: usize = 5;
+
+/// One bundled set's results.
+struct SetResults {
+    set: BundledSet,
+    data: Dataset,
+    few: Vec<DetectorReport>,
+    full: Vec<DetectorReport>,
+    /// The default detector at N = 5 with template update.
+    updated: Vec<DetectorReport>,
+}
+
+/// Runs the suite, writes the report to `path` and a summary to `out`.
+pub fn run(path: &Path, seeds: &[u64], threads: usize, out: &mut impl Write) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let mut results = Vec::new();
+    for set in BUNDLED {
+        let data = set.load()?;
+        let all = DetectorKind::ALL;
+        let run = |train, update, kinds: &[DetectorKind]| {
+            evaluate(&data, &set.protocol(train, update), kinds, seeds, threads)
+                .with_context(|| format!("{} at N = {train}", set.id))
+        };
+        let few = run(FEW, None, all)?;
+        let full = run(set.full_train, None, all)?;
+        let updated = run(FEW, Some(DEFAULT_WINDOW), &[DEFAULT_DETECTOR])?;
+        results.push(SetResults {
+            set,
+            data,
+            few,
+            full,
+            updated,
+        });
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let mut text = Vec::new();
+    write_report(&mut text, &results, seeds)?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    std::fs::write(path, &text).with_context(|| format!("cannot write {}", path.display()))?;
+    writeln!(
+        out,
+        "{} data sets × N ∈ {{5, full}} × {} detectors evaluated in {seconds:.1} s; wrote {}",
+        results.len(),
+        DetectorKind::ALL.len(),
+        path.display()
+    )?;
+    for r in &results {
+        let best = |reports: &[DetectorReport]| {
+            reports
+                .iter()
+                .min_by(|a, b| a.result.eer_mean.total_cmp(&b.result.eer_mean))
+                .map(|d| format!("{} {:.4}", d.result.name, d.result.eer_mean))
+                .unwrap_or_default()
+        };
+        writeln!(
+            out,
+            "  {}: best at N = 5: {}; at N = {}: {}",
+            r.set.id,
+            best(&r.few),
+            r.set.full_train,
+            best(&r.full)
+        )?;
+    }
+    Ok(())
+}
+
+fn eer_of(reports: &[DetectorReport], kind: DetectorKind) -> Option<f64> {
+    reports
+        .iter()
+        .find(|d| d.result.name == kind.id())
+        .map(|d| d.result.eer_mean)
+}
+
+fn write_report(
+    out: &mut impl Write,
+    results: &[SetResults],
+    seeds: &[u64],
+) -> std::io::Result<()> {
+    writeln!(out, "# Detectors across the development data sets")?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "Written by `keystroke-workbench eval --suite` (release build: `cargo run --release -- eval --suite`); \
+         nothing here is typed by hand. Randomised detectors use seed(s) {seeds:?}. The product's \
+         default detector is marked \"(default)\"."
+    )?;
+    writeln!(out)?;
+    writeln!(out, "## The data sets and the protocol")?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "Per subject: train on repetitions 1–N; the genuine test is every repetition after the \
+         full enrolment (the same samples at N = 5 and at full N); the impostor test is \
+         repetitions 1–5 of every other subject. EER is computed as Killourhy & Maxion's ROCR \
+         script does and averaged over subjects. Each set's README (under `sample_sessions/`) \
+         gives its source and citation."
+    )?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "| set | what | subjects | reps each | full N | genuine test | impostor samples per subject |"
+    )?;
+    writeln!(out, "|---|---|---:|---:|---:|---|---:|")?;
+    for r in results {
+        let reps = r
+            .data
+            .subjects
+            .iter()
+            .map(|s| s.samples_ms.nrows())
+            .min()
+            .unwrap_or(0);
+        writeln!(
+            out,
+            "| `{}` | {} | {} | {reps} | {} | reps {}–{reps} | {} |",
+            r.set.id,
+            r.set.title,
+            r.data.subjects.len(),
+            r.set.full_train,
+            r.set.full_train + 1,
+            IMPOSTOR_REPS * (r.data.subjects.len() - 1)
+        )?;
+    }
+    writeln!(out)?;
+    writeln!(out, "Columns:")?;
+    writeln!(
+        out,
+        "- **EER**: equal-error rate. **FRR @ FAR x**: the share of genuine attempts rejected where at \
+         most x of the impostor attempts are accepted; where x is below one impostor sample it equals \
+         **zero-miss FAR** (Killourhy & Maxion's \"zero-miss false-alarm rate\")."
+    )?;
+    writeln!(
+        out,
+        "- **FRR / FAR at threshold**: the rates at the threshold the product uses for that detector."
+    )?;
+    writeln!(
+        out,
+        "- **updates taken**: the share of the repetitions between enrolment and test that the template \
+         update took; **impostor probes past the guard**: the share of impostor attempts (repetitions \
+         6–10 of other subjects, offered after each genuine one and never stored) that would have been \
+         taken."
+    )?;
+    writeln!(out)?;
+    writeln!(out, "## Mean EER, every set")?;
+    writeln!(out)?;
+    write!(out, "| detector |")?;
+    for r in results {
+        write!(
+            out,
+            " `{}` N = 5 | `{}` N = {} |",
+            r.set.id, r.set.id, r.set.full_train
+        )?;
+    }
+    writeln!(out)?;
+    writeln!(out, "|---|{}", "---:|".repeat(2 * results.len()))?;
+    for kind in DetectorKind::ALL {
+        let marker = if *kind == DEFAULT_DETECTOR {
+            " (default)"
+        } else {
+            ""
+        };
+        write!(out, "| {}{marker} |", kind.label())?;
+        for r in results {
+            for reports in [&r.few, &r.full] {
+                let eer = eer_of(reports, *kind).unwrap_or(f64::NAN);
+                let best = reports
+                    .iter()
+                    .map(|d| d.result.eer_mean)
+                    .fold(f64::INFINITY, f64::min);
+                if eer == best {
+                    write!(out, " **{eer:.4}** |")?;
+                } else {
+                    write!(out, " {eer:.4} |")?;
+                }
+            }
+        }
+        writeln!(out)?;
+    }
+    writeln!(out)?;
+    writeln!(out, "The best of each column is in bold.")?;
+    writeln!(out)?;
+    for r in results {
+        writeln!(out, "## `{}`: {}", r.set.id, r.set.title)?;
+        writeln!(out)?;
+        for (n, reports) in [(FEW, &r.few), (r.set.full_train, &r.full)] {
+            writeln!(
+                out,
+                "N = {n}: `keystroke-workbench eval --set {} --train-samples {n} --markdown`",
+                r.set.id
+            )?;
+            writeln!(out)?;
+            format::markdown(out, reports, false)?;
+            writeln!(out)?;
+        }
+        writeln!(
+            out,
+            "N = 5, then template update (window {DEFAULT_WINDOW}): `keystroke-workbench eval --set {} \
+             --train-samples 5 --protocol update --detector {} --markdown`",
+            r.set.id,
+            DEFAULT_DETECTOR.id()
+        )?;
+        writeln!(out)?;
+        format::markdown(out, &r.updated, true)?;
+        writeln!(out)?;
+    }
+    Ok(())
+}
