@@ -111,6 +111,9 @@ fn enrol_plot_train_live_test_and_serve() {
         let metadata = harness.state().store().metadata(&alice).unwrap().unwrap();
         assert_eq!(metadata.samples, n, "{}", harness.state().message());
         harness.get_by_label(&format!("samples: {n} of 5"));
+        // From the third sample on, the status says how consistent it is with the others.
+        let message = harness.state().message();
+        assert_eq!(message.contains("consistency"), n >= 3, "{message}");
     });
     let metadata = harness.state().store().metadata(&alice).unwrap().unwrap();
     assert_eq!(metadata.key_sequence, ["p", "a", "s", "s", "Enter"]);

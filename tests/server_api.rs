@@ -46,6 +46,13 @@ fn health_answers_the_compatible_shape() {
     assert!(age.num_seconds().abs() < 60, "{timestamp} is not now");
 }
 
+/// A /train reply without its extension key `quality` (from the third sample on).
+fn compatible_part(reply: &Reply) -> Value {
+    let mut body = reply.json();
+    body.as_object_mut().unwrap().remove("quality");
+    body
+}
+
 #[test]
 fn train_answers_below_and_at_the_minimum() {
     let server = TestServer::start();
@@ -60,18 +67,53 @@ fn train_answers_below_and_at_the_minimum() {
         );
         assert!(text.contains("\"model_trained\":false"), "{text}");
         assert_eq!(
-            reply.json(),
+            compatible_part(reply),
             json!({"status": "Training data received", "samples_count": i + 1,
                    "model_trained": false, "message": "Need 5 samples to train model"})
         );
     }
     for (i, reply) in replies.iter().enumerate().skip(4) {
         assert_eq!(
-            reply.json(),
+            compatible_part(reply),
             json!({"status": "Training data received", "samples_count": i + 1,
                    "model_trained": true})
         );
     }
+}
+
+/// Extension: from the third sample on, /train says how consistent the sample is with the
+/// user's others, and whether the enrolment as a whole can be trusted.
+#[test]
+fn train_reports_each_samples_consistency_and_flags_an_odd_one() {
+    let server = TestServer::start();
+    let replies = train(&server, "alice", 4);
+    assert!(
+        replies[..2]
+            .iter()
+            .all(|r| r.json().get("quality").is_none())
+    );
+    for reply in &replies[2..] {
+        let quality = &reply.json()["quality"];
+        assert_eq!(
+            keys(quality),
+            [
+                "consistency",
+                "consistent",
+                "enrolment_consistent",
+                "inconsistent_samples"
+            ]
+        );
+        assert!(quality["consistency"].as_f64().unwrap() >= 0.7, "{quality}");
+        assert_eq!(quality["consistent"], true);
+        assert_eq!(quality["enrolment_consistent"], true);
+    }
+    let odd = post(server.addr(), "/train", &sample_body("alice", imposter()));
+    assert_eq!(odd.status, 200);
+    let quality = &odd.json()["quality"];
+    assert!(quality["consistency"].as_f64().unwrap() < 0.7, "{quality}");
+    assert_eq!(quality["consistent"], false);
+    assert_eq!(quality["enrolment_consistent"], false);
+    assert_eq!(quality["inconsistent_samples"], json!([5]));
 }
 
 #[test]

@@ -246,7 +246,15 @@ impl Workbench {
         let status = match result {
             Ok(enrolled) => {
                 self.pending.remove(index);
-                format!("sample {} of {user} stored", enrolled.samples)
+                let quality = match &enrolled.quality {
+                    None => String::new(),
+                    Some(q) if q.consistent => format!(" (consistency {:.2})", q.consistency),
+                    Some(q) => format!(
+                        " but it is unlike the others (consistency {:.2}): type it again",
+                        q.consistency
+                    ),
+                };
+                format!("sample {} of {user} stored{quality}", enrolled.samples)
             }
             Err(e) => format!("sample not stored: {e}"),
         };

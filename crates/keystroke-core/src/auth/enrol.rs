@@ -5,6 +5,7 @@
 use chrono::NaiveDateTime;
 use thiserror::Error;
 
+use super::quality::{Quality, assess};
 use crate::capture::Sample;
 use crate::detect::DetectorParams;
 use crate::features::Features;
@@ -52,12 +53,15 @@ impl Default for EnrolConfig {
 }
 
 /// A stored sample.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Enrolled {
     /// The user's samples now.
     pub samples: usize,
     /// Whether the model was (re)trained with it.
     pub trained: bool,
+    /// Its consistency with the user's other samples, and the enrolment's ([`assess`]); `None`
+    /// while the user has fewer than 3 samples.
+    pub quality: Option<Quality>,
 }
 
 /// Why a sample was not stored. Nothing was written.
@@ -123,7 +127,14 @@ pub fn enrol(
         });
     }
     store.with_user(user, |writer| {
-        if let Some(row) = writer.find_duplicate(&Features::of(sample))? {
+        let features = Features::of(sample);
+        let previous = writer.phrase_rows(&features.key_sequence)?;
+        let duplicate = previous.as_ref().and_then(|rows| {
+            rows.rows()
+                .into_iter()
+                .position(|row| row.iter().eq(features.values_ms.iter()))
+        });
+        if let Some(row) = duplicate {
             return Err(EnrolError::Duplicate { row });
         }
         let stored = match writer.metadata() {
@@ -142,9 +153,15 @@ pub fn enrol(
             .as_ref()
             .filter(|_| stored + 1 >= config.min_samples);
         let metadata = writer.add_captured_sample(sample, capture, train, now)?;
+        let quality = previous.and_then(|mut rows| {
+            rows.push_row(ndarray::ArrayView1::from(&features.values_ms))
+                .expect("the phrase fixes the feature length");
+            assess(rows.view())
+        });
         Ok(Enrolled {
             samples: metadata.samples,
             trained: train.is_some(),
+            quality,
         })
     })
 }

@@ -13,6 +13,7 @@ mod cache;
 mod enrol;
 mod guard;
 mod lockouts;
+mod quality;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,6 +31,9 @@ pub use enrol::{
 };
 pub use guard::{RECENT_PER_USER, RecentVectors, Throttle};
 pub use lockouts::{Attempt, Blocked, Lockouts};
+pub use quality::{
+    MIN_CONSISTENCY, MIN_OTHERS, QUALITY_WINDOW, Quality, TYPICAL_Z, assess, consistency,
+};
 
 /// How attempts are judged besides the model itself.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -776,18 +776,15 @@ impl UserWriter<'_> {
         Ok(Some(metadata))
     }
 
-    /// Position (0-based) of a stored sample with exactly these feature values, if any.
-    pub fn find_duplicate(&self, features: &Features) -> Result<Option<usize>, StoreError> {
+    /// The stored samples' features when the user's phrase is `key_sequence` (`None` for no
+    /// samples, another phrase, or a user of the old backend).
+    pub fn phrase_rows(&self, key_sequence: &[String]) -> Result<Option<Array2<f64>>, StoreError> {
         let metadata = match self.metadata() {
-            Ok(Some(m)) if m.key_sequence == features.key_sequence => m,
+            Ok(Some(m)) if m.key_sequence == key_sequence => m,
             Ok(_) | Err(StoreError::Legacy { .. }) => return Ok(None),
             Err(e) => return Err(e),
         };
-        let rows = self.store.features(self.user, &metadata)?;
-        Ok(rows
-            .rows()
-            .into_iter()
-            .position(|row| row.iter().eq(features.values_ms.iter())))
+        self.store.features(self.user, &metadata).map(Some)
     }
 
     /// Removes all the user's files; returns whether there were any. The files are first moved

@@ -278,6 +278,7 @@ impl Api {
         let Enrolled {
             samples: count,
             trained,
+            quality,
         } = match enrolled {
             Ok(done) => done,
             Err(refusal) => {
@@ -294,6 +295,10 @@ impl Api {
         });
         if !trained {
             body["message"] = format!("Need {min} samples to train model").into();
+        }
+        if let Some(quality) = quality {
+            // Extension: how consistent the sample is with the user's others.
+            body["quality"] = json!(quality);
         }
         Ok(Response::json(200, body).for_user(&user))
     }
