@@ -229,6 +229,53 @@ fn backspace_abandons_an_attempt_and_nothing_is_stored() {
     assert!(harness.state().store().users().unwrap().is_empty());
 }
 
+/// What the operator types into the workbench's own fields is never recorded (issue 15: `bob⏎`
+/// typed into User became an attempt), and an attempt interrupted by editing a field is
+/// abandoned rather than joined to the keys typed after it.
+#[test]
+fn keys_typed_into_a_text_field_are_never_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut harness = workbench(dir.path());
+    harness.run_steps(2);
+    let alice = UserId::parse("alice").unwrap();
+    let samples = |harness: &Harness<'_, Workbench>| {
+        let metadata = harness.state().store().metadata(&alice).unwrap();
+        metadata.map_or(0, |m| m.samples)
+    };
+
+    // Typed with no field focused, the phrase is a sample (auto-accept stores it).
+    type_phrase(&mut harness, 2);
+    assert_eq!(samples(&harness), 1, "{}", harness.state().message());
+
+    // The whole phrase typed into the User field: no sample.
+    harness.get_by_label("User:").focus();
+    harness.run_steps(2);
+    type_phrase(&mut harness, 3);
+    assert_eq!(samples(&harness), 1, "{}", harness.state().message());
+    harness.key_press(egui::Key::Escape);
+    harness.run_steps(3);
+
+    // Half the phrase, a pause in the field, the other half: the first half is abandoned, so
+    // the two halves never form one sample (the second alone is not the phrase).
+    press_keys(&mut harness, &[egui::Key::P, egui::Key::A]);
+    harness.get_by_label("User:").focus();
+    harness.run_steps(2);
+    let message = harness.state().message().to_string();
+    assert!(message.contains("attempt abandoned"), "{message}");
+    harness.key_press(egui::Key::Escape);
+    harness.run_steps(3);
+    press_keys(
+        &mut harness,
+        &[egui::Key::S, egui::Key::S, egui::Key::Enter],
+    );
+    let message = harness.state().message().to_string();
+    assert!(
+        message.contains("sample refused: typed [s s Enter]"),
+        "{message}"
+    );
+    assert_eq!(samples(&harness), 1);
+}
+
 #[test]
 fn evaluate_tab_reproduces_the_published_scaled_manhattan_eer() {
     let dir = tempfile::tempdir().unwrap();

@@ -72,6 +72,8 @@ impl Workbench {
             source,
             global,
             armed: options.arm,
+            recording: false,
+            field_focused: false,
             recorder: Recorder::new(),
             user: None,
             view: None,
@@ -314,11 +316,34 @@ impl Workbench {
             .locked_out_for(user, Local::now().naive_local())
     }
 
-    /// Takes this frame's key events from the active source.
-    fn capture(&mut self, ctx: &egui::Context) {
+    /// Takes this frame's key events from the active source. Keys are recorded only while
+    /// capture is armed, the window has focus and no text field (user, host, port, path, a
+    /// number being typed) has it: what the operator types there is never a sample. While
+    /// recording, no other widget keeps keyboard focus, so a key of the phrase (Enter, Space)
+    /// cannot press the button last clicked. When recording pauses, the attempt in progress is
+    /// abandoned.
+    fn capture(&mut self, ctx: &egui::Context) -> Status {
         let focused = ctx.input(|i| i.viewport().focused).unwrap_or(true);
-        let recording = self.armed && focused;
+        let field_focused = ctx.text_edit_focused();
+        let recording = self.armed && focused && !field_focused && !self.field_focused;
+        self.field_focused = field_focused;
         RECORDING.store(recording, std::sync::atomic::Ordering::Relaxed);
+        if recording {
+            ctx.memory_mut(|m| {
+                if let Some(id) = m.focused() {
+                    m.surrender_focus(id);
+                }
+            });
+        }
+        let mut status = None;
+        if self.recording && !recording && !self.recorder.typed().is_empty() {
+            self.recorder.reset();
+            status = Some(
+                "attempt abandoned: capture paused (a text field, another window or disarmed)"
+                    .into(),
+            );
+        }
+        self.recording = recording;
         let keys = match (&self.global, recording) {
             (Some(global), true) => global.drain(),
             (Some(global), false) => {
@@ -335,6 +360,7 @@ impl Workbench {
             // Poll the listener's channel even without window events.
             ctx.request_repaint_after(std::time::Duration::from_millis(15));
         }
+        status
     }
 
     pub(super) fn training_done(&mut self) -> Status {
@@ -395,8 +421,9 @@ impl Workbench {
         });
         ui.label(
             egui::RichText::new(
-                "Keys are recorded only while capture is armed and this window has focus; \
-                 keys typed into other windows are never recorded.",
+                "Keys are recorded only while capture is armed, this window has focus and no \
+                 text field is being edited; keys typed into other windows or into fields are \
+                 never recorded.",
             )
             .small()
             .weak(),
@@ -408,7 +435,8 @@ impl Workbench {
 
 impl eframe::App for Workbench {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
-        self.capture(ctx);
+        let status = self.capture(ctx);
+        self.show(status);
         self.poll();
         if self.training.is_some() || self.server.is_some() || self.evaluating() {
             ctx.request_repaint_after(std::time::Duration::from_millis(100));

@@ -165,6 +165,12 @@ pub struct Workbench {
     pub(super) source: Source,
     pub(super) global: Option<GlobalCapture>,
     pub(super) armed: bool,
+    /// Whether keys were being recorded last frame (an attempt in progress is abandoned when
+    /// recording pauses, so keys from before and after a pause never form one sample).
+    pub(super) recording: bool,
+    /// Whether a text field had keyboard focus last frame: the key that leaves it (Escape,
+    /// Enter, Tab) arrives in the frame after, when egui has already dropped the focus.
+    pub(super) field_focused: bool,
     pub(super) recorder: Recorder,
     pub(super) user_input: String,
     pub(super) user: Option<UserId>,
