@@ -132,6 +132,7 @@ fn enrol_plot_train_live_test_and_serve() {
         "holds span frames: {series:?}"
     );
     harness.get_by_label("plotted samples: 5");
+    click(&mut harness, "Enrol");
 
     // A sample of another phrase is refused with the reason, and not stored.
     press_keys(
@@ -274,6 +275,33 @@ fn keys_typed_into_a_text_field_are_never_recorded() {
         "{message}"
     );
     assert_eq!(samples(&harness), 1);
+}
+
+/// Typing enrols only on the Enrol tab: on Train & test with Live test unticked a typed attempt
+/// is neither judged nor stored (issue 15: an impostor's attempt became alice's sample 7).
+#[test]
+fn typing_outside_the_enrol_tab_never_enrols() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut harness = workbench(dir.path());
+    harness.run_steps(2);
+    click(&mut harness, "Train & test");
+    type_phrase(&mut harness, 2);
+    let message = harness.state().message().to_string();
+    assert!(
+        message.contains("not stored: samples are enrolled on the Enrol tab"),
+        "{message}"
+    );
+    assert!(harness.state().store().users().unwrap().is_empty());
+    click(&mut harness, "Enrol");
+    type_phrase(&mut harness, 2);
+    let alice = UserId::parse("alice").unwrap();
+    let metadata = harness.state().store().metadata(&alice).unwrap();
+    assert_eq!(
+        metadata.map(|m| m.samples),
+        Some(1),
+        "{}",
+        harness.state().message()
+    );
 }
 
 #[test]

@@ -198,6 +198,15 @@ impl Workbench {
         if self.live_test {
             return self.score_attempt(&user, &sample);
         }
+        // A sample is enrolled only where the operator asked for enrolment: never from the
+        // Train & test tab (an attempt typed there with Live test off is not a sample).
+        if self.tab != Tab::Enrol {
+            return Some(format!(
+                "not stored: samples are enrolled on the Enrol tab; tick Live test on the {} \
+                 tab to judge attempts",
+                Tab::Test.label()
+            ));
+        }
         let features = Features::of(&sample);
         let _ = self.refresh_view();
         if let Some(metadata) = self.view.as_ref().and_then(|v| v.metadata.as_ref())
