@@ -304,6 +304,34 @@ fn typing_outside_the_enrol_tab_never_enrols() {
     );
 }
 
+/// A user can be deleted from the Enrol tab, only after confirming; cancelling keeps them.
+#[test]
+fn a_user_is_deleted_only_after_confirmation() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut harness = workbench(dir.path());
+    harness.run_steps(2);
+    let alice = UserId::parse("alice").unwrap();
+    type_phrase(&mut harness, 2);
+    assert!(harness.state().store().metadata(&alice).unwrap().is_some());
+
+    click(&mut harness, "Delete user…");
+    click(&mut harness, "Cancel");
+    assert_eq!(harness.state().message(), "alice kept");
+    assert!(harness.state().store().metadata(&alice).unwrap().is_some());
+
+    click(&mut harness, "Delete user…");
+    harness.get_by_label_contains("This cannot be undone");
+    click(&mut harness, "Delete alice");
+    assert_eq!(
+        harness.state().message(),
+        "alice deleted: samples, model and lockout state"
+    );
+    assert!(harness.state().store().metadata(&alice).unwrap().is_none());
+    assert!(harness.state().store().users().unwrap().is_empty());
+    // Still selected: the next phrase enrols alice afresh.
+    harness.get_by_label("samples: 0 of 5");
+}
+
 #[test]
 fn evaluate_tab_reproduces_the_published_scaled_manhattan_eer() {
     let dir = tempfile::tempdir().unwrap();

@@ -247,3 +247,42 @@ fn kill_9_of_one_of_two_writing_servers_loses_nothing_acknowledged() {
         assert_stored_exactly(dir.path(), &expected, &[servers[0].1, servers[1].1]);
     }
 }
+
+/// `delete` from the command line while a `serve` on the same folder answers for the user:
+/// the server then knows the user no more (its model cache notices), and the user can enrol
+/// afresh through it.
+#[test]
+fn cli_delete_while_a_server_serves_the_user() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = dir.path().join("models");
+    let (_serve, addr, _stderr) = spawn_serve(&models, &[]);
+    for i in 0..5 {
+        let reply = post(addr, "/train", &sample_body("alice", genuine(i)));
+        assert_eq!(reply.status, 200, "{}", reply.text());
+    }
+    let predict = post(addr, "/predict", &sample_body("alice", genuine(9)));
+    assert_eq!(predict.json()["authenticated"], true, "{}", predict.text());
+
+    let out = Command::new(env!("CARGO_BIN_EXE_keystroke-workbench"))
+        .args(["delete", "alice", "--yes", "--models"])
+        .arg(&models)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "alice: deleted (5 samples)\n"
+    );
+
+    let info = get(addr, "/user/alice/info").json();
+    assert_eq!(info["training_samples"], 0, "{info}");
+    assert_eq!(info["has_trained_model"], false, "{info}");
+    let predict = post(addr, "/predict", &sample_body("alice", genuine(10)));
+    assert_eq!(predict.status, 404, "{}", predict.text());
+    let again = post(addr, "/train", &sample_body("alice", genuine(11)));
+    assert_eq!(again.json()["samples_count"], 1, "{}", again.text());
+}

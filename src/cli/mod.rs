@@ -1,5 +1,6 @@
 //! The command line: argument definitions and the commands behind them.
 
+mod delete;
 mod eval;
 mod serve;
 mod sessions;
@@ -11,6 +12,7 @@ mod workbench;
 
 use clap::{Parser, Subcommand};
 
+pub use delete::DeleteArgs;
 pub use eval::{DataArgs, EvalArgs, EvalReport, TimeUnit};
 pub use serve::{ServeArgs, ServeSettings};
 pub use sessions::{CmuSessionsArgs, ExportArgs, ImportArgs, StoreArgs, TrainArgs};
@@ -46,6 +48,9 @@ pub enum Command {
     /// Judge the samples of a session file as login attempts by a stored user (the server's
     /// and the workbench's verification path).
     Verify(VerifyArgs),
+    /// Delete a user's samples, model and lockout state from a store (asks for confirmation on
+    /// a terminal; `--yes` otherwise).
+    Delete(DeleteArgs),
     /// Convert subjects of the CMU benchmark into session files.
     CmuSessions(CmuSessionsArgs),
     /// Make a self-signed certificate and key for `serve --tls-cert --tls-key` on a LAN.
@@ -70,6 +75,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
             chrono::Local::now().naive_local(),
             &mut std::io::stdout().lock(),
         ),
+        Command::Delete(args) => delete::run_on_stdio(&args),
         Command::CmuSessions(args) => sessions::cmu_sessions(&args, &mut std::io::stdout().lock()),
         Command::TlsCert(args) => tls::run(
             &args,

@@ -78,6 +78,7 @@ impl Workbench {
             user: None,
             view: None,
             pending: Vec::new(),
+            confirm_delete: None,
             message: String::new(),
             live_test: options.live_test,
             attempts: Vec::new(),
@@ -138,6 +139,27 @@ impl Workbench {
         self.attempts.clear();
         self.recorder.reset();
         self.save_settings()
+    }
+
+    /// Deletes the user awaiting confirmation (the store's deletion: all files at once, under
+    /// the user's lock, so a server on the folder sees the user gone, never half).
+    pub(super) fn delete_user(&mut self) -> Status {
+        let user = self.confirm_delete.take()?;
+        let store = Arc::clone(&self.store);
+        let verifier = &self.verifier;
+        let deleted = store.with_user(&user, |w| {
+            verifier.forget(&user);
+            w.delete()
+        });
+        Some(match deleted {
+            Ok(true) => {
+                let status = format!("{user} deleted: samples, model and lockout state");
+                self.select(user);
+                status
+            }
+            Ok(false) => format!("{user} had nothing stored"),
+            Err(e) => format!("{user} not deleted: {e}"),
+        })
     }
 
     pub(super) fn save_settings(&mut self) -> Status {

@@ -36,6 +36,15 @@ impl Workbench {
             Command::ExportFeatures => self.export_features_file(),
             Command::Evaluate => self.evaluate(),
             Command::SaveSettings => self.save_settings(),
+            Command::AskDelete => {
+                self.confirm_delete = self.user.clone();
+                None
+            }
+            Command::ConfirmDelete => self.delete_user(),
+            Command::CancelDelete => self
+                .confirm_delete
+                .take()
+                .map(|user| format!("{user} kept")),
         };
         self.show(status);
     }

@@ -62,6 +62,30 @@ impl Workbench {
             egui::ProgressBar::new((stored as f32 / goal as f32).min(1.0))
                 .text(format!("samples: {stored} of {goal}")),
         );
+        match &self.confirm_delete {
+            Some(doomed) if *doomed == user => {
+                ui.horizontal(|ui| {
+                    ui.label(
+                        egui::RichText::new(format!(
+                            "Delete {user} and all {stored} samples, the model and the lockout \
+                             state? This cannot be undone."
+                        ))
+                        .color(egui::Color32::LIGHT_RED),
+                    );
+                    if ui.button(format!("Delete {user}")).clicked() {
+                        self.commands.push(Command::ConfirmDelete);
+                    }
+                    if ui.button("Cancel").clicked() {
+                        self.commands.push(Command::CancelDelete);
+                    }
+                });
+            }
+            _ => {
+                if stored > 0 && ui.button("Delete user…").clicked() {
+                    self.commands.push(Command::AskDelete);
+                }
+            }
+        }
         ui.horizontal(|ui| {
             ui.checkbox(&mut self.settings.auto_accept, "Store samples at once");
             let label = ui.label("Enrolment goal:");

@@ -48,6 +48,12 @@ pub enum Command {
     Evaluate,
     /// Save the settings (a choice in them changed).
     SaveSettings,
+    /// Ask to confirm deleting the selected user.
+    AskDelete,
+    /// Delete the user awaiting confirmation: all samples, model and lockout state.
+    ConfirmDelete,
+    /// Keep the user awaiting confirmation.
+    CancelDelete,
 }
 
 /// How the workbench starts.
@@ -176,6 +182,8 @@ pub struct Workbench {
     pub(super) user: Option<UserId>,
     pub(super) view: Option<UserView>,
     pub(super) pending: Vec<Pending>,
+    /// The user whose deletion awaits the operator's confirmation.
+    pub(super) confirm_delete: Option<UserId>,
     pub(super) message: String,
     pub(super) live_test: bool,
     pub(super) attempts: Vec<Attempt>,
