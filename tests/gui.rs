@@ -332,6 +332,71 @@ fn a_user_is_deleted_only_after_confirmation() {
     harness.get_by_label("samples: 0 of 5");
 }
 
+/// One key vocabulary: typed live with Shift for the capital, `.tie5Roanl` is scored against
+/// the bundled CMU session s002 (which holds `R` as one key) instead of being "Typed text does
+/// not match".
+#[test]
+fn a_capital_typed_with_shift_matches_the_bundled_sessions() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = keystroke_workbench::store::Store::open(dir.path()).unwrap();
+    let s002 = UserId::parse("s002").unwrap();
+    let session = concat!(env!("CARGO_MANIFEST_DIR"), "/sample_sessions/s002.json");
+    let (_, samples) =
+        keystroke_workbench::session::SessionFile::read(std::path::Path::new(session)).unwrap();
+    let now = chrono::Local::now().naive_local();
+    let params = keystroke_workbench::detect::DetectorParams::new(
+        keystroke_workbench::detect::TempoTolerant,
+    );
+    store
+        .with_user(&s002, |w| {
+            for sample in &samples {
+                w.add_sample(sample, None, now)?;
+            }
+            w.train(&params, now)
+        })
+        .unwrap();
+    drop(store);
+    let store_dir = dir.path().to_path_buf();
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(1000.0, 760.0))
+        .build_eframe(move |_cc| {
+            Workbench::new(Options {
+                settings: Settings {
+                    store_dir,
+                    last_user: Some("s002".into()),
+                    ..Settings::default()
+                },
+                settings_path: None,
+                global_capture: false,
+                arm: true,
+                live_test: true,
+                ..Options::default()
+            })
+            .unwrap()
+        });
+    harness.run_steps(2);
+    use egui::Key::*;
+    for key in [Period, T, I, E, Num5] {
+        harness.key_down(key);
+        harness.run_steps(2);
+        harness.key_up(key);
+        harness.run_steps(3);
+    }
+    harness.key_down_modifiers(egui::Modifiers::SHIFT, R);
+    harness.run_steps(2);
+    harness.key_up(R);
+    harness.run_steps(3);
+    for key in [O, A, N, L, Enter] {
+        harness.key_down(key);
+        harness.run_steps(2);
+        harness.key_up(key);
+        harness.run_steps(3);
+    }
+    let message = harness.state().message().to_string();
+    assert!(!message.contains("does not match"), "{message}");
+    assert!(harness.state().last_score().is_some(), "{message}");
+}
+
 #[test]
 fn evaluate_tab_reproduces_the_published_scaled_manhattan_eer() {
     let dir = tempfile::tempdir().unwrap();

@@ -95,28 +95,7 @@ fn xdotool_typing_into_the_real_window_is_stored_with_its_timings() {
 
     let dir = tempfile::tempdir().unwrap();
     let store_dir = dir.path().join("store");
-    let _app = Killed(
-        Command::new(env!("CARGO_BIN_EXE_keystroke-workbench"))
-            .args(["workbench", "--user", "e2e", "--arm", "--models"])
-            .arg(&store_dir)
-            .env("DISPLAY", &display)
-            .env_remove("WAYLAND_DISPLAY")
-            .env("KW_SETTINGS", dir.path().join("settings.json"))
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("workbench"),
-    );
-    let mut window = String::new();
-    wait_for("the workbench window", Duration::from_secs(60), || {
-        window = xdotool(
-            &display,
-            &["search", "--onlyvisible", "--name", "Keystroke Workbench"],
-        );
-        !window.is_empty()
-    });
-    let window = window.lines().next().unwrap().to_string();
-    xdotool(&display, &["windowfocus", "--sync", &window]);
-    thread::sleep(Duration::from_millis(500));
+    let app = open_workbench(&display, &store_dir, dir.path(), "e2e");
 
     let delay = format!("{DELAY_MS}");
     for _ in 0..SAMPLES {
@@ -172,4 +151,48 @@ fn xdotool_typing_into_the_real_window_is_stored_with_its_timings() {
         median(abs(&flight_errors)) < 5.0,
         "flights {flight_errors:?}"
     );
+    drop(app);
+
+    // One key vocabulary through the real listener: xdotool types a capital as Shift down,
+    // the letter, Shift up; the sample holds the capital as one key, as the bundled sessions do.
+    let _app = open_workbench(&display, &store_dir, dir.path(), "caps");
+    xdotool(&display, &["type", "--delay", &delay, "Ab"]);
+    xdotool(&display, &["key", "Return"]);
+    let caps = UserId::parse("caps").unwrap();
+    let mut phrase = Vec::new();
+    wait_for("the capital's sample", Duration::from_secs(20), || {
+        phrase = Store::open(&store_dir)
+            .ok()
+            .and_then(|s| s.metadata(&caps).ok().flatten())
+            .map_or(Vec::new(), |m| m.key_sequence);
+        !phrase.is_empty()
+    });
+    assert_eq!(phrase, ["A", "b", "Enter"]);
+}
+
+/// Starts the workbench on `display` for `user`, capture armed, and focuses its window.
+fn open_workbench(display: &str, store_dir: &Path, dir: &Path, user: &str) -> Killed {
+    let app = Killed(
+        Command::new(env!("CARGO_BIN_EXE_keystroke-workbench"))
+            .args(["workbench", "--user", user, "--arm", "--models"])
+            .arg(store_dir)
+            .env("DISPLAY", display)
+            .env_remove("WAYLAND_DISPLAY")
+            .env("KW_SETTINGS", dir.join("settings.json"))
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("workbench"),
+    );
+    let mut window = String::new();
+    wait_for("the workbench window", Duration::from_secs(60), || {
+        window = xdotool(
+            display,
+            &["search", "--onlyvisible", "--name", "Keystroke Workbench"],
+        );
+        !window.is_empty()
+    });
+    let window = window.lines().next().unwrap().to_string();
+    xdotool(display, &["windowfocus", "--sync", &window]);
+    thread::sleep(Duration::from_millis(500));
+    app
 }

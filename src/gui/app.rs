@@ -14,7 +14,7 @@ use super::state::{Command, Options, Pending, Tab, UserView, Workbench};
 use keystroke_core::auth::{
     EnrolConfig, ModelCache, Rejection, Throttle, Verifier, VerifyConfig, VerifyError, enrol,
 };
-use keystroke_core::capture::{Recorded, Recorder, Sample};
+use keystroke_core::capture::{Recorded, Recorder, Sample, ShiftFold};
 use keystroke_core::eval::Attempt;
 use keystroke_core::features::Features;
 use keystroke_core::store::{Store, StoreError, UserId};
@@ -75,6 +75,8 @@ impl Workbench {
             recording: false,
             field_focused: false,
             recorder: Recorder::new(),
+            fold: ShiftFold::new(),
+            window_shift: false,
             user: None,
             view: None,
             pending: Vec::new(),
@@ -206,7 +208,22 @@ impl Workbench {
 
     /// A captured key event: a sample or an attempt once the phrase is complete.
     pub(super) fn key(&mut self, key: RawKey) -> Status {
-        match self.recorder.push(&key.key, key.action, key.timestamp_ms) {
+        // A user enrolled when the workbench still recorded Shift as a key keeps that
+        // vocabulary, so their phrase still matches; everyone else types capitals as one key.
+        let old_vocabulary = self
+            .view
+            .as_ref()
+            .and_then(|v| v.metadata.as_ref())
+            .is_some_and(|m| m.key_sequence.iter().any(|k| k == "Shift"));
+        let name = if old_vocabulary {
+            key.key
+        } else {
+            match self.fold.map(&key.key, key.action) {
+                Some(name) => name,
+                None => return None,
+            }
+        };
+        match self.recorder.push(&name, key.action, key.timestamp_ms) {
             Recorded::Pending => None,
             Recorded::Refused(why) => Some(format!("sample not taken: {why}")),
             Recorded::Sample(sample) => self.on_sample(sample),
@@ -367,6 +384,11 @@ impl Workbench {
             });
         }
         let mut status = None;
+        if self.recording && !recording {
+            // Releases of keys held now will not be seen.
+            self.fold.reset();
+            self.window_shift = false;
+        }
         if self.recording && !recording && !self.recorder.typed().is_empty() {
             self.recorder.reset();
             status = Some(
@@ -381,7 +403,7 @@ impl Workbench {
                 global.drain();
                 Vec::new()
             }
-            (None, true) => capture::window_keys(ctx),
+            (None, true) => capture::window_keys(ctx, &mut self.window_shift),
             (None, false) => Vec::new(),
         };
         for key in keys {

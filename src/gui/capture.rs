@@ -151,30 +151,47 @@ fn try_listen() -> Result<Receiver<RawKey>, String> {
     Ok(rx)
 }
 
-/// The window's key events of this frame, stamped with the frame time.
-pub fn window_keys(ctx: &egui::Context) -> Vec<RawKey> {
+/// The window's key events of this frame, stamped with the frame time. egui reports Shift as
+/// a modifier, not as a key: a `Shift` press or release is made up wherever the modifier
+/// changes (`shift` carries its state between frames), so both sources give
+/// [`keystroke_core::capture::ShiftFold`] the same events.
+pub fn window_keys(ctx: &egui::Context, shift: &mut bool) -> Vec<RawKey> {
     ctx.input(|input| {
         let timestamp_ms = input.time * 1000.0;
-        input
-            .events
-            .iter()
-            .filter_map(|event| match event {
-                egui::Event::Key {
-                    key,
-                    pressed,
-                    repeat: false,
-                    ..
-                } => Some(RawKey {
-                    key: canonical_key(key.name()),
-                    action: if *pressed {
+        let mut keys = Vec::new();
+        for event in &input.events {
+            let egui::Event::Key {
+                key,
+                pressed,
+                repeat: false,
+                modifiers,
+                ..
+            } = event
+            else {
+                continue;
+            };
+            if modifiers.shift != *shift {
+                *shift = modifiers.shift;
+                keys.push(RawKey {
+                    key: "Shift".into(),
+                    action: if modifiers.shift {
                         KeyAction::Down
                     } else {
                         KeyAction::Up
                     },
                     timestamp_ms,
-                }),
-                _ => None,
-            })
-            .collect()
+                });
+            }
+            keys.push(RawKey {
+                key: canonical_key(key.name()),
+                action: if *pressed {
+                    KeyAction::Down
+                } else {
+                    KeyAction::Up
+                },
+                timestamp_ms,
+            });
+        }
+        keys
     })
 }

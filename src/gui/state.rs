@@ -12,7 +12,7 @@ use ndarray::Array2;
 use super::capture::{GlobalCapture, Source};
 use super::settings::Settings;
 use keystroke_core::auth::Verifier;
-use keystroke_core::capture::{Recorder, Sample};
+use keystroke_core::capture::{Recorder, Sample, ShiftFold};
 use keystroke_core::detect::{self, DetectorKind};
 use keystroke_core::eval::{Attempt, DetectorResult, RocPoint};
 use keystroke_core::features::Features;
@@ -178,6 +178,11 @@ pub struct Workbench {
     /// Enter, Tab) arrives in the frame after, when egui has already dropped the focus.
     pub(super) field_focused: bool,
     pub(super) recorder: Recorder,
+    /// Shift folded into the letters typed with it (`Shift` + `r` → `R`), as the bundled
+    /// sessions record capitals.
+    pub(super) fold: ShiftFold,
+    /// The window source's Shift modifier as last seen.
+    pub(super) window_shift: bool,
     pub(super) user_input: String,
     pub(super) user: Option<UserId>,
     pub(super) view: Option<UserView>,

@@ -5,9 +5,11 @@ mod event;
 mod keys;
 mod recorder;
 mod sample;
+mod shift;
 
 pub use event::json_type;
 pub use event::{EventError, KeyAction, KeyEvent, MAX_EVENTS, MAX_KEY_CHARS};
 pub use keys::canonical_key;
 pub use recorder::{ABANDON_KEY, END_KEY, Recorded, Recorder};
 pub use sample::{MIN_PRESSES, Press, Sample, SampleError};
+pub use shift::ShiftFold;
