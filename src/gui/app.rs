@@ -218,10 +218,8 @@ impl Workbench {
         let name = if old_vocabulary {
             key.key
         } else {
-            match self.fold.map(&key.key, key.action) {
-                Some(name) => name,
-                None => return None,
-            }
+            // Shift itself is no key: nothing to record.
+            self.fold.map(&key.key, key.action)?
         };
         match self.recorder.push(&name, key.action, key.timestamp_ms) {
             Recorded::Pending => None,
