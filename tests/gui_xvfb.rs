@@ -155,7 +155,17 @@ fn xdotool_typing_into_the_real_window_is_stored_with_its_timings() {
 
     // One key vocabulary through the real listener: xdotool types a capital as Shift down,
     // the letter, Shift up; the sample holds the capital as one key, as the bundled sessions do.
-    let _app = open_workbench(&display, &store_dir, dir.path(), "caps");
+    let app = open_workbench(&display, &store_dir, dir.path(), "caps");
+    // Armed and idle, the window repaints on events only (and once a second): measured over
+    // 5 s of its process's CPU time.
+    thread::sleep(Duration::from_secs(1));
+    let idle = cpu_share(app.0.id(), Duration::from_secs(5));
+    eprintln!("armed and idle: {:.2} % of a core", 100.0 * idle);
+    assert!(
+        idle <= 0.02,
+        "armed and idle the workbench uses {:.1} % of a core",
+        100.0 * idle
+    );
     xdotool(&display, &["type", "--delay", &delay, "Ab"]);
     xdotool(&display, &["key", "Return"]);
     let caps = UserId::parse("caps").unwrap();
@@ -168,6 +178,32 @@ fn xdotool_typing_into_the_real_window_is_stored_with_its_timings() {
         !phrase.is_empty()
     });
     assert_eq!(phrase, ["A", "b", "Enter"]);
+}
+
+/// Share of one core process `pid` used (user + system time) over `window`.
+fn cpu_share(pid: u32, window: Duration) -> f64 {
+    let ticks = || {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("the process runs");
+        // Fields after the command name (which may hold spaces): utime and stime are the 12th
+        // and 13th.
+        let rest = &stat[stat.rfind(')').expect("a stat line") + 2..];
+        let fields: Vec<&str> = rest.split(' ').collect();
+        fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap()
+    };
+    let clock_ticks: f64 = String::from_utf8(
+        Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .expect("getconf")
+            .stdout,
+    )
+    .unwrap()
+    .trim()
+    .parse()
+    .unwrap();
+    let (before, started) = (ticks(), Instant::now());
+    thread::sleep(window);
+    (ticks() - before) / clock_ticks / started.elapsed().as_secs_f64()
 }
 
 /// Starts the workbench on `display` for `user`, capture armed, and focuses its window.

@@ -11,6 +11,7 @@ use ndarray::Array2;
 use super::capture::{self, RECORDING, RawKey, Source};
 use super::command::Status;
 use super::state::{Command, Options, Pending, Tab, UserView, Workbench};
+use super::watch::StoreWatch;
 use keystroke_core::auth::{
     EnrolConfig, ModelCache, Rejection, Throttle, Verifier, VerifyConfig, VerifyError, enrol,
 };
@@ -92,6 +93,7 @@ impl Workbench {
             files: Default::default(),
             eval: Default::default(),
             commands: Vec::new(),
+            watch: None,
         };
         if let Some(user) = user {
             workbench.select_user(user);
@@ -407,9 +409,9 @@ impl Workbench {
         for key in keys {
             self.on_key(key);
         }
-        if recording && self.global.is_some() {
-            // Poll the listener's channel even without window events.
-            ctx.request_repaint_after(std::time::Duration::from_millis(15));
+        if self.global.is_some() {
+            // The listener wakes the window on each event: no polling while idle.
+            capture::wake_on_events(ctx);
         }
         status
     }
@@ -489,10 +491,19 @@ impl eframe::App for Workbench {
         let status = self.capture(ctx);
         self.show(status);
         self.poll();
+        // Samples another program on the same folder (a `serve`) stores wake the window.
+        let store = &self.store;
+        self.watch
+            .get_or_insert_with(|| StoreWatch::start(Arc::clone(store), ctx.clone()))
+            .watch(self.user.as_ref());
         if self.training.is_some() || self.server.is_some() || self.evaluating() {
             ctx.request_repaint_after(std::time::Duration::from_millis(100));
-        } else {
-            // Samples another program on the same folder (a `serve`) stores show within a second.
+        } else if self
+            .user
+            .as_ref()
+            .is_some_and(|u| self.locked_out_for(u).is_some())
+        {
+            // The lockout countdown.
             ctx.request_repaint_after(std::time::Duration::from_secs(1));
         }
     }

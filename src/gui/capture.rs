@@ -70,6 +70,15 @@ impl GlobalCapture {
 
 static STARTED: OnceLock<Result<Mutex<Option<Receiver<RawKey>>>, String>> = OnceLock::new();
 
+/// The window the listener wakes when it has an event, so the workbench repaints on input
+/// instead of polling (an armed, idle window then costs nearly nothing).
+static WAKE: OnceLock<egui::Context> = OnceLock::new();
+
+/// Makes the listener wake `ctx` on each event it records (the first caller's context).
+pub fn wake_on_events(ctx: &egui::Context) {
+    WAKE.get_or_init(|| ctx.clone());
+}
+
 /// Starts rdev's listener (once per process). Fails with the reason on platforms or sessions
 /// where it cannot work, or when it gives up at once (no X display).
 pub fn start_global() -> Result<GlobalCapture, String> {
@@ -136,6 +145,9 @@ fn try_listen() -> Result<Receiver<RawKey>, String> {
                     action,
                     timestamp_ms,
                 });
+                if let Some(ctx) = WAKE.get() {
+                    ctx.request_repaint();
+                }
             });
             if let Err(e) = result {
                 *failed.lock().unwrap_or_else(|p| p.into_inner()) =

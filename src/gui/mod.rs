@@ -12,6 +12,7 @@ mod server_panel;
 mod settings;
 mod state;
 mod testing;
+mod watch;
 
 pub use capture::{RawKey, Source};
 pub use plots::Series;

@@ -11,6 +11,7 @@ use ndarray::Array2;
 
 use super::capture::{GlobalCapture, Source};
 use super::settings::Settings;
+use super::watch::StoreWatch;
 use keystroke_core::auth::Verifier;
 use keystroke_core::capture::{Recorder, Sample, ShiftFold};
 use keystroke_core::detect::{self, DetectorKind};
@@ -204,6 +205,8 @@ pub struct Workbench {
     pub(super) eval: EvalState,
     /// What the panels asked for this frame, applied after they are drawn.
     pub(super) commands: Vec<Command>,
+    /// Wakes the window when the selected user's data changes (started on the first frame).
+    pub(super) watch: Option<StoreWatch>,
 }
 
 /// The Timings tab's plot options.
