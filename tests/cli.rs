@@ -450,6 +450,7 @@ fn verify_gives_the_servers_verdicts_and_its_lockouts_count() {
                 authorization: None,
                 origin: None,
                 client: None,
+                ..Request::default()
             },
             now,
         )

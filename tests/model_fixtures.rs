@@ -72,6 +72,7 @@ fn a_store_written_by_earlier_code_answers_as_it_did() {
                 authorization: None,
                 origin: None,
                 client: None,
+                ..Request::default()
             },
             now,
         );

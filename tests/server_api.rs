@@ -504,9 +504,10 @@ fn oversized_bodies_are_413() {
 #[test]
 fn unknown_paths_are_404_and_wrong_methods_405_with_json_bodies() {
     let server = TestServer::start();
+    // `/` is the collection page (tests/collect_page.rs).
     for target in [
-        "/",
         "/nope",
+        "/collect/",
         "/health/",
         "/train/x",
         "/user/",
@@ -640,7 +641,7 @@ fn cors_headers_only_when_configured() {
     assert!(preflight.json().is_object());
     assert_eq!(
         preflight.header("Access-Control-Allow-Headers"),
-        Some("Content-Type, Authorization")
+        Some("Content-Type, Authorization, X-Enrolment-Code")
     );
 }
 

@@ -9,6 +9,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use anyhow::Context;
+use chrono::Local;
 use clap::Args;
 
 use keystroke_core::auth::Throttle;
@@ -318,7 +319,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
         })?);
     report_legacy_users(&store);
     let api = Arc::new(Api::new(Arc::clone(&store), settings.api.clone()));
-    let server = ServerHandle::start(api, &settings.server)?;
+    let server = ServerHandle::start(Arc::clone(&api), &settings.server)?;
     let (stop_tx, stop_rx) = mpsc::channel();
     ctrlc::set_handler(move || {
         let _ = stop_tx.send(());
@@ -329,11 +330,22 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
         settings.server.host,
         store.dir().display()
     );
+    // Everything but the URLs comes first: a supervisor or test may stop reading after them.
+    for url in server.urls() {
+        println!("  collection page: {url}/collect");
+    }
+    if let Some(code) = api.issue_enrolment_code(Local::now().naive_local()) {
+        println!("  /train needs the bearer token from KW_API_TOKEN");
+        println!(
+            "  enrolment code for the collection page: {} (one participant, until {}; \
+             POST /enrolment-code with the token for another)",
+            code.code,
+            code.expires_at.format("%H:%M")
+        );
+    }
+    println!("  API:");
     for url in server.urls() {
         println!("  {url}");
-    }
-    if settings.api.api_token.is_some() {
-        println!("  /train needs the bearer token from KW_API_TOKEN");
     }
     log::info!(
         "listening on {} (at most {} connections)",

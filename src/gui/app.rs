@@ -15,7 +15,7 @@ use super::watch::StoreWatch;
 use keystroke_core::auth::{
     EnrolConfig, ModelCache, Rejection, Throttle, Verifier, VerifyConfig, VerifyError, enrol,
 };
-use keystroke_core::capture::{Recorded, Recorder, Sample, ShiftFold};
+use keystroke_core::capture::{Capture, Recorded, Recorder, Sample, ShiftFold};
 use keystroke_core::eval::Attempt;
 use keystroke_core::features::Features;
 use keystroke_core::store::{Store, StoreError, UserId};
@@ -290,7 +290,7 @@ impl Workbench {
             &config,
             &user,
             &pending.sample,
-            Some(pending.capture),
+            Some(&Capture::of(pending.capture)),
             now,
         );
         let status = match result {

@@ -12,6 +12,7 @@
 pub mod api;
 mod fd_limit;
 mod listener;
+pub mod page;
 mod stats;
 mod tls;
 mod urls;
@@ -311,6 +312,8 @@ fn serve(api: &Api, stats: &ServerStats, mut request: tiny_http::Request) {
                 body: &body,
                 authorization: header("Authorization"),
                 origin: header("Origin"),
+                host: header("Host"),
+                enrolment_code: header("X-Enrolment-Code"),
                 client: client.as_deref(),
             };
             // A bug must still get a JSON answer (the contract's errors all have one).
@@ -396,7 +399,7 @@ fn encode(response: &Response) -> tiny_http::Response<io::Cursor<Vec<u8>>> {
     response.headers.iter().fold(
         tiny_http::Response::from_data(response.body_bytes())
             .with_status_code(response.status)
-            .with_header(header("Content-Type", "application/json")),
+            .with_header(header("Content-Type", response.content_type())),
         |r, (name, value)| r.with_header(header(name, value)),
     )
 }

@@ -38,6 +38,7 @@ fn call(api: &Api, method: &str, target: &str, body: &Value, second: i64) -> Res
             authorization: None,
             origin: None,
             client: None,
+            ..Request::default()
         },
         now,
     )

@@ -6,7 +6,7 @@ use chrono::NaiveDateTime;
 use thiserror::Error;
 
 use super::quality::{Quality, assess};
-use crate::capture::Sample;
+use crate::capture::{Capture, Sample};
 use crate::detect::DetectorParams;
 use crate::features::Features;
 use crate::store::{Store, StoreError, UserId};
@@ -109,7 +109,7 @@ pub fn enrol(
     config: &EnrolConfig,
     user: &UserId,
     sample: &Sample,
-    capture: Option<&str>,
+    capture: Option<&Capture>,
     now: NaiveDateTime,
 ) -> Result<Enrolled, EnrolError> {
     if let Some(free) = store.available_bytes()?
@@ -229,7 +229,7 @@ mod tests {
             &config,
             &alice,
             &typing(&abc, 99.0),
-            Some("window"),
+            Some(&Capture::of(crate::capture::source::WINDOW)),
             now,
         )
         .unwrap();

@@ -6,6 +6,7 @@ mod keys;
 mod recorder;
 mod sample;
 mod shift;
+pub mod source;
 
 pub use event::json_type;
 pub use event::{EventError, KeyAction, KeyEvent, MAX_EVENTS, MAX_KEY_CHARS};
@@ -13,3 +14,4 @@ pub use keys::canonical_key;
 pub use recorder::{ABANDON_KEY, END_KEY, Recorded, Recorder};
 pub use sample::{MIN_PRESSES, Press, Sample, SampleError};
 pub use shift::ShiftFold;
+pub use source::{Capture, CaptureError};

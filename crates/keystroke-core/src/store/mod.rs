@@ -33,7 +33,7 @@ use chrono::NaiveDateTime;
 use ndarray::{Array2, Axis, s};
 use serde::{Deserialize, Serialize};
 
-use crate::capture::{KeyEvent, Sample};
+use crate::capture::{Capture, KeyEvent, Sample};
 use crate::detect::{DetectorParams, Template};
 use crate::features::{Features, fingerprint};
 pub use check::{CheckReport, Finding, QUARANTINE_DIR, Severity};
@@ -58,10 +58,32 @@ pub struct StoredSample {
     pub added_at: LocalTime,
     /// Its events, as received.
     pub keystroke_data: Vec<KeyEvent>,
-    /// How the workbench captured it: `global` (rdev, ~1 ms) or `window` (the window's own
-    /// events, frame-quantised: lower precision). Absent for samples received over the API.
+    /// How it was captured ([`crate::capture::source`]): `global` (rdev, ~1 ms), `window`
+    /// (the window's own events, frame-quantised: lower precision), `browser` (the collection
+    /// page). Absent for samples received over the API that said nothing of their source.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capture: Option<String>,
+    /// The browser that captured it (family and major version).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub browser: Option<String>,
+    /// The capturing clock's measured resolution, in ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timer_resolution_ms: Option<f64>,
+    /// Some of its key identities came from input events (a soft keyboard): lower precision.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub low_precision: bool,
+}
+
+impl StoredSample {
+    /// How it was captured, if it says.
+    pub fn capture(&self) -> Option<Capture> {
+        Some(Capture {
+            source: self.capture.clone()?,
+            browser: self.browser.clone(),
+            timer_resolution_ms: self.timer_resolution_ms,
+            low_precision: self.low_precision,
+        })
+    }
 }
 
 /// A user's committed metadata and the model trained with it, read together.
@@ -570,12 +592,11 @@ impl UserWriter<'_> {
         self.add_captured_sample(sample, None, train, now)
     }
 
-    /// [`UserWriter::add_sample`] for a sample captured here, recording how (`capture`, e.g.
-    /// `global` or the lower-precision `window`) beside its events.
+    /// [`UserWriter::add_sample`] recording how the sample was captured beside its events.
     pub fn add_captured_sample(
         &mut self,
         sample: &Sample,
-        capture: Option<&str>,
+        capture: Option<&Capture>,
         train: Option<&DetectorParams>,
         now: NaiveDateTime,
     ) -> Result<Metadata, StoreError> {
@@ -634,7 +655,10 @@ impl UserWriter<'_> {
         let line = StoredSample {
             added_at: now.into(),
             keystroke_data: sample.events().to_vec(),
-            capture: capture.map(String::from),
+            capture: capture.map(|c| c.source.clone()),
+            browser: capture.and_then(|c| c.browser.clone()),
+            timer_resolution_ms: capture.and_then(|c| c.timer_resolution_ms),
+            low_precision: capture.is_some_and(|c| c.low_precision),
         };
         let (length, samples) = append_line(&paths.samples, metadata.samples_file_bytes, &line)?;
         metadata.samples_file_bytes = length;

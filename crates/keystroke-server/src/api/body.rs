@@ -1,9 +1,14 @@
-//! Decoding the body of /train and /predict: `{"user_id": …, "keystroke_data": [events]}`.
+//! Decoding the body of /train and /predict: `{"user_id": …, "keystroke_data": [events]}`,
+//! with two optional extension keys the collection page sends: `capture` (how the sample was
+//! captured, stored with it) and `attempt_label` (who typed a /predict attempt, for the audit
+//! log).
 
 use serde_json::Value;
 use thiserror::Error;
 
-use keystroke_core::capture::{EventError, KeyEvent, Sample, SampleError, json_type};
+use keystroke_core::capture::{
+    Capture, CaptureError, EventError, KeyEvent, Sample, SampleError, json_type,
+};
 use keystroke_core::store::{UserId, UserIdError};
 
 /// What is wrong with a request body; the text says what to fix (the 400 message).
@@ -30,10 +35,59 @@ pub enum BodyError {
     /// The events do not pair into a sample.
     #[error(transparent)]
     Sample(#[from] SampleError),
+    /// `capture` is not an object of the expected fields.
+    #[error(
+        "\"capture\" must be an object {{\"source\": string, \"browser\": string, \
+         \"timer_resolution_ms\": number, \"precision\": \"high\" or \"low\"}}: {0}"
+    )]
+    CaptureShape(String),
+    /// `capture` has a value out of range.
+    #[error(transparent)]
+    Capture(#[from] CaptureError),
+    /// `attempt_label` is not one of the labels.
+    #[error("\"attempt_label\" must be \"genuine\" or \"impostor\"")]
+    Label,
+}
+
+/// Who typed a /predict attempt, as the client says (the collection page's impostor demo).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptLabel {
+    /// The user themself.
+    Genuine,
+    /// Someone trying to pass as the user.
+    Impostor,
+}
+
+impl AttemptLabel {
+    /// `genuine` or `impostor`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttemptLabel::Genuine => "genuine",
+            AttemptLabel::Impostor => "impostor",
+        }
+    }
+}
+
+/// Everything a /train or /predict body carries.
+#[derive(Debug, Clone)]
+pub struct Decoded {
+    /// `user_id`.
+    pub user: UserId,
+    /// `keystroke_data`, paired into a sample.
+    pub sample: Sample,
+    /// The `capture` extension, checked.
+    pub capture: Option<Capture>,
+    /// The `attempt_label` extension.
+    pub label: Option<AttemptLabel>,
 }
 
 /// The user and the sample a request body carries, or what to fix.
 pub fn decode_sample(body: &[u8]) -> Result<(UserId, Sample), BodyError> {
+    decode(body).map(|d| (d.user, d.sample))
+}
+
+/// A request body with its extension keys, or what to fix.
+pub fn decode(body: &[u8]) -> Result<Decoded, BodyError> {
     let value: Value = serde_json::from_slice(body).map_err(BodyError::NotJson)?;
     let Value::Object(object) = value else {
         return Err(BodyError::NotObject(json_type(&value)));
@@ -48,7 +102,46 @@ pub fn decode_sample(body: &[u8]) -> Result<(UserId, Sample), BodyError> {
         .ok_or(BodyError::Missing("keystroke_data"))?;
     let events = KeyEvent::list_from_json(data)?;
     let sample = Sample::from_events(events)?;
-    Ok((user, sample))
+    let capture = object.get("capture").map(decode_capture).transpose()?;
+    let label = match object.get("attempt_label") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if s == "genuine" => Some(AttemptLabel::Genuine),
+        Some(Value::String(s)) if s == "impostor" => Some(AttemptLabel::Impostor),
+        Some(_) => return Err(BodyError::Label),
+    };
+    Ok(Decoded {
+        user,
+        sample,
+        capture,
+        label,
+    })
+}
+
+fn decode_capture(value: &Value) -> Result<Capture, BodyError> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Wire {
+        source: String,
+        browser: Option<String>,
+        timer_resolution_ms: Option<f64>,
+        precision: Option<Precision>,
+    }
+    #[derive(serde::Deserialize, PartialEq)]
+    #[serde(rename_all = "lowercase")]
+    enum Precision {
+        High,
+        Low,
+    }
+    let wire: Wire = serde::Deserialize::deserialize(value)
+        .map_err(|e| BodyError::CaptureShape(e.to_string()))?;
+    let capture = Capture {
+        source: wire.source,
+        browser: wire.browser,
+        timer_resolution_ms: wire.timer_resolution_ms,
+        low_precision: wire.precision == Some(Precision::Low),
+    };
+    capture.validate()?;
+    Ok(capture)
 }
 
 #[cfg(test)]
@@ -70,6 +163,45 @@ mod tests {
         .unwrap();
         assert_eq!(user.as_str(), "bob+x@lab.org");
         assert_eq!(sample.key_sequence(), ["a", "b"]);
+    }
+
+    #[test]
+    fn reads_the_collection_pages_extensions() {
+        let body = format!(
+            r#"{{"user_id":"p01","keystroke_data":{EVENTS},"attempt_label":"impostor",
+               "capture":{{"source":"browser","browser":"Chrome 148","timer_resolution_ms":0.1,
+                           "precision":"low"}}}}"#
+        );
+        let decoded = decode(body.as_bytes()).unwrap();
+        assert_eq!(decoded.label, Some(AttemptLabel::Impostor));
+        let capture = decoded.capture.unwrap();
+        assert_eq!(capture.source, "browser");
+        assert_eq!(capture.browser.as_deref(), Some("Chrome 148"));
+        assert_eq!(capture.timer_resolution_ms, Some(0.1));
+        assert!(capture.low_precision);
+        let plain =
+            decode(format!(r#"{{"user_id":"p01","keystroke_data":{EVENTS}}}"#).as_bytes()).unwrap();
+        assert!(plain.capture.is_none() && plain.label.is_none());
+        for (extension, message) in [
+            (r#""capture":"browser""#, "\"capture\" must be an object"),
+            (
+                r#""capture":{"source":"browser","x":1}"#,
+                "unknown field `x`",
+            ),
+            (
+                r#""capture":{"source":"Browser!"}"#,
+                "capture.source must be",
+            ),
+            (
+                r#""capture":{"source":"browser","timer_resolution_ms":0}"#,
+                "capture.timer_resolution_ms must be",
+            ),
+            (r#""attempt_label":"carol""#, "\"attempt_label\" must be"),
+        ] {
+            let body = format!(r#"{{"user_id":"p01","keystroke_data":{EVENTS},{extension}}}"#);
+            let got = error(&body);
+            assert!(got.contains(message), "{extension}: {got}");
+        }
     }
 
     #[test]

@@ -5,6 +5,7 @@
 mod audit;
 pub mod body;
 mod config;
+mod enrolment;
 mod routes;
 
 use std::sync::Arc;
@@ -17,12 +18,16 @@ pub use config::{
     ApiConfig, Cors, DEFAULT_MAX_SAMPLES_PER_USER, DEFAULT_MAX_USERS, DEFAULT_MIN_FREE_BYTES,
     DEFAULT_MIN_SAMPLES, DEFAULT_MODEL_CACHE_BYTES,
 };
+pub use enrolment::{CODE_LIFETIME, CodeRefusal, EnrolmentCodes, IssuedCode};
 use keystroke_core::auth::{
     EnrolConfig, EnrolError, Enrolled, Lookup, ModelCache, Verifier, VerifyConfig, VerifyError,
     enrol,
 };
 use keystroke_core::store::{Store, StoreError, UserId, format_time};
 pub use routes::{Route, path_of as target_path};
+
+use crate::page::{self, Asset};
+use body::{AttemptLabel, Decoded};
 
 /// `service` of /health.
 pub const SERVICE_NAME: &str = "Keystroke Dynamics Authentication API";
@@ -31,7 +36,7 @@ pub const SERVICE_NAME: &str = "Keystroke Dynamics Authentication API";
 pub const NO_MODEL: &str = "User model not found. Please train the model first.";
 
 /// The parts of an HTTP request the API reads.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Request<'a> {
     /// `GET`, `POST`, …
     pub method: &'a str,
@@ -43,6 +48,10 @@ pub struct Request<'a> {
     pub authorization: Option<&'a str>,
     /// The `Origin` header.
     pub origin: Option<&'a str>,
+    /// The `Host` header (the collection page's own origin is admitted by it).
+    pub host: Option<&'a str>,
+    /// The `X-Enrolment-Code` header (the collection page's enrolment with a token set).
+    pub enrolment_code: Option<&'a str>,
     /// The client's address, for the audit log.
     pub client: Option<&'a str>,
 }
@@ -54,10 +63,12 @@ pub struct Response {
     pub status: u16,
     /// The JSON body.
     pub body: Value,
-    /// Headers besides `Content-Type` (which is always `application/json`).
+    /// Headers besides `Content-Type` (`application/json`, or the asset's).
     pub headers: Vec<(&'static str, String)>,
     /// The user the request was about, for the request log.
     pub user: Option<UserId>,
+    /// A file of the collection page, sent instead of `body`.
+    pub asset: Option<&'static Asset>,
 }
 
 impl Response {
@@ -68,7 +79,21 @@ impl Response {
             body,
             headers: Vec::new(),
             user: None,
+            asset: None,
         }
+    }
+
+    /// A file of the collection page, with its security headers.
+    pub fn page(asset: &'static Asset) -> Response {
+        let mut response = Response::json(200, Value::Null);
+        response.asset = Some(asset);
+        response.headers.extend(page::security_headers());
+        response
+    }
+
+    /// `Content-Type` of the answer.
+    pub fn content_type(&self) -> &'static str {
+        self.asset.map_or("application/json", |a| a.content_type)
     }
 
     /// `{"error": message}`.
@@ -88,7 +113,10 @@ impl Response {
 
     /// The body as bytes.
     pub fn body_bytes(&self) -> Vec<u8> {
-        serde_json::to_vec(&self.body).expect("JSON values serialise")
+        match self.asset {
+            Some(asset) => asset.bytes.to_vec(),
+            None => serde_json::to_vec(&self.body).expect("JSON values serialise"),
+        }
     }
 }
 
@@ -100,6 +128,7 @@ pub struct Api {
     enrol: EnrolConfig,
     verifier: Verifier,
     audit: AuditLog,
+    codes: EnrolmentCodes,
 }
 
 impl Api {
@@ -127,7 +156,15 @@ impl Api {
             enrol,
             verifier,
             audit,
+            codes: EnrolmentCodes::default(),
         }
+    }
+
+    /// A new enrolment code for the collection page, valid from `now` for [`CODE_LIFETIME`];
+    /// `None` when no API token is set (the page then enrols without one).
+    pub fn issue_enrolment_code(&self, now: NaiveDateTime) -> Option<IssuedCode> {
+        self.config.api_token.as_ref()?;
+        Some(self.codes.issue(now))
     }
 
     /// Writes the failed-attempt counts changed since the last call (a lockout is written at
@@ -184,6 +221,8 @@ impl Api {
             Route::Predict => self.predict(request, now),
             Route::UserInfo(raw) => self.info(raw),
             Route::User(raw) => self.delete(request, raw, now),
+            Route::EnrolmentCode => self.enrolment_code(request, now),
+            Route::Page(asset) => Ok(Response::page(asset)),
         };
         result.unwrap_or_else(|failure| failure)
     }
@@ -204,7 +243,7 @@ impl Api {
                     ),
                     (
                         "Access-Control-Allow-Headers",
-                        "Content-Type, Authorization".into(),
+                        "Content-Type, Authorization, X-Enrolment-Code".into(),
                     ),
                     ("Access-Control-Max-Age", "600".into()),
                 ]);
@@ -219,6 +258,7 @@ impl Api {
             "service": SERVICE_NAME,
             "timestamp": format_time(now),
             "version": env!("CARGO_PKG_VERSION"),
+            "enrolment_code_required": self.config.api_token.is_some(),
         });
         let trouble = self
             .verifier
@@ -244,7 +284,10 @@ impl Api {
     /// curl) are not affected.
     fn same_site(&self, request: &Request<'_>) -> Result<(), Response> {
         match request.origin {
-            Some(origin) if self.config.cors.allow_origin(Some(origin)).is_none() => {
+            Some(origin)
+                if self.config.cors.allow_origin(Some(origin)).is_none()
+                    && !own_page(origin, request.host) =>
+            {
                 Err(Response::error(
                     403,
                     format!(
@@ -261,9 +304,25 @@ impl Api {
 
     fn train(&self, request: &Request<'_>, now: NaiveDateTime) -> Result<Response, Response> {
         self.same_site(request)?;
-        self.authorize(request)?;
-        let (user, sample) =
-            body::decode_sample(request.body).map_err(|e| bad_request(e.to_string()))?;
+        let Decoded {
+            user,
+            sample,
+            capture,
+            ..
+        } = match self.authorize(request) {
+            Ok(()) => body::decode(request.body).map_err(|e| bad_request(e.to_string()))?,
+            // The collection page enrols with a code instead of the token.
+            Err(unauthorized) => {
+                let Some(code) = request.enrolment_code else {
+                    return Err(unauthorized);
+                };
+                let decoded = body::decode(request.body).map_err(|e| bad_request(e.to_string()))?;
+                self.codes
+                    .admit(code, &decoded.user, now)
+                    .map_err(|refusal| Response::error(403, refusal.to_string()))?;
+                decoded
+            }
+        };
         let audit = |outcome: &str| {
             self.audit.record(AuditEvent {
                 at: now,
@@ -274,7 +333,14 @@ impl Api {
             })
         };
         let min = self.config.min_samples;
-        let enrolled = enrol(&self.store, &self.enrol, &user, &sample, None, now);
+        let enrolled = enrol(
+            &self.store,
+            &self.enrol,
+            &user,
+            &sample,
+            capture.as_ref(),
+            now,
+        );
         let Enrolled {
             samples: count,
             trained,
@@ -345,12 +411,32 @@ impl Api {
 
     fn predict(&self, request: &Request<'_>, now: NaiveDateTime) -> Result<Response, Response> {
         self.same_site(request)?;
-        let (user, sample) =
-            body::decode_sample(request.body).map_err(|e| bad_request(e.to_string()))?;
+        let Decoded {
+            user,
+            sample,
+            label,
+            ..
+        } = body::decode(request.body).map_err(|e| bad_request(e.to_string()))?;
         let verdict = self
             .verifier
             .verify(&user, &sample, now)
             .map_err(|e| refused(e).for_user(&user))?;
+        if let Some(label) = label {
+            // A labelled attempt (the collection page's impostor demo) is kept for the study.
+            let outcome = match (label, verdict.accepted()) {
+                (AttemptLabel::Impostor, true) => "impostor attempt accepted",
+                (AttemptLabel::Impostor, false) => "impostor attempt rejected",
+                (AttemptLabel::Genuine, true) => "genuine attempt accepted",
+                (AttemptLabel::Genuine, false) => "genuine attempt rejected",
+            };
+            self.audit.record(AuditEvent {
+                at: now,
+                endpoint: "POST /predict",
+                user: &user,
+                outcome,
+                client: request.client,
+            });
+        }
         if let Some(lockout) = verdict.lockout {
             self.audit.record(AuditEvent {
                 at: now,
@@ -408,6 +494,31 @@ impl Api {
         Ok(Response::json(200, body).for_user(&user))
     }
 
+    /// `POST /enrolment-code` (needs the token): a new code for the collection page.
+    fn enrolment_code(
+        &self,
+        request: &Request<'_>,
+        now: NaiveDateTime,
+    ) -> Result<Response, Response> {
+        if self.config.api_token.is_none() {
+            return Err(Response::error(
+                404,
+                "no API token is set (KW_API_TOKEN), so the collection page enrols without a code",
+            ));
+        }
+        self.same_site(request)?;
+        self.authorize(request)?;
+        let issued = self.codes.issue(now);
+        Ok(Response::json(
+            200,
+            json!({
+                "code": issued.code,
+                "expires_at": format_time(issued.expires_at),
+                "valid_seconds": CODE_LIFETIME.num_seconds(),
+            }),
+        ))
+    }
+
     /// With a token configured, the request must carry `Authorization: Bearer <token>`
     /// (compared in constant time).
     fn authorize(&self, request: &Request<'_>) -> Result<(), Response> {
@@ -436,6 +547,29 @@ impl Api {
             .header("WWW-Authenticate", "Bearer")),
         }
     }
+}
+
+/// Whether `origin` is the server's own page as the browser reached it (`Host`). Only an
+/// address or `localhost` counts: a page on a DNS name could be another site's name rebound
+/// to this server's address, and such names are admitted only through `KW_CORS_ORIGINS`.
+fn own_page(origin: &str, host: Option<&str>) -> bool {
+    let Some(host) = host.map(str::trim) else {
+        return false;
+    };
+    let Some(origin_host) = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"))
+    else {
+        return false;
+    };
+    if !origin_host.eq_ignore_ascii_case(host) {
+        return false;
+    }
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    };
+    name.eq_ignore_ascii_case("localhost") || name.parse::<std::net::IpAddr>().is_ok()
 }
 
 fn path_of<'a>(request: &Request<'a>) -> &'a str {

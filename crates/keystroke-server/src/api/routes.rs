@@ -4,6 +4,8 @@ use percent_encoding::percent_decode_str;
 
 use keystroke_core::store::UserId;
 
+use crate::page::{self, Asset};
+
 /// The path of a request target, without its query.
 pub fn path_of(target: &str) -> &str {
     target.split_once('?').map_or(target, |(path, _)| path)
@@ -22,6 +24,10 @@ pub enum Route {
     UserInfo(String),
     /// `/user/{user_id}` (deletion), the id as in the path.
     User(String),
+    /// `/enrolment-code`: a new code for the collection page (admin: needs the token).
+    EnrolmentCode,
+    /// The collection page (`/`, `/collect`) or one of its files.
+    Page(&'static Asset),
 }
 
 impl Route {
@@ -32,6 +38,8 @@ impl Route {
             "/health" => Some(Route::Health),
             "/train" => Some(Route::Train),
             "/predict" => Some(Route::Predict),
+            "/enrolment-code" => Some(Route::EnrolmentCode),
+            _ if page::asset(path).is_some() => page::asset(path).map(Route::Page),
             _ => {
                 let rest = path.strip_prefix("/user/")?;
                 let (id, info) = match rest.strip_suffix("/info") {
@@ -53,8 +61,8 @@ impl Route {
     /// Methods the route answers, for `Allow` headers and 405s.
     pub fn methods(&self) -> &'static [&'static str] {
         match self {
-            Route::Health | Route::UserInfo(_) => &["GET", "HEAD", "OPTIONS"],
-            Route::Train | Route::Predict => &["POST", "OPTIONS"],
+            Route::Health | Route::UserInfo(_) | Route::Page(_) => &["GET", "HEAD", "OPTIONS"],
+            Route::Train | Route::Predict | Route::EnrolmentCode => &["POST", "OPTIONS"],
             Route::User(_) => &["DELETE", "OPTIONS"],
         }
     }
@@ -94,8 +102,17 @@ mod tests {
             Route::of("/user/alice%40example.com/info"),
             Some(Route::UserInfo("alice%40example.com".into()))
         );
+        assert_eq!(Route::of("/"), Some(Route::Page(&page::COLLECT_HTML)));
+        assert_eq!(
+            Route::of("/collect?mode=demo"),
+            Some(Route::Page(&page::COLLECT_HTML))
+        );
+        assert_eq!(
+            Route::of("/collect.js"),
+            Some(Route::Page(&page::COLLECT_JS))
+        );
         for unknown in [
-            "/",
+            "/collect/",
             "/health/",
             "/user//info",
             "/user/a/b/info",

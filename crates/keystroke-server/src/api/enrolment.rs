@@ -1,0 +1,186 @@
+//! Enrolment codes: with an API token set, the collection page enrols a participant with a
+//! short-lived code shown by the workbench or printed by `serve`, never with the token itself.
+//! A code is valid for [`CODE_LIFETIME`] and for one participant: the first /train that uses it
+//! binds it to that user id, and it admits no other. Codes live in the server's memory (a
+//! restart forgets them), at most [`MAX_LIVE_CODES`] at a time.
+
+use std::sync::Mutex;
+
+use chrono::{NaiveDateTime, TimeDelta};
+use ring::rand::{SecureRandom, SystemRandom};
+
+use keystroke_core::store::UserId;
+
+/// How long a code admits enrolment after it is issued.
+pub const CODE_LIFETIME: TimeDelta = TimeDelta::minutes(10);
+/// Codes alive at once; issuing another drops the oldest.
+pub const MAX_LIVE_CODES: usize = 64;
+/// Characters of a code (no `0 O 1 I`, which read alike): 8 of 32 symbols, 40 bits.
+const ALPHABET: &[u8; 32] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+const CODE_CHARS: usize = 8;
+
+/// A code as issued.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedCode {
+    /// The code, written `ABCD-EFGH`.
+    pub code: String,
+    /// When it stops admitting enrolment.
+    pub expires_at: NaiveDateTime,
+}
+
+#[derive(Debug)]
+struct Live {
+    /// The 8 symbols, without the dash.
+    symbols: String,
+    expires_at: NaiveDateTime,
+    participant: Option<UserId>,
+}
+
+/// Why a code did not admit a /train (the 401/403 message).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CodeRefusal {
+    /// No live code has these symbols (never issued, mistyped, or expired).
+    #[error("the enrolment code is not valid (mistyped or expired): ask for a new one")]
+    Unknown,
+    /// The code is bound to another participant.
+    #[error("this enrolment code belongs to another participant: ask for a new one")]
+    OtherParticipant,
+}
+
+/// The live codes of one server.
+#[derive(Debug, Default)]
+pub struct EnrolmentCodes {
+    live: Mutex<Vec<Live>>,
+}
+
+impl EnrolmentCodes {
+    /// A new code, valid from `now` for [`CODE_LIFETIME`].
+    pub fn issue(&self, now: NaiveDateTime) -> IssuedCode {
+        let mut bytes = [0u8; CODE_CHARS];
+        SystemRandom::new()
+            .fill(&mut bytes)
+            .expect("the operating system's random source works");
+        let symbols: String = bytes
+            .iter()
+            .map(|b| char::from(ALPHABET[usize::from(b % 32)]))
+            .collect();
+        let expires_at = now + CODE_LIFETIME;
+        let mut live = self.lock();
+        live.retain(|c| c.expires_at > now);
+        if live.len() >= MAX_LIVE_CODES {
+            live.remove(0);
+        }
+        live.push(Live {
+            symbols: symbols.clone(),
+            expires_at,
+            participant: None,
+        });
+        IssuedCode {
+            code: format!("{}-{}", &symbols[..4], &symbols[4..]),
+            expires_at,
+        }
+    }
+
+    /// Whether `presented` admits `user`'s /train at `now`; its first use binds it to `user`.
+    /// Case, spaces and dashes are ignored; symbols are compared in constant time.
+    pub fn admit(
+        &self,
+        presented: &str,
+        user: &UserId,
+        now: NaiveDateTime,
+    ) -> Result<(), CodeRefusal> {
+        let symbols: String = presented
+            .chars()
+            .filter(|c| !matches!(c, '-' | ' '))
+            .map(|c| c.to_ascii_uppercase())
+            .collect();
+        let mut live = self.lock();
+        live.retain(|c| c.expires_at > now);
+        let code = live
+            .iter_mut()
+            .find(|c| constant_time_eq::constant_time_eq(c.symbols.as_bytes(), symbols.as_bytes()))
+            .ok_or(CodeRefusal::Unknown)?;
+        match &code.participant {
+            Some(bound) if bound != user => Err(CodeRefusal::OtherParticipant),
+            Some(_) => Ok(()),
+            None => {
+                code.participant = Some(user.clone());
+                Ok(())
+            }
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Live>> {
+        // The list stays consistent whatever a panicking holder did (each edit is one call).
+        self.live
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(minutes: i64) -> NaiveDateTime {
+        chrono::NaiveDate::from_ymd_opt(2026, 12, 2)
+            .unwrap()
+            .and_hms_opt(9, 0, 0)
+            .unwrap()
+            + TimeDelta::minutes(minutes)
+    }
+
+    fn user(id: &str) -> UserId {
+        UserId::parse(id).unwrap()
+    }
+
+    #[test]
+    fn a_code_admits_one_participant_for_its_lifetime() {
+        let codes = EnrolmentCodes::default();
+        let issued = codes.issue(at(0));
+        assert_eq!(issued.code.len(), 9);
+        assert_eq!(issued.expires_at, at(10));
+        assert_eq!(codes.admit(&issued.code, &user("p01"), at(1)), Ok(()));
+        let typed = issued.code.to_lowercase().replace('-', " ");
+        assert_eq!(codes.admit(&typed, &user("p01"), at(2)), Ok(()));
+        assert_eq!(
+            codes.admit(&issued.code, &user("p02"), at(2)),
+            Err(CodeRefusal::OtherParticipant)
+        );
+        assert_eq!(
+            codes.admit(&issued.code, &user("p01"), at(10)),
+            Err(CodeRefusal::Unknown)
+        );
+    }
+
+    #[test]
+    fn only_issued_codes_admit() {
+        let codes = EnrolmentCodes::default();
+        assert_eq!(
+            codes.admit("ABCD-EFGH", &user("p01"), at(0)),
+            Err(CodeRefusal::Unknown)
+        );
+        let first = codes.issue(at(0));
+        let second = codes.issue(at(0));
+        assert_ne!(first, second);
+        assert_eq!(
+            codes.admit("", &user("p01"), at(0)),
+            Err(CodeRefusal::Unknown)
+        );
+        assert_eq!(codes.admit(&second.code, &user("p02"), at(0)), Ok(()));
+        assert_eq!(codes.admit(&first.code, &user("p01"), at(0)), Ok(()));
+    }
+
+    #[test]
+    fn the_oldest_code_gives_way() {
+        let codes = EnrolmentCodes::default();
+        let oldest = codes.issue(at(0));
+        for _ in 0..MAX_LIVE_CODES {
+            codes.issue(at(1));
+        }
+        assert_eq!(
+            codes.admit(&oldest.code, &user("p01"), at(2)),
+            Err(CodeRefusal::Unknown)
+        );
+    }
+}
