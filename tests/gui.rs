@@ -710,3 +710,46 @@ fn the_live_test_and_the_server_give_the_same_verdicts() {
         again.message()
     );
 }
+
+/// The Server tab shows the collection page's address as a QR code and, with an API token,
+/// issues one-participant enrolment codes that the running server admits on /train.
+#[test]
+fn the_server_tab_shows_the_collection_page_and_issues_enrolment_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut harness = workbench(dir.path());
+    harness.run_steps(2);
+    click(&mut harness, "Server");
+    harness.get_by_label("API token:").focus();
+    harness.run_steps(2);
+    harness.get_by_label("API token:").type_text("lab-token-42");
+    harness.run_steps(2);
+    assert_eq!(harness.state().server_token(), "lab-token-42");
+    click(&mut harness, "Start server");
+    let addr = harness.state().server().expect("running").addr();
+    harness.get_by_label(&format!("http://{addr}/collect"));
+    harness.get_by_label_contains("Only this computer can open it");
+    let page = common::get(addr, "/collect");
+    assert_eq!(page.status, 200);
+    // The token the operator typed is in force.
+    let body = common::sample_body("p01", common::genuine(0));
+    assert_eq!(common::post(addr, "/train", &body).status, 401);
+
+    click(&mut harness, "New enrolment code");
+    let code = harness
+        .state()
+        .message()
+        .split_whitespace()
+        .nth(2)
+        .unwrap()
+        .to_string();
+    harness.get_by_label(&code);
+    let admitted = common::request(
+        addr,
+        "POST",
+        "/train",
+        &[("X-Enrolment-Code", &code)],
+        body.to_string().as_bytes(),
+    );
+    assert_eq!(admitted.status, 200, "{}", admitted.text());
+    click(&mut harness, "Stop server");
+}

@@ -87,6 +87,8 @@ impl Workbench {
             attempts: Vec::new(),
             throttling: true,
             server_throttling: true,
+            server_token: String::new(),
+            enrolment_code: None,
             training: None,
             server: None,
             plot: Default::default(),
@@ -132,6 +134,11 @@ impl Workbench {
     /// The embedded server, if running.
     pub fn server(&self) -> Option<&ServerHandle> {
         self.server.as_ref()
+    }
+
+    /// The API token the next server starts with, as typed on the Server tab.
+    pub fn server_token(&self) -> &str {
+        &self.server_token
     }
 
     pub(super) fn select(&mut self, user: UserId) -> Status {

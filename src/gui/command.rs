@@ -31,6 +31,7 @@ impl Workbench {
             }
             Command::StartServer => self.serve(),
             Command::StopServer => self.unserve(),
+            Command::NewEnrolmentCode => self.new_enrolment_code(),
             Command::OpenSession => self.open_session_file(),
             Command::SaveSession => self.save_session_file(),
             Command::ExportFeatures => self.export_features_file(),

@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use chrono::Local;
+
 use super::command::Status;
 use super::state::{Command, Workbench};
 use keystroke_server::api::{Api, ApiConfig};
@@ -17,6 +19,7 @@ impl Workbench {
             ApiConfig {
                 min_samples: self.settings.min_samples.max(1),
                 throttle: super::app::throttle_for(self.throttling),
+                api_token: Some(self.server_token.trim().to_string()).filter(|t| !t.is_empty()),
                 ..ApiConfig::default()
             },
         ));
@@ -53,7 +56,26 @@ impl Workbench {
     pub(super) fn unserve(&mut self) -> Status {
         let server = self.server.take()?;
         server.stop();
+        self.enrolment_code = None;
         Some("server stopped".into())
+    }
+
+    /// A new enrolment code for the collection page, shown on the Server tab.
+    pub(super) fn new_enrolment_code(&mut self) -> Status {
+        let server = self.server.as_ref()?;
+        let Some(code) = server
+            .api()
+            .issue_enrolment_code(Local::now().naive_local())
+        else {
+            return Some("the server has no API token: the page enrols without a code".into());
+        };
+        let status = format!(
+            "enrolment code {} for one participant, until {}",
+            code.code,
+            code.expires_at.format("%H:%M")
+        );
+        self.enrolment_code = Some(code);
+        Some(status)
     }
 
     pub(super) fn server_tab(&mut self, ui: &mut egui::Ui) {
@@ -97,6 +119,18 @@ impl Workbench {
             )
             .labelled_by(label.id);
         });
+        ui.horizontal(|ui| {
+            let label = ui.label("API token:");
+            ui.add_enabled(
+                !running,
+                egui::TextEdit::singleline(&mut self.server_token)
+                    .password(true)
+                    .hint_text("empty: /train is open to the LAN")
+                    .desired_width(220.0),
+            )
+            .labelled_by(label.id);
+            ui.label("(not saved)");
+        });
         let Some(server) = &self.server else {
             ui.label(
                 "The server is stopped. It serves the mobile app's API over this store; \
@@ -109,10 +143,43 @@ impl Workbench {
                 "THROTTLING OFF (demo): /predict never locks a user out",
             ));
         }
-        ui.label("Reachable at:");
-        for url in server.urls() {
-            ui.monospace(url);
-        }
+        let urls = server.urls();
+        ui.horizontal_top(|ui| {
+            ui.vertical(|ui| {
+                ui.label("Reachable at:");
+                for url in &urls {
+                    ui.monospace(url);
+                }
+                ui.add_space(6.0);
+                let page = collection_url(&urls);
+                ui.label("Collection page (scan with a phone on the same network):");
+                ui.monospace(&page);
+                if page.contains("://127.") || page.contains("://[::1]") {
+                    ui.label("Only this computer can open it: set Host to 0.0.0.0 for the LAN.");
+                }
+                if server.api().config().api_token.is_some() {
+                    ui.add_space(6.0);
+                    if ui.button("New enrolment code").clicked() {
+                        self.commands.push(Command::NewEnrolmentCode);
+                    }
+                    match &self.enrolment_code {
+                        Some(code) => {
+                            ui.label(egui::RichText::new(&code.code).monospace().size(28.0));
+                            ui.label(format!(
+                                "one participant, until {}",
+                                code.expires_at.format("%H:%M")
+                            ));
+                        }
+                        None => {
+                            ui.label(
+                                "Enrolling from the page needs a code (the token stays here).",
+                            );
+                        }
+                    }
+                }
+            });
+            qr_code(ui, &collection_url(&urls));
+        });
         let counts = server.stats().counts();
         ui.label(format!(
             "requests: {}  ok: {}  client errors: {}  server errors: {}",
@@ -129,6 +196,43 @@ impl Workbench {
                 record.latency.as_secs_f64() * 1e3,
                 record.user.as_ref().map_or("-", |u| u.as_str())
             ));
+        }
+    }
+}
+
+/// The collection page's address for other devices: the first LAN URL, else the first.
+fn collection_url(urls: &[String]) -> String {
+    let lan = urls
+        .iter()
+        .find(|u| !u.contains("://127.") && !u.contains("://[::1]"));
+    let base = lan.or(urls.first()).map_or("", String::as_str);
+    format!("{base}/collect")
+}
+
+/// `text` as a QR code, drawn module by module (black on white with the standard quiet zone).
+fn qr_code(ui: &mut egui::Ui, text: &str) {
+    let Ok(code) = qrcode::QrCode::new(text.as_bytes()) else {
+        ui.label("(the address is too long for a QR code)");
+        return;
+    };
+    let modules = code.width();
+    let colors = code.to_colors();
+    let quiet = 4;
+    let scale = 4.0;
+    let side = (modules + 2 * quiet) as f32 * scale;
+    let (rect, response) = ui.allocate_exact_size(egui::vec2(side, side), egui::Sense::hover());
+    response.on_hover_text(text);
+    let painter = ui.painter_at(rect);
+    painter.rect_filled(rect, 0.0, egui::Color32::WHITE);
+    for (i, color) in colors.iter().enumerate() {
+        if *color == qrcode::Color::Dark {
+            let (x, y) = ((i % modules + quiet) as f32, (i / modules + quiet) as f32);
+            let min = rect.min + egui::vec2(x * scale, y * scale);
+            painter.rect_filled(
+                egui::Rect::from_min_size(min, egui::vec2(scale, scale)),
+                0.0,
+                egui::Color32::BLACK,
+            );
         }
     }
 }

@@ -19,6 +19,7 @@ use keystroke_core::eval::{Attempt, DetectorResult, RocPoint};
 use keystroke_core::features::Features;
 use keystroke_core::store::{CommitStamp, Metadata, Store, StoreError, UserId};
 use keystroke_server::ServerHandle;
+use keystroke_server::api::IssuedCode;
 
 /// Something a panel asks for.
 #[derive(Debug, Clone, PartialEq)]
@@ -39,6 +40,8 @@ pub enum Command {
     StartServer,
     /// Stop the embedded server.
     StopServer,
+    /// Issue an enrolment code for the collection page (the server has a token).
+    NewEnrolmentCode,
     /// Open a session file (the typed path, or a file dialog) into the pending samples.
     OpenSession,
     /// Save the selected user's samples as a session file.
@@ -198,6 +201,10 @@ pub struct Workbench {
     pub(super) throttling: bool,
     /// Whether the running server was started with throttling.
     pub(super) server_throttling: bool,
+    /// The API token the next server starts with (empty: none). Kept in memory only.
+    pub(super) server_token: String,
+    /// The newest enrolment code issued for the collection page.
+    pub(super) enrolment_code: Option<IssuedCode>,
     pub(super) training: Option<Receiver<Result<Metadata, StoreError>>>,
     pub(super) server: Option<ServerHandle>,
     pub(super) plot: PlotState,

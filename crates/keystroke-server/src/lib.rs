@@ -112,6 +112,7 @@ pub enum ServerError {
 /// already received, then closes the port.
 #[must_use = "dropping the handle stops the server"]
 pub struct ServerHandle {
+    api: Arc<Api>,
     addr: SocketAddr,
     tls: bool,
     /// `None` once stopped.
@@ -176,12 +177,14 @@ impl ServerHandle {
         let stopping = Arc::new(AtomicBool::new(false));
         let flusher = {
             let stopping = Arc::clone(&stopping);
+            let api = Arc::clone(&api);
             thread::Builder::new()
                 .name("throttle-flush".into())
                 .spawn(move || flush_throttle_until(&api, &stopping))
                 .map_err(|e| ServerError::Start(format!("cannot start the flush thread: {e}")))?
         };
         Ok(ServerHandle {
+            api,
             addr,
             tls: config.tls.is_some(),
             http: Some(http),
@@ -190,6 +193,11 @@ impl ServerHandle {
             stats,
             max_connections,
         })
+    }
+
+    /// The API it serves.
+    pub fn api(&self) -> &Arc<Api> {
+        &self.api
     }
 
     /// The bound address (with the real port when 0 was asked for).
