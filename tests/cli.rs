@@ -510,3 +510,57 @@ fn verify_gives_the_servers_verdicts_and_its_lockouts_count() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("no model store at"));
     assert!(!typo.exists());
 }
+
+/// `eval --store` evaluates a store's users against each other, and `--source` keeps only the
+/// samples of one source (here: the collection page's, beside others sent over the API).
+#[test]
+fn eval_on_a_store_can_keep_one_source() {
+    use keystroke_workbench::capture::{Capture, source};
+    use keystroke_workbench::eval::CMU;
+    use keystroke_workbench::session::SessionFile;
+    use keystroke_workbench::store::{Store, UserId};
+
+    let dir = tempfile::tempdir().unwrap();
+    let models = dir.path().join("models");
+    let store = Store::open(&models).unwrap();
+    let cmu = CMU.load().unwrap();
+    let now = chrono::Local::now().naive_local();
+    let browser = Capture::of(source::BROWSER);
+    for subject in ["s002", "s003", "s004"] {
+        let path = dir.path().join(format!("{subject}.json"));
+        SessionFile::from_cmu(&cmu, subject, 0..16)
+            .unwrap()
+            .write(&path)
+            .unwrap();
+        let (_, samples) = SessionFile::read(&path).unwrap();
+        let user = UserId::parse(subject).unwrap();
+        for (i, sample) in samples.iter().enumerate() {
+            let capture = (i < 10).then_some(&browser);
+            store
+                .with_user(&user, |w| w.add_captured_sample(sample, capture, None, now))
+                .unwrap();
+        }
+    }
+    drop(store);
+    let models = models.to_str().unwrap();
+    let base = ["eval", "--store", models, "--phrase-of", "s002", "--json"];
+    let all = json_of(&[&base[..], &["--detector", "manhattan-scaled"]].concat());
+    assert_eq!(all["subjects"], 3);
+    assert_eq!(all["train_samples"], 8);
+    let browser_only = json_of(
+        &[
+            &base[..],
+            &["--detector", "manhattan-scaled", "--source", "browser"],
+        ]
+        .concat(),
+    );
+    assert_eq!(browser_only["subjects"], 3);
+    assert_eq!(browser_only["train_samples"], 5);
+    let eer = browser_only["detectors"][0]["eer_mean"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&eer), "{browser_only}");
+    // Too few samples of a source: a clear error, not an empty report.
+    let out = workbench(&[&base[..], &["--source", "window"]].concat());
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("an evaluation needs 2 or more"), "{stderr}");
+}

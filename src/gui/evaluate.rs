@@ -10,6 +10,7 @@ use egui_plot::{Line, Plot};
 
 use super::command::Status;
 use super::state::{Command, EvalJob, EvalOutcome, Workbench};
+use keystroke_core::capture;
 use keystroke_core::detect::DetectorKind;
 use keystroke_core::eval::{CMU, Evaluation, Protocol, SubjectResult, roc_points, store_dataset};
 use keystroke_core::store::{Store, UserId};
@@ -26,6 +27,7 @@ impl Workbench {
             return None;
         }
         let on_store = self.eval.on_store;
+        let source = self.eval.source;
         let user = self.user.clone();
         let store = Arc::clone(&self.store);
         let detector = self.eval.detector;
@@ -37,7 +39,13 @@ impl Workbench {
         let spawned = std::thread::Builder::new()
             .name("eval-worker".into())
             .spawn(move || {
-                let _ = tx.send(evaluate(on_store, user, &store, detector, train, &d, &t));
+                let data = EvalData {
+                    on_store,
+                    source,
+                    user,
+                    train,
+                };
+                let _ = tx.send(evaluate(&data, &store, detector, &d, &t));
             });
         match spawned {
             Ok(_) => {
@@ -86,7 +94,16 @@ impl Workbench {
                         ui.selectable_value(&mut self.eval.detector, kind, kind.label());
                     }
                 });
-            if !self.eval.on_store {
+            if self.eval.on_store {
+                egui::ComboBox::from_label("Samples from")
+                    .selected_text(self.eval.source.unwrap_or("every source"))
+                    .show_ui(ui, |ui| {
+                        ui.selectable_value(&mut self.eval.source, None, "every source");
+                        for source in capture::source::SOURCES {
+                            ui.selectable_value(&mut self.eval.source, Some(source), source);
+                        }
+                    });
+            } else {
                 let label = ui.label("Training samples:");
                 ui.add(egui::DragValue::new(&mut self.eval.train_samples).range(1..=200))
                     .labelled_by(label.id);
@@ -166,22 +183,38 @@ impl Workbench {
     }
 }
 
+/// What an evaluation runs on.
+struct EvalData {
+    /// The store's users rather than the benchmark.
+    on_store: bool,
+    /// On the store: only this source's samples.
+    source: Option<&'static str>,
+    /// Whose phrase (on the store).
+    user: Option<UserId>,
+    /// Benchmark training samples.
+    train: usize,
+}
+
 /// Runs one evaluation, counting subjects in `done` out of `total`.
 fn evaluate(
-    on_store: bool,
-    user: Option<UserId>,
+    on: &EvalData,
     store: &Store,
     detector: DetectorKind,
-    train: usize,
     done: &AtomicUsize,
     total: &AtomicUsize,
 ) -> Result<EvalOutcome, String> {
-    let (data, protocol, title) = if on_store {
-        let user = user.ok_or("choose a user whose phrase to evaluate")?;
-        let (data, protocol) = store_dataset(store, &user).map_err(|e| e.to_string())?;
+    let train = on.train;
+    let (data, protocol, title) = if on.on_store {
+        let user = on
+            .user
+            .clone()
+            .ok_or("choose a user whose phrase to evaluate")?;
+        let (data, protocol) = store_dataset(store, &user, on.source).map_err(|e| e.to_string())?;
         let title = format!(
-            "{} store users, {} training samples each",
+            "{} store users{}, {} training samples each",
             data.subjects.len(),
+            on.source
+                .map_or(String::new(), |s| format!(" ({s} samples)")),
             protocol.train_samples().unwrap_or(0)
         );
         (data, protocol, title)

@@ -252,6 +252,8 @@ pub struct FilesState {
 pub struct EvalState {
     /// Evaluate the store's users instead of the benchmark.
     pub on_store: bool,
+    /// On the store: only the samples of this source (`browser`, `global`, …); `None`: all.
+    pub source: Option<&'static str>,
     /// Detector evaluated.
     pub detector: DetectorKind,
     /// Benchmark training samples per subject (1–200).
@@ -267,6 +269,7 @@ impl Default for EvalState {
     fn default() -> Self {
         EvalState {
             on_store: false,
+            source: None,
             detector: DetectorKind::of::<detect::ManhattanScaled>(),
             train_samples: 200,
             det: false,

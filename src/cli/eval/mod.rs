@@ -50,7 +50,7 @@ pub struct EvalArgs {
     pub markdown: bool,
     /// Every bundled set × N ∈ {5, full} × every detector (and template update, and the
     /// security levels), written as Markdown to --out.
-    #[arg(long, conflicts_with_all = ["json", "markdown", "set", "cmu", "data", "raw_events", "train_samples", "genuine_from", "train_session", "detector"])]
+    #[arg(long, conflicts_with_all = ["json", "markdown", "set", "cmu", "data", "raw_events", "store", "train_samples", "genuine_from", "train_session", "detector"])]
     pub suite: bool,
     /// Where `--suite` writes its report.
     #[arg(

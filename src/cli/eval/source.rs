@@ -1,20 +1,33 @@
-//! Where `eval`'s data comes from (a bundled set, a CSV in the CMU layout, a raw event file)
-//! and the protocol its options give.
+//! Where `eval`'s data comes from (a bundled set, a CSV in the CMU layout, a raw event file, a
+//! model store's users) and the protocol its options give.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
+use anyhow::Context;
 use clap::Args;
+use keystroke_core::capture::source;
 use keystroke_core::eval::{
     BundledSet, CMU, Dataset, IMPOSTOR_REPS, Protocol, RawColumns, Split, UpdatePhase, load_csv,
-    load_raw_events,
+    load_raw_events, store_dataset,
 };
+use keystroke_core::store::{Store, UserId};
 
 /// The data options of `eval`.
 #[derive(Debug, Clone, Args)]
 pub struct DataArgs {
     /// A bundled data set: cmu, meu-mobile or keypad (sample_sessions/, with READMEs).
-    #[arg(long, value_name = "NAME", conflicts_with_all = ["cmu", "data", "raw_events"])]
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["cmu", "data", "raw_events", "store"])]
     pub set: Option<String>,
+    /// A model store: every user who typed --phrase-of's phrase, each against the others
+    /// (trained on the first half of each user's samples).
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["cmu", "data", "raw_events", "train_samples", "genuine_from", "train_session"], requires = "phrase_of")]
+    pub store: Option<PathBuf>,
+    /// With --store: the user whose phrase the evaluated users typed.
+    #[arg(long, value_name = "USER", requires = "store")]
+    pub phrase_of: Option<String>,
+    /// With --store: only the samples of this source.
+    #[arg(long, value_name = "SOURCE", requires = "store", value_parser = clap::builder::PossibleValuesParser::new(source::SOURCES))]
+    pub source: Option<String>,
     /// The CMU benchmark CSV, with the paper's protocol (default: the bundled copy).
     #[arg(long, value_name = "PATH", conflicts_with_all = ["data", "raw_events"])]
     pub cmu: Option<PathBuf>,
@@ -86,6 +99,9 @@ pub struct Source {
 impl DataArgs {
     /// Loads the data and builds the protocol, with template update when `update_window`.
     pub fn load(&self, update_window: Option<usize>) -> anyhow::Result<Source> {
+        if let Some(dir) = &self.store {
+            return self.load_store(dir, update_window);
+        }
         let (name, data, full) = if let Some(path) = &self.data {
             (path.display().to_string(), load_csv(path)?, None)
         } else if let Some(path) = &self.raw_events {
@@ -135,6 +151,32 @@ impl DataArgs {
         };
         Ok(Source {
             name,
+            data,
+            protocol,
+        })
+    }
+
+    fn load_store(&self, dir: &Path, update_window: Option<usize>) -> anyhow::Result<Source> {
+        anyhow::ensure!(
+            update_window.is_none(),
+            "--protocol update needs a bundled set or a file, not a store"
+        );
+        anyhow::ensure!(
+            dir.is_dir(),
+            "the model store {} does not exist",
+            dir.display()
+        );
+        let store = Store::open(dir)
+            .with_context(|| format!("cannot open the model store {}", dir.display()))?;
+        let user = UserId::parse(self.phrase_of.as_deref().unwrap_or_default())?;
+        let (data, mut protocol) = store_dataset(&store, &user, self.source.as_deref())?;
+        protocol.impostor_rows = protocol.impostor_rows.min(usize::from(self.impostor_reps));
+        let source = self
+            .source
+            .as_ref()
+            .map_or(String::new(), |s| format!(", {s} samples"));
+        Ok(Source {
+            name: format!("{} (users typing {user}'s phrase{source})", dir.display()),
             data,
             protocol,
         })

@@ -12,6 +12,10 @@ pub const WINDOW: &str = "window";
 pub const BROWSER: &str = "browser";
 /// A session file opened in the workbench.
 pub const FILE: &str = "file";
+/// What a sample that names no source is taken as: sent over the API (the mobile app).
+pub const API: &str = "api";
+/// Every source a filter can name.
+pub const SOURCES: [&str; 5] = [GLOBAL, WINDOW, BROWSER, FILE, API];
 
 /// The longest source name, and the longest browser description.
 pub const MAX_SOURCE_CHARS: usize = 16;

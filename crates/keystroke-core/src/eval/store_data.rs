@@ -1,5 +1,6 @@
 //! The users of a model store as an evaluation data set: every user who typed the same phrase
-//! as a given one, each a subject whose impostors are the others.
+//! as a given one, each a subject whose impostors are the others; optionally only the samples
+//! of one source (`browser`, `global`, `window`, `file`, `api`).
 
 use ndarray::s;
 use thiserror::Error;
@@ -19,8 +20,8 @@ pub enum StoreDataError {
     NoSamples(UserId),
     /// Fewer than two users typed the phrase often enough.
     #[error(
-        "{found} user(s) typed {user}'s phrase with at least {MIN_STORE_SAMPLES} samples; \
-         an evaluation needs 2 or more"
+        "{found} user(s) typed {user}'s phrase with at least {MIN_STORE_SAMPLES} samples \
+         (of the source asked for, if any); an evaluation needs 2 or more"
     )]
     TooFewUsers {
         /// The user whose phrase it is.
@@ -33,13 +34,14 @@ pub enum StoreDataError {
     Store(#[from] StoreError),
 }
 
-/// The store's users with `phrase_of`'s phrase and at least [`MIN_STORE_SAMPLES`] samples, cut
-/// to the same number of rows, with a protocol that trains on the first half of each user's
-/// samples, tests the rest as genuine and takes up to 5 first rows of every other user as
-/// impostors.
+/// The store's users with `phrase_of`'s phrase and at least [`MIN_STORE_SAMPLES`] samples (of
+/// `source` only, when given: [`crate::store::StoredSample::source`]), cut to the same number
+/// of rows, with a protocol that trains on the first half of each user's samples, tests the
+/// rest as genuine and takes up to 5 first rows of every other user as impostors.
 pub fn store_dataset(
     store: &Store,
     phrase_of: &UserId,
+    source: Option<&str>,
 ) -> Result<(Dataset, Protocol), StoreDataError> {
     let phrase = store
         .metadata(phrase_of)?
@@ -53,7 +55,21 @@ pub fn store_dataset(
         if metadata.key_sequence != phrase || metadata.samples < MIN_STORE_SAMPLES {
             continue;
         }
-        let samples_ms = store.features(&user, &metadata)?;
+        let mut samples_ms = store.features(&user, &metadata)?;
+        if let Some(source) = source {
+            // Row i of the features is line i of the samples file.
+            let keep: Vec<usize> = store
+                .samples(&user, &metadata)?
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.source() == source)
+                .map(|(i, _)| i)
+                .collect();
+            if keep.len() < MIN_STORE_SAMPLES {
+                continue;
+            }
+            samples_ms = samples_ms.select(ndarray::Axis(0), &keep);
+        }
         subjects.push(Subject {
             id: user.to_string(),
             sessions: vec![1; samples_ms.nrows()],
@@ -124,7 +140,7 @@ mod tests {
             }
         }
         let s002 = UserId::parse("s002").unwrap();
-        let (data, protocol) = store_dataset(&store, &s002).unwrap();
+        let (data, protocol) = store_dataset(&store, &s002, None).unwrap();
         assert_eq!(data.subjects.len(), 3);
         assert!(data.subjects.iter().all(|s| s.samples_ms.nrows() == 10));
         assert_eq!(protocol.train_samples(), Some(5));
@@ -133,5 +149,49 @@ mod tests {
         let evaluation = Evaluation::new(&data, protocol, params, &[0]).unwrap();
         let result = evaluation.run_subject(0).unwrap();
         assert!((0.0..=1.0).contains(&result.eer));
+    }
+
+    #[test]
+    fn only_the_samples_of_the_source_asked_for_are_evaluated() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let cmu = CMU.load().unwrap();
+        let now = NaiveDate::from_ymd_opt(2026, 12, 2)
+            .unwrap()
+            .and_hms_opt(9, 0, 0)
+            .unwrap();
+        let browser = crate::capture::Capture::of(crate::capture::source::BROWSER);
+        for subject in ["s002", "s003"] {
+            let session = SessionFile::from_cmu(&cmu, subject, 0..12).unwrap();
+            let path = dir.path().join(format!("{subject}.session"));
+            session.write(&path).unwrap();
+            let (_, samples) = SessionFile::read(&path).unwrap();
+            let user = UserId::parse(subject).unwrap();
+            for (i, sample) in samples.iter().enumerate() {
+                // Even reps from the collection page, odd ones over the API.
+                let capture = (i % 2 == 0).then_some(&browser);
+                store
+                    .with_user(&user, |w| w.add_captured_sample(sample, capture, None, now))
+                    .unwrap();
+            }
+        }
+        let s002 = UserId::parse("s002").unwrap();
+        let all = store.metadata(&s002).unwrap().unwrap();
+        let every_row = store.features(&s002, &all).unwrap();
+        for (source, first_row) in [("browser", 0), ("api", 1)] {
+            let (data, protocol) = store_dataset(&store, &s002, Some(source)).unwrap();
+            assert!(data.subjects.iter().all(|s| s.samples_ms.nrows() == 6));
+            assert_eq!(data.subjects[0].samples_ms.row(0), every_row.row(first_row));
+            assert_eq!(
+                data.subjects[0].samples_ms.row(1),
+                every_row.row(first_row + 2)
+            );
+            assert_eq!(protocol.train_samples(), Some(3));
+        }
+        let none = store_dataset(&store, &s002, Some("window"));
+        assert!(
+            matches!(none, Err(StoreDataError::TooFewUsers { found: 0, .. })),
+            "{none:?}"
+        );
     }
 }

@@ -75,6 +75,13 @@ pub struct StoredSample {
 }
 
 impl StoredSample {
+    /// Its source: the capture it names, else [`crate::capture::source::API`].
+    pub fn source(&self) -> &str {
+        self.capture
+            .as_deref()
+            .unwrap_or(crate::capture::source::API)
+    }
+
     /// How it was captured, if it says.
     pub fn capture(&self) -> Option<Capture> {
         Some(Capture {
