@@ -74,6 +74,22 @@ pub(super) fn read_text(path: &Path) -> Result<String, DataError> {
     })
 }
 
+/// A CSV text's header and its numbered lines after it (1-based, `\r` trimmed); an empty text
+/// is an error naming `source_name`.
+pub(super) fn csv_lines<'a>(
+    text: &'a str,
+    source_name: &str,
+) -> Result<(&'a str, impl Iterator<Item = (usize, &'a str)>), DataError> {
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| (i + 1, l.trim_end_matches('\r')));
+    let (_, header) = lines
+        .next()
+        .ok_or_else(|| DataError::format(source_name, 1, "the file is empty".into()))?;
+    Ok((header, lines))
+}
+
 /// Reads and parses a data set in the CMU layout.
 pub fn load_csv(path: &Path) -> Result<Dataset, DataError> {
     parse_csv(&read_text(path)?, &path.display().to_string())
@@ -82,13 +98,7 @@ pub fn load_csv(path: &Path) -> Result<Dataset, DataError> {
 /// Parses CSV text in the CMU layout; `source_name` names it in errors.
 pub fn parse_csv(text: &str, source_name: &str) -> Result<Dataset, DataError> {
     let error = |line: usize, message: String| DataError::format(source_name, line, message);
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .map(|(i, l)| (i + 1, l.trim_end_matches('\r')));
-    let (_, header) = lines
-        .next()
-        .ok_or_else(|| error(1, "the file is empty".into()))?;
+    let (header, lines) = csv_lines(text, source_name)?;
     let columns: Vec<&str> = header.split(',').collect();
     if columns.len() <= ID_COLUMNS.len() || columns[..ID_COLUMNS.len()] != ID_COLUMNS {
         return Err(error(

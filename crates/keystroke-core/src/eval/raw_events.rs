@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use super::dataset::{DataError, Dataset, Subject, read_text};
+use super::dataset::{DataError, Dataset, Subject, csv_lines, read_text};
 use crate::capture::{KeyAction, KeyEvent, Sample};
 use crate::features::{Features, feature_names};
 
@@ -68,13 +68,7 @@ pub fn parse_raw_events(
     source_name: &str,
 ) -> Result<Dataset, DataError> {
     let error = |line: usize, message: String| DataError::format(source_name, line, message);
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .map(|(i, l)| (i + 1, l.trim_end_matches('\r')));
-    let (_, header) = lines
-        .next()
-        .ok_or_else(|| error(1, "the file is empty".into()))?;
+    let (header, lines) = csv_lines(text, source_name)?;
     let header: Vec<&str> = header.split(',').map(str::trim).collect();
     let find = |name: &str| {
         header.iter().position(|h| *h == name).ok_or_else(|| {
