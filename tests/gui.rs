@@ -31,18 +31,20 @@ fn workbench(dir: &std::path::Path) -> Harness<'static, Workbench> {
 }
 
 fn with_settings(settings: Settings) -> Harness<'static, Workbench> {
+    with_options(Options {
+        settings,
+        settings_path: None,
+        global_capture: false,
+        arm: true,
+        ..Options::default()
+    })
+}
+
+/// The workbench at the default 1000×760 with these options.
+fn with_options(options: Options) -> Harness<'static, Workbench> {
     Harness::builder()
         .with_size(egui::vec2(1000.0, 760.0))
-        .build_eframe(move |_cc| {
-            Workbench::new(Options {
-                settings,
-                settings_path: None,
-                global_capture: false,
-                arm: true,
-                ..Options::default()
-            })
-            .unwrap()
-        })
+        .build_eframe(move |_cc| Workbench::new(options).unwrap())
 }
 
 /// Types the phrase, a frame between every press and release (so timings are not zero).
@@ -357,23 +359,18 @@ fn a_capital_typed_with_shift_matches_the_bundled_sessions() {
         .unwrap();
     drop(store);
     let store_dir = dir.path().to_path_buf();
-    let mut harness = Harness::builder()
-        .with_size(egui::vec2(1000.0, 760.0))
-        .build_eframe(move |_cc| {
-            Workbench::new(Options {
-                settings: Settings {
-                    store_dir,
-                    last_user: Some("s002".into()),
-                    ..Settings::default()
-                },
-                settings_path: None,
-                global_capture: false,
-                arm: true,
-                live_test: true,
-                ..Options::default()
-            })
-            .unwrap()
-        });
+    let mut harness = with_options(Options {
+        settings: Settings {
+            store_dir,
+            last_user: Some("s002".into()),
+            ..Settings::default()
+        },
+        settings_path: None,
+        global_capture: false,
+        arm: true,
+        live_test: true,
+        ..Options::default()
+    });
     harness.run_steps(2);
     use egui::Key::*;
     for key in [Period, T, I, E, Num5] {
