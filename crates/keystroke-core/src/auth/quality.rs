@@ -3,8 +3,9 @@
 //!
 //! A sample's **consistency** is the share of its timings that lie within [`TYPICAL_Z`] spreads
 //! of the other samples' median, the spread being their standard deviation shrunk towards a
-//! prior (10 % of the median plus 10 ms, as the tempo-tolerant detector does), so that a few
-//! samples that happen to agree do not make every later one look odd. A sample below
+//! prior of 10 % of the median plus 10 ms (the tempo-tolerant detector's own template,
+//! [`robust_template`]), so that a few samples that happen to agree do not make every later
+//! one look odd. A sample below
 //! [`MIN_CONSISTENCY`] is flagged; an enrolment is consistent when none of its samples is, each
 //! judged against the others. Both constants were chosen on all three bundled data sets (a test
 //! checks the rates they give on each).
@@ -12,7 +13,7 @@
 use ndarray::{ArrayView2, Axis};
 use serde::Serialize;
 
-use crate::detect::numpy_percentile;
+use crate::detect::tempo::robust_template;
 
 /// A timing is typical when it lies within this many spreads of the others' median.
 pub const TYPICAL_Z: f64 = 3.0;
@@ -25,11 +26,6 @@ pub const MIN_OTHERS: usize = 2;
 
 /// Samples (the newest ones) an enrolment's quality looks at.
 pub const QUALITY_WINDOW: usize = 50;
-
-/// The spread prior: this share of the median…
-const PRIOR_RELATIVE: f64 = 0.1;
-/// …plus this many milliseconds.
-const PRIOR_MS: f64 = 10.0;
 
 /// A new sample's quality, and its enrolment's.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -48,20 +44,11 @@ pub struct Quality {
 
 /// Share of `x`'s timings typical of `others` (rows = samples, at least one).
 pub fn consistency(others: ArrayView2<f64>, x: &[f64]) -> f64 {
-    let n = others.nrows() as f64;
-    let typical = others
-        .columns()
-        .into_iter()
-        .zip(x)
-        .filter(|(column, x)| {
-            let mut values = column.to_vec();
-            let centre = numpy_percentile(&mut values, 50.0);
-            let mean = column.sum() / n;
-            let squares: f64 = column.iter().map(|v| (v - mean) * (v - mean)).sum();
-            let prior = PRIOR_RELATIVE * centre.abs() + PRIOR_MS;
-            let spread = ((squares + prior * prior) / n).sqrt();
-            (**x - centre).abs() <= TYPICAL_Z * spread
-        })
+    let (centre, spread) = robust_template(others);
+    let typical = x
+        .iter()
+        .zip(centre.iter().zip(&spread))
+        .filter(|(x, (centre, spread))| (**x - **centre).abs() <= TYPICAL_Z * **spread)
         .count();
     typical as f64 / x.len().max(1) as f64
 }

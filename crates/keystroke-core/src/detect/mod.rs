@@ -14,7 +14,7 @@ mod outlier_count;
 mod params;
 mod registry;
 mod template;
-mod tempo;
+pub mod tempo;
 #[cfg(feature = "toy-detector")]
 pub mod toy;
 

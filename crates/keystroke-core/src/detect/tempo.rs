@@ -49,22 +49,29 @@ impl Detector for TempoTolerant {
     type Model = TempoTolerantModel;
     fn fit(&self, train: ArrayView2<f64>) -> Result<TempoTolerantModel, FitError> {
         check_training("tempo-tolerant Manhattan", train, 1)?;
-        let n = train.nrows() as f64;
-        let (centre, spread) = train
-            .columns()
-            .into_iter()
-            .map(|column| {
-                let mut values = column.to_vec();
-                let centre = numpy_percentile(&mut values, 50.0);
-                let mean = column.sum() / n;
-                let squares: f64 = column.iter().map(|x| (x - mean) * (x - mean)).sum();
-                let prior = PRIOR_RELATIVE * centre.abs() + PRIOR_MS;
-                // ((n − 1)·sd² + 1·prior²) / (n − 1 + 1), with (n − 1)·sd² = Σ (x − mean)².
-                (centre, ((squares + prior * prior) / n).sqrt())
-            })
-            .unzip();
+        let (centre, spread) = robust_template(train);
         Ok(TempoTolerantModel { centre, spread })
     }
+}
+
+/// Per feature of `rows` (samples, at least one): the median, and the standard deviation
+/// shrunk towards a prior of [`PRIOR_RELATIVE`] of the median plus [`PRIOR_MS`] (one pseudo
+/// sample), so that a few samples that happen to agree do not make a narrow template. The
+/// enrolment quality check (`auth::quality`) judges samples against the same template.
+pub fn robust_template(rows: ArrayView2<f64>) -> (Vec<f64>, Vec<f64>) {
+    let n = rows.nrows() as f64;
+    rows.columns()
+        .into_iter()
+        .map(|column| {
+            let mut values = column.to_vec();
+            let centre = numpy_percentile(&mut values, 50.0);
+            let mean = column.sum() / n;
+            let squares: f64 = column.iter().map(|x| (x - mean) * (x - mean)).sum();
+            let prior = PRIOR_RELATIVE * centre.abs() + PRIOR_MS;
+            // ((n − 1)·sd² + 1·prior²) / (n − 1 + 1), with (n − 1)·sd² = Σ (x − mean)².
+            (centre, ((squares + prior * prior) / n).sqrt())
+        })
+        .unzip()
 }
 
 impl Scorer for TempoTolerantModel {
