@@ -750,3 +750,64 @@ fn the_server_tab_shows_the_collection_page_and_issues_enrolment_codes() {
     assert_eq!(admitted.status, 200, "{}", admitted.text());
     click(&mut harness, "Stop server");
 }
+
+/// Open session files the samples under the file's own user (issue 15: they went to whoever
+/// was selected), and Accept all / Discard all act on the whole pending list.
+#[test]
+fn an_opened_session_is_the_files_user_and_can_be_accepted_or_discarded_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut harness = workbench(dir.path());
+    harness.run_steps(2);
+    assert_eq!(harness.state().user().map(|u| u.as_str()), Some("alice"));
+    click(&mut harness, "Files");
+    harness.get_by_label("Path:").focus();
+    harness.run_steps(1);
+    let session = std::fs::canonicalize("sample_sessions/s003.json").unwrap();
+    harness
+        .get_by_label("Path:")
+        .type_text(session.to_str().unwrap());
+    harness.run_steps(2);
+    click(&mut harness, "Open session…");
+    let message = harness.state().message().to_string();
+    assert!(message.contains("samples of s003"), "{message}");
+    assert_eq!(harness.state().user().map(|u| u.as_str()), Some("s003"));
+    let pending = harness.state().pending_count();
+    assert!(pending >= 5, "{pending}");
+
+    click(&mut harness, "Enrol");
+    click(&mut harness, "Accept all");
+    let message = harness.state().message().to_string();
+    assert!(
+        message.starts_with(&format!("all {pending} pending samples stored")),
+        "{message}"
+    );
+    let store = harness.state().store();
+    let s003 = keystroke_workbench::store::UserId::parse("s003").unwrap();
+    assert_eq!(store.metadata(&s003).unwrap().unwrap().samples, pending);
+    assert!(
+        store
+            .metadata(&keystroke_workbench::store::UserId::parse("alice").unwrap())
+            .unwrap()
+            .is_none()
+    );
+
+    // The same file again: every sample is a duplicate, so Accept all stops at the first.
+    click(&mut harness, "Files");
+    click(&mut harness, "Open session…");
+    click(&mut harness, "Enrol");
+    click(&mut harness, "Accept all");
+    let message = harness.state().message().to_string();
+    assert!(
+        message.starts_with(&format!(
+            "0 of {pending} stored; then sample not stored: duplicate"
+        )),
+        "{message}"
+    );
+    assert_eq!(harness.state().pending_count(), pending);
+    click(&mut harness, "Discard all");
+    assert_eq!(harness.state().pending_count(), 0);
+    assert_eq!(
+        harness.state().message(),
+        format!("{pending} pending samples discarded")
+    );
+}

@@ -136,6 +136,11 @@ impl Workbench {
         self.server.as_ref()
     }
 
+    /// Samples waiting for Accept or Discard.
+    pub fn pending_count(&self) -> usize {
+        self.pending.len()
+    }
+
     /// The API token the next server starts with, as typed on the Server tab.
     pub fn server_token(&self) -> &str {
         &self.server_token
@@ -317,6 +322,22 @@ impl Workbench {
         };
         let _ = self.refresh_view();
         Some(status)
+    }
+
+    /// Stores the pending samples oldest first; stops at the first one refused (it stays
+    /// pending, with those after it, and the status says why).
+    pub(super) fn store_all_pending(&mut self) -> Status {
+        let total = self.pending.len();
+        let mut status = None;
+        while !self.pending.is_empty() {
+            let before = self.pending.len();
+            status = self.store_pending(0);
+            if self.pending.len() == before {
+                let stored = total - before;
+                return status.map(|why| format!("{stored} of {total} stored; then {why}"));
+            }
+        }
+        status.map(|last| format!("all {total} pending samples stored ({last})"))
     }
 
     pub(super) fn drop_pending(&mut self, index: usize) -> Status {

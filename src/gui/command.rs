@@ -24,6 +24,11 @@ impl Workbench {
             },
             Command::Accept(index) => self.store_pending(index),
             Command::Discard(index) => self.drop_pending(index),
+            Command::AcceptAll => self.store_all_pending(),
+            Command::DiscardAll => {
+                let n = std::mem::take(&mut self.pending).len();
+                (n > 0).then(|| format!("{n} pending samples discarded"))
+            }
             Command::Train => self.train(),
             Command::LiveTestToggled => {
                 self.recorder.reset();

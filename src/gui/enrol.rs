@@ -108,7 +108,18 @@ impl Workbench {
         }
         if !self.pending.is_empty() {
             ui.separator();
-            ui.label("Pending samples (hold / down-down / up-down in ms):");
+            ui.horizontal(|ui| {
+                ui.label(format!(
+                    "{} pending samples (hold / down-down / up-down in ms):",
+                    self.pending.len()
+                ));
+                if ui.button("Accept all").clicked() {
+                    self.commands.push(Command::AcceptAll);
+                }
+                if ui.button("Discard all").clicked() {
+                    self.commands.push(Command::DiscardAll);
+                }
+            });
         }
         for (i, pending) in self.pending.iter().enumerate() {
             ui.horizontal(|ui| {

@@ -7,6 +7,7 @@ use super::command::Status;
 use super::state::{Command, Pending, Workbench};
 use keystroke_core::features::{Features, feature_names};
 use keystroke_core::session::SessionFile;
+use keystroke_core::store::UserId;
 
 impl Workbench {
     /// Writes the selected user's stored and pending samples as a session file.
@@ -29,8 +30,16 @@ impl Workbench {
     }
 
     /// Reads a session file's samples into the pending list of the selected user.
+    /// Reads a session file into the pending samples of the file's own user, who is selected
+    /// (the samples are never filed under whoever was selected before).
     pub fn open_session(&mut self, path: &Path) -> Result<usize, String> {
-        let (_, samples) = SessionFile::read(path).map_err(|e| e.to_string())?;
+        let (file, samples) = SessionFile::read(path).map_err(|e| e.to_string())?;
+        let user = UserId::parse(&file.user_id)
+            .map_err(|e| format!("{}: its user_id is not valid: {e}", path.display()))?;
+        if self.user.as_ref() != Some(&user) {
+            // Selecting drops the previous user's pending samples, which are theirs.
+            let _ = self.select(user);
+        }
         let taken = samples.len();
         for sample in samples {
             let features = Features::of(&sample);
@@ -67,8 +76,13 @@ impl Workbench {
         };
         self.file_action(dialog, |workbench, path| {
             let n = workbench.open_session(path)?;
+            let user = workbench
+                .user
+                .as_ref()
+                .map_or("", |u| u.as_str())
+                .to_string();
             Ok(format!(
-                "{n} samples from {} are pending: accept them on Enrol",
+                "{n} samples of {user} from {} are pending: accept them on Enrol",
                 path.display()
             ))
         })

@@ -32,6 +32,10 @@ pub enum Command {
     Accept(usize),
     /// Drop pending sample `n`.
     Discard(usize),
+    /// Store every pending sample, in order (stopping at the first refused).
+    AcceptAll,
+    /// Drop every pending sample.
+    DiscardAll,
     /// Train the selected user's model (on a worker thread).
     Train,
     /// The live-test switch changed: a half-typed attempt is dropped.
