@@ -791,6 +791,13 @@ fn an_opened_session_is_the_files_user_and_can_be_accepted_or_discarded_at_once(
             .is_none()
     );
 
+    // The user list says what each user has.
+    harness.get_by_label("Stored users").click();
+    harness.run_steps(2);
+    harness.get_by_label(&format!("s003  ({pending} samples)"));
+    harness.key_press(egui::Key::Escape);
+    harness.run_steps(2);
+
     // The same file again: every sample is a duplicate, so Accept all stops at the first.
     click(&mut harness, "Files");
     click(&mut harness, "Open session…");

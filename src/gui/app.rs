@@ -485,8 +485,20 @@ impl Workbench {
                 egui::ComboBox::from_label("Stored users")
                     .selected_text(current)
                     .show_ui(ui, |ui| {
+                        // Read only while the list is open: each entry's count and model.
                         for user in users {
-                            if ui.selectable_label(false, user.as_str()).clicked() {
+                            let entry = match self.store.metadata(&user) {
+                                Ok(Some(m)) => format!(
+                                    "{user}  ({} samples{})",
+                                    m.samples,
+                                    m.detector
+                                        .as_ref()
+                                        .map_or(String::new(), |d| format!(", {d}"))
+                                ),
+                                Ok(None) => format!("{user}  (no samples)"),
+                                Err(_) => format!("{user}  (unreadable: run store check)"),
+                            };
+                            if ui.selectable_label(false, entry).clicked() {
                                 picked = Some(user);
                             }
                         }
