@@ -358,19 +358,7 @@ fn a_capital_typed_with_shift_matches_the_bundled_sessions() {
         })
         .unwrap();
     drop(store);
-    let store_dir = dir.path().to_path_buf();
-    let mut harness = with_options(Options {
-        settings: Settings {
-            store_dir,
-            last_user: Some("s002".into()),
-            ..Settings::default()
-        },
-        settings_path: None,
-        global_capture: false,
-        arm: true,
-        live_test: true,
-        ..Options::default()
-    });
+    let mut harness = with_options(live_test_options(dir.path(), "s002"));
     harness.run_steps(2);
     use egui::Key::*;
     for key in [Period, T, I, E, Num5] {
@@ -590,10 +578,15 @@ fn typing(variant: usize, pace: f64) -> serde_json::Value {
 
 /// A workbench (no window) on `dir`, alice selected, in live-test mode, capture armed.
 fn live_test_on(dir: &std::path::Path) -> Workbench {
-    Workbench::new(Options {
+    Workbench::new(live_test_options(dir, "alice")).unwrap()
+}
+
+/// Options for a workbench on `dir` with `user` selected, in live-test mode, capture armed.
+fn live_test_options(dir: &std::path::Path, user: &str) -> Options {
+    Options {
         settings: Settings {
             store_dir: dir.to_path_buf(),
-            last_user: Some("alice".into()),
+            last_user: Some(user.into()),
             ..Settings::default()
         },
         settings_path: None,
@@ -601,8 +594,7 @@ fn live_test_on(dir: &std::path::Path) -> Workbench {
         arm: true,
         live_test: true,
         ..Options::default()
-    })
-    .unwrap()
+    }
 }
 
 /// Feeds the events to the workbench as captured keys.
