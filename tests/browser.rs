@@ -356,6 +356,7 @@ fn key_event(key: &str, down: bool, timestamp: Option<f64>, shifted: bool) -> Va
     let (code, virtual_key, text) = match key {
         "Enter" => ("Enter".to_string(), 13, "\r".to_string()),
         "Backspace" => ("Backspace".to_string(), 8, String::new()),
+        "F2" => ("F2".to_string(), 113, String::new()),
         "Shift" => ("ShiftLeft".to_string(), 16, String::new()),
         "." => ("Period".to_string(), 190, ".".to_string()),
         digit if digit.chars().all(|c| c.is_ascii_digit()) => (
@@ -584,6 +585,29 @@ fn paste_autofill_mistakes_and_focus_loss_store_nothing() {
         key_event("Backspace", true, None, false),
     );
     assert!(browser.text("message").contains("Mistake noted"));
+    half.dispatch(&browser);
+    // A key that types nothing (F2) is not part of a phrase.
+    browser.cdp("Input.dispatchKeyEvent", key_event("F2", true, None, false));
+    browser.cdp(
+        "Input.dispatchKeyEvent",
+        key_event("F2", false, None, false),
+    );
+    assert!(
+        browser
+            .text("message")
+            .contains("F2 is not part of a phrase")
+    );
+    // A key held until it repeats.
+    let mut repeat = key_event("t", true, None, false);
+    browser.cdp("Input.dispatchKeyEvent", repeat.clone());
+    repeat["autoRepeat"] = true.into();
+    browser.cdp("Input.dispatchKeyEvent", repeat);
+    browser.cdp("Input.dispatchKeyEvent", key_event("t", false, None, false));
+    assert!(
+        browser
+            .text("message")
+            .contains("held down until it repeated")
+    );
     half.dispatch(&browser);
     browser.click("#user");
     assert!(browser.text("message").contains("lost focus"));

@@ -181,6 +181,38 @@ fn with_a_token_an_enrolment_code_admits_one_participant_for_train_only() {
         b"",
     );
     assert_eq!(delete.status, 401);
+    // A code never writes into a user enrolled by other means.
+    let alice = train(
+        &server,
+        &[("Authorization", &format!("Bearer {TOKEN}"))],
+        &sample_body("alice", genuine(0)),
+    );
+    assert_eq!(alice.status, 200);
+    let fresh = new_code(&server);
+    let into_alice = train(
+        &server,
+        &[("X-Enrolment-Code", &fresh)],
+        &sample_body("alice", genuine(1)),
+    );
+    assert_eq!(into_alice.status, 403);
+    assert!(into_alice.error().contains("new participants only"));
+    // A refused request (a malformed sample) does not bind the code: the next participant can
+    // still use it. (A sample refused after the code was bound, e.g. by a quota, unbinds it:
+    // the unit test of `EnrolmentCodes::release`.)
+    let mut wrong = sample_body("p03", genuine(0));
+    wrong["keystroke_data"] = json!([{"key": "a", "event": "down", "timestamp": 0}]);
+    let refused = train(&server, &[("X-Enrolment-Code", &fresh)], &wrong);
+    assert_eq!(refused.status, 400);
+    let next_participant = train(
+        &server,
+        &[("X-Enrolment-Code", &fresh)],
+        &sample_body("p04", genuine(0)),
+    );
+    assert_eq!(next_participant.status, 200, "{}", next_participant.text());
+    let audit = std::fs::read_to_string(server.dir.path().join("audit.jsonl")).unwrap();
+    assert!(audit.contains("stored (enrolment code)"), "{audit}");
+    assert!(audit.contains("new participants only"), "{audit}");
+
     // A fresh code admits the next participant.
     let next = new_code(&server);
     let reply = train(
@@ -224,6 +256,9 @@ fn a_samples_source_is_stored_with_it_and_bad_descriptions_are_refused() {
         json!({"source": "../etc"}),
         json!({"source": "browser", "timer_resolution_ms": -1}),
         json!({"source": "browser", "browser": "x".repeat(65)}),
+        // The workbench's own sources cannot be claimed over the network.
+        json!({"source": "global"}),
+        json!({"source": "window"}),
     ] {
         let mut bad = sample_body("p01", genuine(5));
         bad["capture"] = capture.clone();

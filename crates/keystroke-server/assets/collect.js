@@ -120,8 +120,13 @@
       attempt.lowPrecision = true;
       return;
     }
-    if (event.repeat) return; // auto-repeat of a held key
     if (event.key === 'Shift' || event.key === 'CapsLock' || MODIFIERS.has(event.key)) return;
+    if (event.repeat) {
+      // A key held until it repeats is not a typing of the phrase.
+      event.preventDefault();
+      abandon('A key was held down until it repeated: the attempt was discarded. Type it again.');
+      return;
+    }
     if (event.ctrlKey || event.metaKey || event.altKey) {
       // Not prevented: a paste it starts is refused by its own event, with its own message.
       abandon('Shortcuts are not part of the phrase: the attempt was discarded. Type it again.');
@@ -136,6 +141,12 @@
       event.preventDefault();
       return;
     }
+    if (event.key !== 'Enter' && event.key.length !== 1) {
+      // F2, NumLock, volume keys, a dead key…: nothing a phrase is made of.
+      event.preventDefault();
+      abandon(`${event.key} is not part of a phrase: the attempt was discarded. Type it again.`);
+      return;
+    }
     if (event.key === 'Enter') event.preventDefault();
     const press = { code: event.code || event.key, key: keyName(event), down: t, up: null };
     if (attempt.held.has(press.code)) return;
@@ -148,8 +159,14 @@
     if (!event.isTrusted || page.busy) return;
     const t = event.timeStamp;
     if (event.key === 'Unidentified' || event.keyCode === 229) {
-      const press = attempt.soft.find((p) => p.up === null);
-      if (press) press.up = t;
+      const open = attempt.soft.filter((p) => p.up === null);
+      if (open.length > 1) {
+        // Touches released out of order cannot be told apart: their holds would be swapped.
+        abandon('Two keys were held at once on a keyboard that does not name its keys: the ' +
+          'attempt was discarded. Type it again, one key at a time.');
+        return;
+      }
+      if (open.length === 1) open[0].up = t;
       return;
     }
     const press = attempt.held.get(event.code || event.key);

@@ -7,7 +7,7 @@ use serde_json::Value;
 use thiserror::Error;
 
 use keystroke_core::capture::{
-    Capture, CaptureError, EventError, KeyEvent, Sample, SampleError, json_type,
+    Capture, CaptureError, EventError, KeyEvent, Sample, SampleError, json_type, source,
 };
 use keystroke_core::store::{UserId, UserIdError};
 
@@ -44,6 +44,12 @@ pub enum BodyError {
     /// `capture` has a value out of range.
     #[error(transparent)]
     Capture(#[from] CaptureError),
+    /// `capture.source` names one of the workbench's own sources.
+    #[error(
+        "capture.source {0:?} is the workbench's own (global, window, file) or the name of \
+         samples with no source (api): a client names its own, e.g. \"browser\""
+    )]
+    ReservedSource(String),
     /// `attempt_label` is not one of the labels.
     #[error("\"attempt_label\" must be \"genuine\" or \"impostor\"")]
     Label,
@@ -102,7 +108,10 @@ pub fn decode(body: &[u8]) -> Result<Decoded, BodyError> {
         .ok_or(BodyError::Missing("keystroke_data"))?;
     let events = KeyEvent::list_from_json(data)?;
     let sample = Sample::from_events(events)?;
-    let capture = object.get("capture").map(decode_capture).transpose()?;
+    let capture = match object.get("capture") {
+        None | Some(Value::Null) => None,
+        Some(value) => Some(decode_capture(value)?),
+    };
     let label = match object.get("attempt_label") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) if s == "genuine" => Some(AttemptLabel::Genuine),
@@ -141,6 +150,11 @@ fn decode_capture(value: &Value) -> Result<Capture, BodyError> {
         low_precision: wire.precision == Some(Precision::Low),
     };
     capture.validate()?;
+    if [source::GLOBAL, source::WINDOW, source::FILE, source::API]
+        .contains(&capture.source.as_str())
+    {
+        return Err(BodyError::ReservedSource(capture.source));
+    }
     Ok(capture)
 }
 
@@ -182,6 +196,11 @@ mod tests {
         let plain =
             decode(format!(r#"{{"user_id":"p01","keystroke_data":{EVENTS}}}"#).as_bytes()).unwrap();
         assert!(plain.capture.is_none() && plain.label.is_none());
+        let nulls = format!(
+            r#"{{"user_id":"p01","keystroke_data":{EVENTS},"capture":null,"attempt_label":null}}"#
+        );
+        let nulls = decode(nulls.as_bytes()).unwrap();
+        assert!(nulls.capture.is_none() && nulls.label.is_none());
         for (extension, message) in [
             (r#""capture":"browser""#, "\"capture\" must be an object"),
             (
@@ -197,6 +216,8 @@ mod tests {
                 "capture.timer_resolution_ms must be",
             ),
             (r#""attempt_label":"carol""#, "\"attempt_label\" must be"),
+            (r#""capture":{"source":"global"}"#, "is the workbench's own"),
+            (r#""capture":{"source":"api"}"#, "is the workbench's own"),
         ] {
             let body = format!(r#"{{"user_id":"p01","keystroke_data":{EVENTS},{extension}}}"#);
             let got = error(&body);

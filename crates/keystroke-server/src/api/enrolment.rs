@@ -1,7 +1,8 @@
 //! Enrolment codes: with an API token set, the collection page enrols a participant with a
 //! short-lived code shown by the workbench or printed by `serve`, never with the token itself.
-//! A code is valid for [`CODE_LIFETIME`] and for one participant: the first /train that uses it
-//! binds it to that user id, and it admits no other. Codes live in the server's memory (a
+//! A code is valid for [`CODE_LIFETIME`] and for one new participant: the first /train that
+//! uses it binds it to that user id, who must have no samples yet (a code never writes into an
+//! enrolled user), and it admits no other. A binding whose sample is then refused is undone. Codes live in the server's memory (a
 //! restart forgets them), at most [`MAX_LIVE_CODES`] at a time.
 
 use std::sync::Mutex;
@@ -45,6 +46,22 @@ pub enum CodeRefusal {
     /// The code is bound to another participant.
     #[error("this enrolment code belongs to another participant: ask for a new one")]
     OtherParticipant,
+    /// The user already has samples from elsewhere: a code enrols new participants only.
+    #[error(
+        "an enrolment code enrols new participants only: this user id already has samples \
+         (choose another id, or send the API token)"
+    )]
+    AlreadyEnrolled,
+}
+
+/// How a code admitted a /train.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// The code was already this participant's.
+    Bound,
+    /// This request bound the code to the participant: undo with
+    /// [`EnrolmentCodes::release`] if the sample is not stored.
+    NewlyBound,
 }
 
 /// The live codes of one server.
@@ -81,19 +98,17 @@ impl EnrolmentCodes {
         }
     }
 
-    /// Whether `presented` admits `user`'s /train at `now`; its first use binds it to `user`.
-    /// Case, spaces and dashes are ignored; symbols are compared in constant time.
+    /// Whether `presented` admits `user`'s /train at `now`; its first use binds it to `user`,
+    /// who must not be enrolled already (`enrolled` says whether they have samples). Case,
+    /// spaces and dashes are ignored; symbols are compared in constant time.
     pub fn admit(
         &self,
         presented: &str,
         user: &UserId,
+        enrolled: impl FnOnce() -> bool,
         now: NaiveDateTime,
-    ) -> Result<(), CodeRefusal> {
-        let symbols: String = presented
-            .chars()
-            .filter(|c| !matches!(c, '-' | ' '))
-            .map(|c| c.to_ascii_uppercase())
-            .collect();
+    ) -> Result<Admission, CodeRefusal> {
+        let symbols = normalise(presented);
         let mut live = self.lock();
         live.retain(|c| c.expires_at > now);
         let code = live
@@ -102,10 +117,21 @@ impl EnrolmentCodes {
             .ok_or(CodeRefusal::Unknown)?;
         match &code.participant {
             Some(bound) if bound != user => Err(CodeRefusal::OtherParticipant),
-            Some(_) => Ok(()),
+            Some(_) => Ok(Admission::Bound),
+            None if enrolled() => Err(CodeRefusal::AlreadyEnrolled),
             None => {
                 code.participant = Some(user.clone());
-                Ok(())
+                Ok(Admission::NewlyBound)
+            }
+        }
+    }
+
+    /// Undoes the binding an [`Admission::NewlyBound`] made (its sample was not stored).
+    pub fn release(&self, presented: &str, user: &UserId) {
+        let symbols = normalise(presented);
+        for code in self.lock().iter_mut() {
+            if code.symbols == symbols && code.participant.as_ref() == Some(user) {
+                code.participant = None;
             }
         }
     }
@@ -116,6 +142,15 @@ impl EnrolmentCodes {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
+
+/// A presented code's symbols: upper case, without dashes or spaces.
+fn normalise(presented: &str) -> String {
+    presented
+        .chars()
+        .filter(|c| !matches!(c, '-' | ' '))
+        .map(|c| c.to_ascii_uppercase())
+        .collect()
 }
 
 #[cfg(test)]
@@ -140,15 +175,22 @@ mod tests {
         let issued = codes.issue(at(0));
         assert_eq!(issued.code.len(), 9);
         assert_eq!(issued.expires_at, at(10));
-        assert_eq!(codes.admit(&issued.code, &user("p01"), at(1)), Ok(()));
-        let typed = issued.code.to_lowercase().replace('-', " ");
-        assert_eq!(codes.admit(&typed, &user("p01"), at(2)), Ok(()));
         assert_eq!(
-            codes.admit(&issued.code, &user("p02"), at(2)),
+            codes.admit(&issued.code, &user("p01"), || false, at(1)),
+            Ok(Admission::NewlyBound)
+        );
+        let typed = issued.code.to_lowercase().replace('-', " ");
+        // Now enrolled: their own code still admits them.
+        assert_eq!(
+            codes.admit(&typed, &user("p01"), || true, at(2)),
+            Ok(Admission::Bound)
+        );
+        assert_eq!(
+            codes.admit(&issued.code, &user("p02"), || false, at(2)),
             Err(CodeRefusal::OtherParticipant)
         );
         assert_eq!(
-            codes.admit(&issued.code, &user("p01"), at(10)),
+            codes.admit(&issued.code, &user("p01"), || false, at(10)),
             Err(CodeRefusal::Unknown)
         );
     }
@@ -157,18 +199,43 @@ mod tests {
     fn only_issued_codes_admit() {
         let codes = EnrolmentCodes::default();
         assert_eq!(
-            codes.admit("ABCD-EFGH", &user("p01"), at(0)),
+            codes.admit("ABCD-EFGH", &user("p01"), || false, at(0)),
             Err(CodeRefusal::Unknown)
         );
         let first = codes.issue(at(0));
         let second = codes.issue(at(0));
         assert_ne!(first, second);
         assert_eq!(
-            codes.admit("", &user("p01"), at(0)),
+            codes.admit("", &user("p01"), || false, at(0)),
             Err(CodeRefusal::Unknown)
         );
-        assert_eq!(codes.admit(&second.code, &user("p02"), at(0)), Ok(()));
-        assert_eq!(codes.admit(&first.code, &user("p01"), at(0)), Ok(()));
+        assert_eq!(
+            codes.admit(&second.code, &user("p02"), || false, at(0)),
+            Ok(Admission::NewlyBound)
+        );
+        assert_eq!(
+            codes.admit(&first.code, &user("p01"), || false, at(0)),
+            Ok(Admission::NewlyBound)
+        );
+    }
+
+    #[test]
+    fn a_code_never_writes_into_an_enrolled_user_and_a_refused_sample_unbinds_it() {
+        let codes = EnrolmentCodes::default();
+        let issued = codes.issue(at(0));
+        assert_eq!(
+            codes.admit(&issued.code, &user("alice"), || true, at(1)),
+            Err(CodeRefusal::AlreadyEnrolled)
+        );
+        assert_eq!(
+            codes.admit(&issued.code, &user("p01"), || false, at(1)),
+            Ok(Admission::NewlyBound)
+        );
+        codes.release(&issued.code, &user("p01"));
+        assert_eq!(
+            codes.admit(&issued.code, &user("p02"), || false, at(1)),
+            Ok(Admission::NewlyBound)
+        );
     }
 
     #[test]
@@ -179,7 +246,7 @@ mod tests {
             codes.issue(at(1));
         }
         assert_eq!(
-            codes.admit(&oldest.code, &user("p01"), at(2)),
+            codes.admit(&oldest.code, &user("p01"), || false, at(2)),
             Err(CodeRefusal::Unknown)
         );
     }

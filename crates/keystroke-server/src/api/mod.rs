@@ -18,7 +18,7 @@ pub use config::{
     ApiConfig, Cors, DEFAULT_MAX_SAMPLES_PER_USER, DEFAULT_MAX_USERS, DEFAULT_MIN_FREE_BYTES,
     DEFAULT_MIN_SAMPLES, DEFAULT_MODEL_CACHE_BYTES,
 };
-pub use enrolment::{CODE_LIFETIME, CodeRefusal, EnrolmentCodes, IssuedCode};
+pub use enrolment::{Admission, CODE_LIFETIME, CodeRefusal, EnrolmentCodes, IssuedCode};
 use keystroke_core::auth::{
     EnrolConfig, EnrolError, Enrolled, Lookup, ModelCache, Verifier, VerifyConfig, VerifyError,
     enrol,
@@ -304,33 +304,42 @@ impl Api {
 
     fn train(&self, request: &Request<'_>, now: NaiveDateTime) -> Result<Response, Response> {
         self.same_site(request)?;
+        // The collection page enrols with a code instead of the token.
+        let code = match self.authorize(request) {
+            Ok(()) => None,
+            Err(unauthorized) => Some(request.enrolment_code.ok_or(unauthorized)?),
+        };
         let Decoded {
             user,
             sample,
             capture,
             ..
-        } = match self.authorize(request) {
-            Ok(()) => body::decode(request.body).map_err(|e| bad_request(e.to_string()))?,
-            // The collection page enrols with a code instead of the token.
-            Err(unauthorized) => {
-                let Some(code) = request.enrolment_code else {
-                    return Err(unauthorized);
-                };
-                let decoded = body::decode(request.body).map_err(|e| bad_request(e.to_string()))?;
-                self.codes
-                    .admit(code, &decoded.user, now)
-                    .map_err(|refusal| Response::error(403, refusal.to_string()))?;
-                decoded
-            }
-        };
+        } = body::decode(request.body).map_err(|e| bad_request(e.to_string()))?;
         let audit = |outcome: &str| {
+            let outcome = match code {
+                Some(_) => format!("{outcome} (enrolment code)"),
+                None => outcome.to_string(),
+            };
             self.audit.record(AuditEvent {
                 at: now,
                 endpoint: "POST /train",
                 user: &user,
-                outcome,
+                outcome: &outcome,
                 client: request.client,
             })
+        };
+        let admission = match code {
+            None => None,
+            Some(code) => {
+                let enrolled = || self.store.paths(&user).metadata.exists();
+                match self.codes.admit(code, &user, enrolled, now) {
+                    Ok(admission) => Some(admission),
+                    Err(refusal) => {
+                        audit(&format!("refused 403: {refusal}"));
+                        return Err(Response::error(403, refusal.to_string()).for_user(&user));
+                    }
+                }
+            }
         };
         let min = self.config.min_samples;
         let enrolled = enrol(
@@ -341,6 +350,11 @@ impl Api {
             capture.as_ref(),
             now,
         );
+        if enrolled.is_err()
+            && let (Some(code), Some(Admission::NewlyBound)) = (code, admission)
+        {
+            self.codes.release(code, &user);
+        }
         let Enrolled {
             samples: count,
             trained,
@@ -423,11 +437,12 @@ impl Api {
             .map_err(|e| refused(e).for_user(&user))?;
         if let Some(label) = label {
             // A labelled attempt (the collection page's impostor demo) is kept for the study.
+            // The label is the client's claim (no credential is asked for), and says so.
             let outcome = match (label, verdict.accepted()) {
-                (AttemptLabel::Impostor, true) => "impostor attempt accepted",
-                (AttemptLabel::Impostor, false) => "impostor attempt rejected",
-                (AttemptLabel::Genuine, true) => "genuine attempt accepted",
-                (AttemptLabel::Genuine, false) => "genuine attempt rejected",
+                (AttemptLabel::Impostor, true) => "impostor attempt accepted (client's label)",
+                (AttemptLabel::Impostor, false) => "impostor attempt rejected (client's label)",
+                (AttemptLabel::Genuine, true) => "genuine attempt accepted (client's label)",
+                (AttemptLabel::Genuine, false) => "genuine attempt rejected (client's label)",
             };
             self.audit.record(AuditEvent {
                 at: now,
