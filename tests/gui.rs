@@ -783,6 +783,12 @@ fn an_opened_session_is_the_files_user_and_can_be_accepted_or_discarded_at_once(
             .is_none()
     );
 
+    // Train & test names the model that judges, apart from the detector chosen for training.
+    click(&mut harness, "Train & test");
+    harness.get_by_label("model: none (train one to test)");
+    harness.get_by_label("Detector to train next");
+    click(&mut harness, "Enrol");
+
     // The user list says what each user has.
     harness.get_by_label("Stored users").click();
     harness.run_steps(2);

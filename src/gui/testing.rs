@@ -55,7 +55,7 @@ impl Workbench {
     pub(super) fn test_tab(&mut self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
             let before = self.settings.detector;
-            egui::ComboBox::from_label("Detector")
+            egui::ComboBox::from_label("Detector to train next")
                 .selected_text(self.settings.detector.label())
                 .show_ui(ui, |ui| {
                     for &kind in DetectorKind::ALL {
@@ -81,9 +81,14 @@ impl Workbench {
             .as_ref()
             .and_then(|v| v.metadata.as_ref())
             .and_then(|m| m.detector.zip(m.trained_at));
+        // What judges attempts is the user's own model, whatever the box above says.
         ui.label(match &trained {
-            Some((detector, at)) => format!("model: {} trained at {at}", detector.label()),
-            None => "model: none".to_string(),
+            Some((detector, at)) => format!(
+                "{}'s model (judges attempts): {} trained at {at}",
+                self.user.as_ref().map_or("-", |u| u.as_str()),
+                detector.label()
+            ),
+            None => "model: none (train one to test)".to_string(),
         });
         ui.separator();
         if ui.checkbox(&mut self.live_test, "Live test").changed() {
