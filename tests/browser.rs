@@ -683,10 +683,17 @@ fn with_a_token_the_page_enrols_only_with_a_code_for_one_participant() {
     assert!(!common::get(addr, "/collect").text().contains(token));
     assert!(!common::get(addr, "/collect.js").text().contains(token));
 
-    // Without a code: refused, with the server's reason.
+    // Without a code: the page asks for one and sends nothing; a wrong one gets the server's
+    // reason.
+    browser.click("#typing");
+    Typing::genuine(0).dispatch(&browser);
+    browser.wait_for("the request for a code", |b| {
+        b.text("message").contains("needs an enrolment code")
+    });
+    browser.fill("#code", "ABCD-EFGH");
     browser.type_attempt(&Typing::genuine(0));
     assert!(
-        browser.text("message").contains("needs the API token"),
+        browser.text("message").contains("not valid"),
         "{}",
         browser.text("message")
     );

@@ -213,6 +213,40 @@ fn with_a_token_an_enrolment_code_admits_one_participant_for_train_only() {
     assert!(audit.contains("stored (enrolment code)"), "{audit}");
     assert!(audit.contains("new participants only"), "{audit}");
 
+    // A code issued for alice lets her finish from the page, and admits no one else.
+    let bearer = format!("Bearer {TOKEN}");
+    let for_alice = request(
+        server.addr(),
+        "POST",
+        "/enrolment-code",
+        &[("Authorization", &bearer)],
+        br#"{"user_id": "alice"}"#,
+    );
+    assert_eq!(for_alice.status, 200, "{}", for_alice.text());
+    assert_eq!(for_alice.json()["user_id"], "alice");
+    let alice_code = for_alice.json()["code"].as_str().unwrap().to_string();
+    let finishing = train(
+        &server,
+        &[("X-Enrolment-Code", &alice_code)],
+        &sample_body("alice", genuine(2)),
+    );
+    assert_eq!(finishing.status, 200, "{}", finishing.text());
+    assert_eq!(finishing.json()["samples_count"], 2);
+    let someone_else = train(
+        &server,
+        &[("X-Enrolment-Code", &alice_code)],
+        &sample_body("p09", genuine(0)),
+    );
+    assert_eq!(someone_else.status, 403);
+    let bad = request(
+        server.addr(),
+        "POST",
+        "/enrolment-code",
+        &[("Authorization", &bearer)],
+        br#"{"user_id": "../x"}"#,
+    );
+    assert_eq!(bad.status, 400);
+
     // A fresh code admits the next participant.
     let next = new_code(&server);
     let reply = train(

@@ -334,7 +334,7 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
     for url in server.urls() {
         println!("  collection page: {url}/collect");
     }
-    if let Some(code) = api.issue_enrolment_code(Local::now().naive_local()) {
+    if let Some(code) = api.issue_enrolment_code(Local::now().naive_local(), None) {
         println!("  /train needs the bearer token from KW_API_TOKEN");
         println!(
             "  enrolment code for the collection page: {} (one participant, until {}; \

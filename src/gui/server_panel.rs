@@ -65,7 +65,7 @@ impl Workbench {
         let server = self.server.as_ref()?;
         let Some(code) = server
             .api()
-            .issue_enrolment_code(Local::now().naive_local())
+            .issue_enrolment_code(Local::now().naive_local(), None)
         else {
             return Some("the server has no API token: the page enrols without a code".into());
         };

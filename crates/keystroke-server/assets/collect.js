@@ -248,6 +248,10 @@
       },
     };
     if (page.mode === 'demo') body.attempt_label = 'impostor';
+    if (page.mode === 'enrol' && page.codeRequired && !$('code').value.trim()) {
+      say('This server needs an enrolment code: ask the researcher for one and enter it above.');
+      return;
+    }
     send(page.mode === 'enrol' ? '/train' : '/predict', body);
   }
 

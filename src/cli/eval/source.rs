@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Args;
-use keystroke_core::capture::source;
+use keystroke_core::capture::Capture;
 use keystroke_core::eval::{
     BundledSet, CMU, Dataset, IMPOSTOR_REPS, Protocol, RawColumns, Split, UpdatePhase, load_csv,
     load_raw_events, store_dataset,
@@ -25,8 +25,9 @@ pub struct DataArgs {
     /// With --store: the user whose phrase the evaluated users typed.
     #[arg(long, value_name = "USER", requires = "store")]
     pub phrase_of: Option<String>,
-    /// With --store: only the samples of this source.
-    #[arg(long, value_name = "SOURCE", requires = "store", value_parser = clap::builder::PossibleValuesParser::new(source::SOURCES))]
+    /// With --store: only the samples of this source (global, window, browser, file, api, or a
+    /// client's own name).
+    #[arg(long, value_name = "SOURCE", requires = "store", value_parser = source_name)]
     pub source: Option<String>,
     /// The CMU benchmark CSV, with the paper's protocol (default: the bundled copy).
     #[arg(long, value_name = "PATH", conflicts_with_all = ["data", "raw_events"])]
@@ -75,6 +76,14 @@ pub struct DataArgs {
     /// Impostor samples: the first K repetitions of every other subject.
     #[arg(long, value_name = "K", default_value_t = IMPOSTOR_REPS as u16, value_parser = clap::value_parser!(u16).range(1..))]
     pub impostor_reps: u16,
+}
+
+/// A source name as samples store it.
+fn source_name(name: &str) -> Result<String, String> {
+    Capture::of(name)
+        .validate()
+        .map(|()| name.to_string())
+        .map_err(|e| e.to_string().replace("capture.source", "the source"))
 }
 
 /// The unit of a raw event file's times.

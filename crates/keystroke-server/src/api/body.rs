@@ -128,7 +128,7 @@ pub fn decode(body: &[u8]) -> Result<Decoded, BodyError> {
 
 fn decode_capture(value: &Value) -> Result<Capture, BodyError> {
     #[derive(serde::Deserialize)]
-    #[serde(deny_unknown_fields)]
+    #[serde(deny_unknown_fields, rename = "capture object")]
     struct Wire {
         source: String,
         browser: Option<String>,

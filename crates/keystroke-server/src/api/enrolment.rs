@@ -2,7 +2,8 @@
 //! short-lived code shown by the workbench or printed by `serve`, never with the token itself.
 //! A code is valid for [`CODE_LIFETIME`] and for one new participant: the first /train that
 //! uses it binds it to that user id, who must have no samples yet (a code never writes into an
-//! enrolled user), and it admits no other. A binding whose sample is then refused is undone. Codes live in the server's memory (a
+//! enrolled user), and it admits no other. A binding whose sample is then refused is undone. A
+//! code may also be issued for a named participant, to finish an enrolment begun earlier. Codes live in the server's memory (a
 //! restart forgets them), at most [`MAX_LIVE_CODES`] at a time.
 
 use std::sync::Mutex;
@@ -71,8 +72,9 @@ pub struct EnrolmentCodes {
 }
 
 impl EnrolmentCodes {
-    /// A new code, valid from `now` for [`CODE_LIFETIME`].
-    pub fn issue(&self, now: NaiveDateTime) -> IssuedCode {
+    /// A new code, valid from `now` for [`CODE_LIFETIME`]: for a new participant, or already
+    /// bound to `participant` (who may have samples: a participant finishing an enrolment).
+    pub fn issue(&self, now: NaiveDateTime, participant: Option<UserId>) -> IssuedCode {
         let mut bytes = [0u8; CODE_CHARS];
         SystemRandom::new()
             .fill(&mut bytes)
@@ -90,7 +92,7 @@ impl EnrolmentCodes {
         live.push(Live {
             symbols: symbols.clone(),
             expires_at,
-            participant: None,
+            participant,
         });
         IssuedCode {
             code: format!("{}-{}", &symbols[..4], &symbols[4..]),
@@ -172,7 +174,7 @@ mod tests {
     #[test]
     fn a_code_admits_one_participant_for_its_lifetime() {
         let codes = EnrolmentCodes::default();
-        let issued = codes.issue(at(0));
+        let issued = codes.issue(at(0), None);
         assert_eq!(issued.code.len(), 9);
         assert_eq!(issued.expires_at, at(10));
         assert_eq!(
@@ -202,8 +204,8 @@ mod tests {
             codes.admit("ABCD-EFGH", &user("p01"), || false, at(0)),
             Err(CodeRefusal::Unknown)
         );
-        let first = codes.issue(at(0));
-        let second = codes.issue(at(0));
+        let first = codes.issue(at(0), None);
+        let second = codes.issue(at(0), None);
         assert_ne!(first, second);
         assert_eq!(
             codes.admit("", &user("p01"), || false, at(0)),
@@ -222,7 +224,7 @@ mod tests {
     #[test]
     fn a_code_never_writes_into_an_enrolled_user_and_a_refused_sample_unbinds_it() {
         let codes = EnrolmentCodes::default();
-        let issued = codes.issue(at(0));
+        let issued = codes.issue(at(0), None);
         assert_eq!(
             codes.admit(&issued.code, &user("alice"), || true, at(1)),
             Err(CodeRefusal::AlreadyEnrolled)
@@ -239,11 +241,25 @@ mod tests {
     }
 
     #[test]
+    fn a_code_issued_for_a_participant_admits_only_them_enrolled_or_not() {
+        let codes = EnrolmentCodes::default();
+        let carol = codes.issue(at(0), Some(user("carol")));
+        assert_eq!(
+            codes.admit(&carol.code, &user("carol"), || true, at(1)),
+            Ok(Admission::Bound)
+        );
+        assert_eq!(
+            codes.admit(&carol.code, &user("p01"), || false, at(1)),
+            Err(CodeRefusal::OtherParticipant)
+        );
+    }
+
+    #[test]
     fn the_oldest_code_gives_way() {
         let codes = EnrolmentCodes::default();
-        let oldest = codes.issue(at(0));
+        let oldest = codes.issue(at(0), None);
         for _ in 0..MAX_LIVE_CODES {
-            codes.issue(at(1));
+            codes.issue(at(1), None);
         }
         assert_eq!(
             codes.admit(&oldest.code, &user("p01"), || false, at(2)),

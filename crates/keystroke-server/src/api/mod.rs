@@ -160,11 +160,16 @@ impl Api {
         }
     }
 
-    /// A new enrolment code for the collection page, valid from `now` for [`CODE_LIFETIME`];
-    /// `None` when no API token is set (the page then enrols without one).
-    pub fn issue_enrolment_code(&self, now: NaiveDateTime) -> Option<IssuedCode> {
+    /// A new enrolment code for the collection page, valid from `now` for [`CODE_LIFETIME`],
+    /// for a new participant or for `participant`; `None` when no API token is set (the page
+    /// then enrols without one).
+    pub fn issue_enrolment_code(
+        &self,
+        now: NaiveDateTime,
+        participant: Option<UserId>,
+    ) -> Option<IssuedCode> {
         self.config.api_token.as_ref()?;
-        Some(self.codes.issue(now))
+        Some(self.codes.issue(now, participant))
     }
 
     /// Writes the failed-attempt counts changed since the last call (a lockout is written at
@@ -523,13 +528,30 @@ impl Api {
         }
         self.same_site(request)?;
         self.authorize(request)?;
-        let issued = self.codes.issue(now);
+        // An optional `{"user_id": …}` names the participant (one finishing an enrolment).
+        let participant = match serde_json::from_slice::<Value>(request.body) {
+            _ if request.body.iter().all(u8::is_ascii_whitespace) => None,
+            Ok(Value::Object(body)) => match body.get("user_id") {
+                None | Some(Value::Null) => None,
+                Some(Value::String(id)) => {
+                    Some(UserId::parse(id).map_err(|e| bad_request(e.to_string()))?)
+                }
+                Some(_) => return Err(bad_request("\"user_id\" must be a string".into())),
+            },
+            _ => {
+                return Err(bad_request(
+                    "the body must be empty or a JSON object {\"user_id\": …}".into(),
+                ));
+            }
+        };
+        let issued = self.codes.issue(now, participant.clone());
         Ok(Response::json(
             200,
             json!({
                 "code": issued.code,
                 "expires_at": format_time(issued.expires_at),
                 "valid_seconds": CODE_LIFETIME.num_seconds(),
+                "user_id": participant.as_ref().map(UserId::as_str),
             }),
         ))
     }
