@@ -367,3 +367,93 @@ fn opening_the_store_leaves_a_live_writers_temporary_files() {
     Store::open(dir.path()).unwrap();
     assert!(!temp.exists());
 }
+
+/// An operator's mistake is undoable: an excluded sample stays in the files (so restoring it
+/// loses nothing) but is never trained on, counted or exported; a model that would keep it is
+/// retrained without it, or dropped while too few samples are in use.
+#[test]
+fn an_excluded_sample_is_kept_never_trained_on_and_can_be_restored() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let alice = user("alice");
+    enrol(&store, &alice, 6, 5);
+    let paths = store.paths(&alice);
+    let untouched = fs::read(&paths.metadata).unwrap();
+    assert!(String::from_utf8_lossy(&untouched).contains("\"version\": 1"));
+    let all = store
+        .features(&alice, &store.metadata(&alice).unwrap().unwrap())
+        .unwrap();
+    let set = |index, excluded, train: Option<&DetectorParams>| {
+        store.with_user(&alice, |w| w.set_excluded(index, excluded, train, 5, now()))
+    };
+
+    // Sample 3 out: 5 in use, the model retrained on them alone.
+    let metadata = set(2, true, None).unwrap();
+    assert_eq!(metadata.excluded, [2]);
+    assert_eq!((metadata.samples, metadata.active_samples()), (6, 5));
+    let model = store.model(&alice, &metadata).unwrap().unwrap();
+    assert_eq!(model.trained_on_samples, 5);
+    let in_use = store.active_features(&alice, &metadata).unwrap();
+    assert_eq!(in_use, all.select(ndarray::Axis(0), &[0, 1, 3, 4, 5]));
+    let fresh = DetectorParams::default().fit(in_use.view()).unwrap();
+    let probe = all.row(2).to_vec();
+    assert_eq!(model.model.score(&probe), fresh.score(&probe));
+    // Kept in the files, not exported, and the metadata says so in a format older builds
+    // refuse rather than misread.
+    assert_eq!(store.features(&alice, &metadata).unwrap(), all);
+    assert_eq!(store.samples(&alice, &metadata).unwrap().len(), 6);
+    assert_eq!(store.active_samples(&alice, &metadata).unwrap().len(), 5);
+    assert!(
+        fs::read_to_string(&paths.metadata)
+            .unwrap()
+            .contains("\"version\": 2")
+    );
+    // Excluding it again changes nothing.
+    assert_eq!(set(2, true, None).unwrap(), metadata);
+
+    // Sample 1 out too: 4 in use, below the 5 a model needs, so there is none.
+    let metadata = set(0, true, None).unwrap();
+    assert_eq!(metadata.excluded, [0, 2]);
+    assert_eq!((metadata.detector, metadata.trained_at), (None, None));
+    assert!(!paths.model.exists());
+    assert!(store.snapshot(&alice).unwrap().unwrap().model.is_none());
+
+    // Undone in turn: the model comes back (with the detector it had), then every sample.
+    let metadata = set(0, false, Some(&DetectorParams::default())).unwrap();
+    assert_eq!(metadata.excluded, [2]);
+    let model = store.model(&alice, &metadata).unwrap().unwrap();
+    assert_eq!(model.trained_on_samples, 5);
+    let metadata = set(2, false, None).unwrap();
+    assert!(metadata.excluded.is_empty());
+    assert_eq!(
+        store
+            .model(&alice, &metadata)
+            .unwrap()
+            .unwrap()
+            .trained_on_samples,
+        6
+    );
+    assert!(
+        fs::read_to_string(&paths.metadata)
+            .unwrap()
+            .contains("\"version\": 1")
+    );
+
+    // A sample that does not exist is named, and nothing changes.
+    let before = fs::read(&paths.metadata).unwrap();
+    let err = set(6, true, None).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::NoSuchSample {
+                number: 7,
+                samples: 6,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(fs::read(&paths.metadata).unwrap(), before);
+    let (clean, report) = common::store_check(dir.path(), false);
+    assert!(clean && report.contains("clean:"), "{report}");
+}

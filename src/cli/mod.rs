@@ -2,6 +2,7 @@
 
 mod delete;
 mod eval;
+mod samples;
 mod serve;
 mod sessions;
 mod store;
@@ -14,6 +15,7 @@ use clap::{Parser, Subcommand};
 
 pub use delete::DeleteArgs;
 pub use eval::{DataArgs, EvalArgs, EvalReport, TimeUnit};
+pub use samples::SamplesArgs;
 pub use serve::{ServeArgs, ServeSettings};
 pub use sessions::{CmuSessionsArgs, ExportArgs, ImportArgs, StoreArgs, TrainArgs};
 pub use store::{CheckArgs, StoreCommand, StoreCommandArgs};
@@ -51,6 +53,9 @@ pub enum Command {
     /// Delete a user's samples, model and lockout state from a store (asks for confirmation on
     /// a terminal; `--yes` otherwise).
     Delete(DeleteArgs),
+    /// List a user's samples (timings, consistency, outliers); `--exclude N` takes a mistaken
+    /// one out of use (kept, and undone by `--restore N`).
+    Samples(SamplesArgs),
     /// Convert subjects of the CMU benchmark into session files.
     CmuSessions(CmuSessionsArgs),
     /// Make a self-signed certificate and key for `serve --tls-cert --tls-key` on a LAN.
@@ -76,6 +81,7 @@ pub fn run(command: Command) -> anyhow::Result<()> {
             &mut std::io::stdout().lock(),
         ),
         Command::Delete(args) => delete::run_on_stdio(&args),
+        Command::Samples(args) => samples::run(&args, &mut std::io::stdout().lock()),
         Command::CmuSessions(args) => sessions::cmu_sessions(&args, &mut std::io::stdout().lock()),
         Command::TlsCert(args) => tls::run(
             &args,

@@ -109,7 +109,7 @@ pub fn import(args: &ImportArgs, out: &mut dyn std::io::Write) -> anyhow::Result
             }
             Ok::<_, keystroke_core::store::StoreError>(last)
         })?;
-        let total = metadata.map_or(0, |m| m.samples);
+        let total = metadata.map_or(0, |m| m.active_samples());
         writeln!(
             out,
             "{user}: {} samples imported from {} ({total} stored){}",
@@ -132,7 +132,7 @@ pub fn train(args: &TrainArgs, out: &mut dyn std::io::Write) -> anyhow::Result<(
         out,
         "{user}: {} trained on {} samples",
         args.detector.id(),
-        metadata.samples
+        metadata.active_samples()
     )?;
     Ok(())
 }
@@ -144,16 +144,21 @@ pub fn export(args: &ExportArgs, out: &mut dyn std::io::Write) -> anyhow::Result
     let metadata = store
         .metadata(&user)?
         .with_context(|| format!("{user} has no samples in {}", args.store.models.display()))?;
-    let samples = store.samples(&user, &metadata)?;
+    // The samples in use: an excluded one was a mistake.
+    let samples = store.active_samples(&user, &metadata)?;
     let path = args
         .out
         .clone()
         .unwrap_or_else(|| PathBuf::from(format!("{user}.json")));
     let file = SessionFile::new(user.as_str(), samples.into_iter().map(|s| s.keystroke_data));
     file.write(&path)?;
+    let left_out = match metadata.excluded.len() {
+        0 => String::new(),
+        n => format!(" ({n} excluded left out)"),
+    };
     writeln!(
         out,
-        "{user}: {} samples written to {}",
+        "{user}: {} samples written to {}{left_out}",
         file.samples.len(),
         path.display()
     )?;

@@ -10,10 +10,11 @@ use ndarray::Array2;
 
 use super::capture::{self, RECORDING, RawKey, Source};
 use super::command::Status;
-use super::state::{Command, Options, Pending, Tab, UserView, Workbench};
+use super::state::{Command, Options, Pending, Tab, Undo, UserView, Workbench};
 use super::watch::StoreWatch;
 use keystroke_core::auth::{
     EnrolConfig, ModelCache, Rejection, Throttle, Verifier, VerifyConfig, VerifyError, enrol,
+    sample_table,
 };
 use keystroke_core::capture::{Capture, Recorded, Recorder, Sample, ShiftFold};
 use keystroke_core::eval::Attempt;
@@ -81,6 +82,7 @@ impl Workbench {
             user: None,
             view: None,
             pending: Vec::new(),
+            undo: Vec::new(),
             confirm_delete: None,
             message: String::new(),
             live_test: options.live_test,
@@ -152,6 +154,7 @@ impl Workbench {
         self.user = Some(user);
         self.view = None;
         self.pending.clear();
+        self.undo.clear();
         self.attempts.clear();
         self.recorder.reset();
         self.save_settings()
@@ -198,15 +201,20 @@ impl Workbench {
         if stamp.is_some() && self.view.as_ref().is_some_and(|v| v.stamp == stamp) {
             return None;
         }
-        let loaded = self.store.metadata(user).and_then(|metadata| {
-            let features = match &metadata {
-                Some(m) => self.store.features(user, m)?,
-                None => Array2::zeros((0, 0)),
+        let loaded = sample_table(&self.store, user).and_then(|table| {
+            let Some((metadata, table)) = table else {
+                return Ok(UserView {
+                    stamp,
+                    metadata: None,
+                    features: Array2::zeros((0, 0)),
+                    table: Vec::new(),
+                });
             };
             Ok(UserView {
                 stamp,
-                metadata,
-                features,
+                features: self.store.active_features(user, &metadata)?,
+                metadata: Some(metadata),
+                table,
             })
         });
         let status = match &loaded {
@@ -308,6 +316,13 @@ impl Workbench {
         let status = match result {
             Ok(enrolled) => {
                 self.pending.remove(index);
+                self.undo.push(Undo {
+                    user: user.clone(),
+                    number: enrolled.number,
+                    excluded: true,
+                    params: None,
+                    what: format!("accept of sample {}", enrolled.number),
+                });
                 let quality = match &enrolled.quality {
                     None => String::new(),
                     Some(q) if q.consistent => format!(" (consistency {:.2})", q.consistency),

@@ -42,6 +42,8 @@ impl Workbench {
             Command::ExportFeatures => self.export_features_file(),
             Command::Evaluate => self.evaluate(),
             Command::SaveSettings => self.save_settings(),
+            Command::SetExcluded { number, excluded } => self.set_excluded(number, excluded),
+            Command::Undo => self.undo_last(),
             Command::AskDelete => {
                 self.confirm_delete = self.user.clone();
                 None

@@ -10,11 +10,12 @@ impl Workbench {
             );
             return;
         };
+        // Samples in use: an excluded one does not count toward the goal.
         let stored = self
             .view
             .as_ref()
             .and_then(|v| v.metadata.as_ref())
-            .map_or(0, |m| m.samples);
+            .map_or(0, |m| m.active_samples());
         let phrase: Option<Vec<String>> = self
             .view
             .as_ref()
@@ -92,20 +93,8 @@ impl Workbench {
             ui.add(egui::DragValue::new(&mut self.settings.min_samples).range(1..=400))
                 .labelled_by(label.id);
         });
-        if let Some(view) = &self.view
-            && view.features.nrows() > 0
-        {
-            ui.separator();
-            ui.label("Stored samples, newest first (hold ms per key):");
-            let rows = view.features.nrows();
-            for (i, row) in view.features.rows().into_iter().enumerate().rev().take(10) {
-                let holds: Vec<String> = row.iter().step_by(3).map(|v| format!("{v:.0}")).collect();
-                ui.monospace(format!("#{:<4} {}", i + 1, holds.join(" ")));
-            }
-            if rows > 10 {
-                ui.label(format!("… and {} older", rows - 10));
-            }
-        }
+        self.undo_row(ui);
+        self.sample_table(ui);
         if !self.pending.is_empty() {
             ui.separator();
             ui.horizontal(|ui| {
@@ -139,5 +128,86 @@ impl Workbench {
                 }
             });
         }
+    }
+
+    /// The Undo button (always in the same place) and what it would undo.
+    fn undo_row(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            let last = self.undo.last().map(|u| u.what.clone());
+            if ui
+                .add_enabled(last.is_some(), egui::Button::new("Undo"))
+                .clicked()
+            {
+                self.commands.push(Command::Undo);
+            }
+            ui.label(last.map_or("nothing to undo".into(), |what| format!("the {what}")));
+        });
+    }
+
+    /// Every stored sample, newest first: its mean timings, consistency with the samples in
+    /// use, an outlier flag, and Exclude or Restore.
+    fn sample_table(&mut self, ui: &mut egui::Ui) {
+        let Some(view) = &self.view else {
+            return;
+        };
+        if view.table.is_empty() {
+            return;
+        }
+        ui.separator();
+        ui.label(
+            "Stored samples, newest first (mean ms). An excluded sample is kept but not \
+             trained on, counted or exported; Restore or Undo puts it back.",
+        );
+        let mut command = None;
+        egui::Grid::new("samples")
+            .striped(true)
+            .num_columns(8)
+            .show(ui, |ui| {
+                for heading in ["#", "source", "hold", "down-down", "up-down", "consistency"] {
+                    ui.strong(heading);
+                }
+                ui.strong("");
+                ui.strong("");
+                ui.end_row();
+                for row in view.table.iter().rev() {
+                    let text = |t: String| {
+                        let text = egui::RichText::new(t).monospace();
+                        if row.excluded {
+                            text.weak().strikethrough()
+                        } else {
+                            text
+                        }
+                    };
+                    ui.label(text(row.number.to_string()));
+                    ui.label(text(row.source.clone()));
+                    for mean in row.means_ms {
+                        ui.label(text(format!("{mean:.1}")));
+                    }
+                    ui.label(text(
+                        row.consistency.map_or("–".into(), |c| format!("{c:.2}")),
+                    ));
+                    ui.label(match (row.excluded, row.outlier) {
+                        (true, _) => egui::RichText::new("excluded").weak(),
+                        (false, true) => {
+                            egui::RichText::new("⚠ unlike the others").color(egui::Color32::ORANGE)
+                        }
+                        (false, false) => egui::RichText::new(""),
+                    });
+                    let (label, excluded) = if row.excluded {
+                        ("Restore", false)
+                    } else {
+                        ("Exclude", true)
+                    };
+                    let button = egui::Button::new(label).min_size(egui::vec2(64.0, 0.0));
+                    if ui.add(button).clicked() {
+                        command = Some(Command::SetExcluded {
+                            number: row.number,
+                            excluded,
+                        });
+                    }
+                    ui.end_row();
+                }
+            });
+        self.commands.extend(command);
     }
 }

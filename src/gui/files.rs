@@ -10,14 +10,14 @@ use keystroke_core::session::SessionFile;
 use keystroke_core::store::UserId;
 
 impl Workbench {
-    /// Writes the selected user's stored and pending samples as a session file.
+    /// Writes the selected user's stored samples in use and pending samples as a session file.
     pub fn save_session(&mut self, path: &Path) -> Result<usize, String> {
         let user = self.user.clone().ok_or("choose a user first")?;
         let mut samples = Vec::new();
         if let Some(metadata) = self.store.metadata(&user).map_err(|e| e.to_string())? {
             for stored in self
                 .store
-                .samples(&user, &metadata)
+                .active_samples(&user, &metadata)
                 .map_err(|e| e.to_string())?
             {
                 samples.push(stored.keystroke_data);
@@ -29,7 +29,6 @@ impl Workbench {
         Ok(file.samples.len())
     }
 
-    /// Reads a session file's samples into the pending list of the selected user.
     /// Reads a session file into the pending samples of the file's own user, who is selected
     /// (the samples are never filed under whoever was selected before).
     pub fn open_session(&mut self, path: &Path) -> Result<usize, String> {

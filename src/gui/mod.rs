@@ -6,6 +6,7 @@ mod capture;
 mod command;
 mod enrol;
 mod evaluate;
+mod exclude;
 mod files;
 mod plots;
 mod server_panel;

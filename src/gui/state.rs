@@ -12,9 +12,9 @@ use ndarray::Array2;
 use super::capture::{GlobalCapture, Source};
 use super::settings::Settings;
 use super::watch::StoreWatch;
-use keystroke_core::auth::Verifier;
+use keystroke_core::auth::{SampleRow, Verifier};
 use keystroke_core::capture::{Recorder, Sample, ShiftFold};
-use keystroke_core::detect::{self, DetectorKind};
+use keystroke_core::detect::{self, DetectorKind, DetectorParams};
 use keystroke_core::eval::{Attempt, DetectorResult, RocPoint};
 use keystroke_core::features::Features;
 use keystroke_core::store::{CommitStamp, Metadata, Store, StoreError, UserId};
@@ -56,6 +56,15 @@ pub enum Command {
     Evaluate,
     /// Save the settings (a choice in them changed).
     SaveSettings,
+    /// Take stored sample `number` (from 1) of the selected user out of use, or put it back.
+    SetExcluded {
+        /// The sample, from 1.
+        number: usize,
+        /// Out of use (`true`) or back in use.
+        excluded: bool,
+    },
+    /// Undo the newest sample action (an accept, exclusion or restoration) of this user.
+    Undo,
     /// Ask to confirm deleting the selected user.
     AskDelete,
     /// Delete the user awaiting confirmation: all samples, model and lockout state.
@@ -163,8 +172,26 @@ pub struct UserView {
     pub stamp: Option<CommitStamp>,
     /// Metadata (`None`: no samples yet).
     pub metadata: Option<Metadata>,
-    /// Feature rows.
+    /// Feature rows of the samples in use (excluded ones are not plotted or exported).
     pub features: Array2<f64>,
+    /// Every stored sample, oldest first, excluded ones included.
+    pub table: Vec<SampleRow>,
+}
+
+/// A sample action that can be undone: putting sample `number` (from 1) of `user` back as it
+/// was (`excluded` is the state to return to; an accepted sample is undone by excluding it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Undo {
+    /// The user.
+    pub user: UserId,
+    /// The sample, from 1.
+    pub number: usize,
+    /// What undoing sets.
+    pub excluded: bool,
+    /// The detector the user's model had before the action (undoing retrains it).
+    pub params: Option<DetectorParams>,
+    /// What was done, for the button's note ("accept of sample 4").
+    pub what: String,
 }
 
 /// The desktop workbench.
@@ -195,6 +222,8 @@ pub struct Workbench {
     pub(super) user: Option<UserId>,
     pub(super) view: Option<UserView>,
     pub(super) pending: Vec<Pending>,
+    /// The selected user's sample actions, newest last.
+    pub(super) undo: Vec<Undo>,
     /// The user whose deletion awaits the operator's confirmation.
     pub(super) confirm_delete: Option<UserId>,
     pub(super) message: String,

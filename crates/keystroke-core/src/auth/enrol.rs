@@ -55,8 +55,10 @@ impl Default for EnrolConfig {
 /// A stored sample.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Enrolled {
-    /// The user's samples now.
+    /// The user's samples in use now (excluded samples are not counted).
     pub samples: usize,
+    /// The new sample's number in the store (from 1; excluded samples are counted).
+    pub number: usize,
     /// Whether the model was (re)trained with it.
     pub trained: bool,
     /// Its consistency with the user's other samples, and the enrolment's ([`assess`]); `None`
@@ -128,6 +130,7 @@ pub fn enrol(
     }
     store.with_user(user, |writer| {
         let features = Features::of(sample);
+        // Excluded samples are still stored: a replay of one is refused too.
         let previous = writer.phrase_rows(&features.key_sequence)?;
         let duplicate = previous.as_ref().and_then(|rows| {
             rows.rows()
@@ -137,11 +140,15 @@ pub fn enrol(
         if let Some(row) = duplicate {
             return Err(EnrolError::Duplicate { row });
         }
-        let stored = match writer.metadata() {
-            Ok(metadata) => metadata.map_or(0, |m| m.samples),
-            Err(StoreError::Legacy { .. }) => 0,
+        let metadata = match writer.metadata() {
+            Ok(metadata) => metadata,
+            Err(StoreError::Legacy { .. }) => None,
             Err(e) => return Err(e.into()),
         };
+        // The quota is on what the files hold, the training goal on the samples in use.
+        let (stored, active) = metadata
+            .as_ref()
+            .map_or((0, 0), |m| (m.samples, m.active_samples()));
         if stored >= config.max_samples_per_user {
             return Err(EnrolError::TooManySamples {
                 user: user.clone(),
@@ -151,15 +158,27 @@ pub fn enrol(
         let train = config
             .detector
             .as_ref()
-            .filter(|_| stored + 1 >= config.min_samples);
-        let metadata = writer.add_captured_sample(sample, capture, train, now)?;
-        let quality = previous.and_then(|mut rows| {
+            .filter(|_| active + 1 >= config.min_samples);
+        // The samples in use, the new one last, and their numbers in the store.
+        let in_use = previous.zip(metadata).map(|(rows, metadata)| {
+            let mut indices = metadata.active_indices();
+            let mut rows = rows.select(ndarray::Axis(0), &indices);
             rows.push_row(ndarray::ArrayView1::from(&features.values_ms))
                 .expect("the phrase fixes the feature length");
-            assess(rows.view())
+            indices.push(metadata.samples);
+            (rows, indices)
+        });
+        let metadata = writer.add_captured_sample(sample, capture, train, now)?;
+        let quality = in_use.and_then(|(rows, indices)| {
+            let mut quality = assess(rows.view())?;
+            for number in &mut quality.inconsistent_samples {
+                *number = indices[*number - 1] + 1;
+            }
+            Some(quality)
         });
         Ok(Enrolled {
-            samples: metadata.samples,
+            samples: metadata.active_samples(),
+            number: metadata.samples,
             trained: train.is_some(),
             quality,
         })

@@ -14,6 +14,7 @@ mod enrol;
 mod guard;
 mod lockouts;
 mod quality;
+mod samples;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,7 +34,9 @@ pub use guard::{RECENT_PER_USER, RecentVectors, Throttle};
 pub use lockouts::{Attempt, Blocked, Lockouts};
 pub use quality::{
     MIN_CONSISTENCY, MIN_OTHERS, QUALITY_WINDOW, Quality, TYPICAL_Z, assess, consistency,
+    each_consistency,
 };
+pub use samples::{SampleRow, sample_table, timing_means};
 
 /// How attempts are judged besides the model itself.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -85,6 +85,24 @@ pub fn assess(samples: ArrayView2<f64>) -> Option<Quality> {
     })
 }
 
+/// Each of a user's samples' consistency with the samples in use (`active`, indices into
+/// `samples`) other than itself, the [`QUALITY_WINDOW`] nearest in store order; `None` where
+/// fewer than [`MIN_OTHERS`] others are in use. Excluded samples are judged too, so an
+/// operator can see whether one deserves restoring.
+pub fn each_consistency(samples: ArrayView2<f64>, active: &[usize]) -> Vec<Option<f64>> {
+    (0..samples.nrows())
+        .map(|i| {
+            let mut others: Vec<usize> = active.iter().copied().filter(|&k| k != i).collect();
+            others.sort_by_key(|&k| k.abs_diff(i));
+            others.truncate(QUALITY_WINDOW);
+            (others.len() >= MIN_OTHERS).then(|| {
+                let rows = samples.select(Axis(0), &others);
+                consistency(rows.view(), &samples.row(i).to_vec())
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,6 +119,31 @@ mod tests {
         // Holds 3× as long and a flight of a second: 1 of 3 timings typical.
         let odd = consistency(others.view(), &[300.0, 1000.0, 100.0]);
         assert!((odd - 1.0 / 3.0).abs() < 1e-12, "{odd}");
+    }
+
+    #[test]
+    fn each_sample_is_judged_against_the_others_in_use() {
+        let rows = array![
+            [100.0, 200.0],
+            [110.0, 210.0],
+            [400.0, 900.0],
+            [90.0, 190.0],
+            [105.0, 195.0]
+        ];
+        let all: Vec<usize> = (0..5).collect();
+        let judged = each_consistency(rows.view(), &all);
+        assert_eq!(judged[2], Some(0.0));
+        assert!(
+            judged
+                .iter()
+                .enumerate()
+                .all(|(i, c)| i == 2 || *c == Some(1.0))
+        );
+        // Sample 3 excluded: still judged, against the four in use; with one sample in use,
+        // none is judged.
+        let judged = each_consistency(rows.view(), &[0, 1, 3, 4]);
+        assert_eq!(judged[2], Some(0.0));
+        assert_eq!(each_consistency(rows.view(), &[0]), vec![None; 5]);
     }
 
     #[test]

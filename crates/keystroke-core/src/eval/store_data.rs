@@ -52,24 +52,22 @@ pub fn store_dataset(
         let Ok(Some(metadata)) = store.metadata(&user) else {
             continue;
         };
-        if metadata.key_sequence != phrase || metadata.samples < MIN_STORE_SAMPLES {
+        if metadata.key_sequence != phrase || metadata.active_samples() < MIN_STORE_SAMPLES {
             continue;
         }
-        let mut samples_ms = store.features(&user, &metadata)?;
+        // The samples in use (never an excluded one), of `source` only when given.
+        let mut keep = metadata.active_indices();
         if let Some(source) = source {
             // Row i of the features is line i of the samples file.
-            let keep: Vec<usize> = store
-                .samples(&user, &metadata)?
-                .iter()
-                .enumerate()
-                .filter(|(_, s)| s.source() == source)
-                .map(|(i, _)| i)
-                .collect();
+            let samples = store.samples(&user, &metadata)?;
+            keep.retain(|&i| samples[i].source() == source);
             if keep.len() < MIN_STORE_SAMPLES {
                 continue;
             }
-            samples_ms = samples_ms.select(ndarray::Axis(0), &keep);
         }
+        let samples_ms = store
+            .features(&user, &metadata)?
+            .select(ndarray::Axis(0), &keep);
         subjects.push(Subject {
             id: user.to_string(),
             sessions: vec![1; samples_ms.nrows()],

@@ -80,6 +80,16 @@ pub enum StoreError {
     /// Training was asked for a user with no samples.
     #[error("user '{0}' has no samples to train on")]
     NoSamples(UserId),
+    /// A sample number beyond the user's committed samples.
+    #[error("user '{user}' has no sample {number} (they have {samples})")]
+    NoSuchSample {
+        /// The user.
+        user: UserId,
+        /// The sample asked for, from 1.
+        number: usize,
+        /// The user's committed samples.
+        samples: usize,
+    },
 }
 
 /// Whether `error`, or an error it wraps (an encoder's, around the I/O error), is "no space".

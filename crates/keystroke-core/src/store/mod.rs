@@ -334,6 +334,19 @@ impl Store {
         Ok(all.slice_move(s![..metadata.samples, ..]))
     }
 
+    /// The committed rows in use: [`Store::features`] less the excluded samples.
+    pub fn active_features(
+        &self,
+        user: &UserId,
+        metadata: &Metadata,
+    ) -> Result<Array2<f64>, StoreError> {
+        let all = self.features(user, metadata)?;
+        Ok(match metadata.excluded.is_empty() {
+            true => all,
+            false => all.select(Axis(0), &metadata.active_indices()),
+        })
+    }
+
     /// The accepted attempts kept by template update (none when there is no updates file).
     pub fn updates(&self, user: &UserId, metadata: &Metadata) -> Result<Array2<f64>, StoreError> {
         let path = self.paths(user).updates;
@@ -384,6 +397,22 @@ impl Store {
             ));
         }
         Ok(samples)
+    }
+
+    /// The committed samples in use: [`Store::samples`] less the excluded ones (what an export
+    /// writes).
+    pub fn active_samples(
+        &self,
+        user: &UserId,
+        metadata: &Metadata,
+    ) -> Result<Vec<StoredSample>, StoreError> {
+        Ok(self
+            .samples(user, metadata)?
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| !metadata.is_excluded(*i))
+            .map(|(_, sample)| sample)
+            .collect())
     }
 
     /// The user's model, if one was trained on committed samples of the enrolled phrase.
@@ -636,6 +665,7 @@ impl UserWriter<'_> {
                     created_at: now.into(),
                     updated_at: now.into(),
                     samples_file_bytes: 0,
+                    excluded: Vec::new(),
                 },
             ),
         };
@@ -644,7 +674,12 @@ impl UserWriter<'_> {
             .expect("the row has the enrolled feature length");
         let updates = self.store.updates(self.user, &metadata)?;
         let model = train
-            .map(|params| self.fit(params, &matrix, &updates, &metadata.key_sequence, now))
+            .map(|params| {
+                let mut active = metadata.active_indices();
+                active.push(metadata.samples);
+                let rows = matrix.select(Axis(0), &active);
+                self.fit(params, &rows, &updates, &metadata.key_sequence, now)
+            })
             .transpose()?;
 
         let paths = self.store.paths(self.user);
@@ -678,7 +713,7 @@ impl UserWriter<'_> {
                 stage_record(&paths.model, MODEL_FORMAT, &model)
             })
             .transpose()?;
-        let commit = stage_record(&paths.metadata, METADATA_FORMAT, &metadata)?;
+        let commit = stage_record(&paths.metadata, metadata.format(), &metadata)?;
         // The new data durable, then the data files in place, then the commit point.
         let mut handles = vec![samples];
         for staged in [Some(&features), model.as_ref(), Some(&commit)]
@@ -724,16 +759,80 @@ impl UserWriter<'_> {
         let mut metadata = self
             .metadata()?
             .ok_or_else(|| StoreError::NoSamples(self.user.clone()))?;
-        let matrix = self.store.features(self.user, &metadata)?;
+        let matrix = self.store.active_features(self.user, &metadata)?;
         let updates = self.store.updates(self.user, &metadata)?;
         let model = self.fit(params, &matrix, &updates, &metadata.key_sequence, now)?;
         self.write_model(&mut metadata, &model)?;
+        self.commit(&metadata)?;
+        Ok(metadata)
+    }
+
+    /// Excludes committed sample `index` (0-based) from the user's samples in use, or with
+    /// `excluded: false` restores it; the sample itself stays in the files, so either can be
+    /// undone. The model never keeps an excluded sample: with at least `min_samples` in use it
+    /// is retrained with the current model's parameters (or `train`'s when there is none yet),
+    /// otherwise it is dropped until the user has enough again. Returns the new metadata.
+    pub fn set_excluded(
+        &mut self,
+        index: usize,
+        excluded: bool,
+        train: Option<&DetectorParams>,
+        min_samples: usize,
+        now: NaiveDateTime,
+    ) -> Result<Metadata, StoreError> {
+        let mut metadata = self
+            .metadata()?
+            .ok_or_else(|| StoreError::NoSamples(self.user.clone()))?;
+        if index >= metadata.samples {
+            return Err(StoreError::NoSuchSample {
+                user: self.user.clone(),
+                number: index + 1,
+                samples: metadata.samples,
+            });
+        }
+        let at = metadata.excluded.binary_search(&index);
+        match (at, excluded) {
+            (Err(at), true) => metadata.excluded.insert(at, index),
+            (Ok(at), false) => {
+                metadata.excluded.remove(at);
+            }
+            // Already so: nothing to write.
+            _ => return Ok(metadata),
+        }
+        metadata.updated_at = now.into();
+        let params = metadata.params.clone().or_else(|| train.cloned());
+        match params.filter(|_| metadata.active_samples() >= min_samples.max(1)) {
+            Some(params) => {
+                let rows = self.store.active_features(self.user, &metadata)?;
+                let updates = self.store.updates(self.user, &metadata)?;
+                let model = self.fit(&params, &rows, &updates, &metadata.key_sequence, now)?;
+                self.write_model(&mut metadata, &model)?;
+                self.commit(&metadata)?;
+            }
+            None => {
+                // The metadata first (it then records no model), then the model file.
+                metadata.detector = None;
+                metadata.params = None;
+                metadata.trained_at = None;
+                self.commit(&metadata)?;
+                let path = self.store.paths(self.user).model;
+                if let Err(e) = fs::remove_file(&path)
+                    && e.kind() != io::ErrorKind::NotFound
+                {
+                    return Err(io_error("remove", &path)(e));
+                }
+            }
+        }
+        Ok(metadata)
+    }
+
+    /// Writes `metadata`, the commit point.
+    fn commit(&self, metadata: &Metadata) -> Result<(), StoreError> {
         write_record(
             &self.store.paths(self.user).metadata,
-            METADATA_FORMAT,
-            &metadata,
-        )?;
-        Ok(metadata)
+            metadata.format(),
+            metadata,
+        )
     }
 
     /// Fits `params` on the samples `matrix` and the accepted attempts `updates` (the
@@ -788,7 +887,7 @@ impl UserWriter<'_> {
         if metadata.key_sequence != features.key_sequence || window == 0 {
             return Ok(None);
         }
-        let matrix = self.store.features(self.user, &metadata)?;
+        let matrix = self.store.active_features(self.user, &metadata)?;
         let previous = self.store.updates(self.user, &metadata)?;
         let mut template = Template::with_recent(matrix.view(), previous.view(), window);
         template.push(&features.values_ms);
@@ -799,11 +898,7 @@ impl UserWriter<'_> {
         let path = self.store.paths(self.user).updates;
         replace(&path, |w| npy::write(w, updates.view()))?;
         self.write_model(&mut metadata, &model)?;
-        write_record(
-            &self.store.paths(self.user).metadata,
-            METADATA_FORMAT,
-            &metadata,
-        )?;
+        self.commit(&metadata)?;
         Ok(Some(metadata))
     }
 

@@ -8,10 +8,11 @@ use super::{LocalTime, UserId};
 use crate::detect::{DetectorKind, DetectorParams, FittedDetector, LengthMismatch, Scorer};
 use crate::features::feature_len;
 
-/// `<id>_metadata.json`.
+/// `<id>_metadata.json`. Version 2 adds `excluded`; a metadata without excluded samples is
+/// still written as version 1, byte for byte as before, so older builds keep reading it.
 pub const METADATA_FORMAT: FileFormat = FileFormat {
     name: "keystroke-workbench/metadata",
-    version: 1,
+    version: 2,
 };
 
 /// `<id>.model.json`.
@@ -66,6 +67,10 @@ pub struct Metadata {
     pub updated_at: LocalTime,
     /// Committed length of the samples file.
     pub samples_file_bytes: u64,
+    /// Committed samples the operator excluded (0-based, ascending): kept in the files, never
+    /// trained on, counted or exported, and restorable.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub excluded: Vec<usize>,
 }
 
 impl Metadata {
@@ -89,7 +94,47 @@ impl Metadata {
         if self.detector != self.params.as_ref().map(DetectorParams::kind) {
             return Err("detector and params disagree".into());
         }
+        if !self.excluded.is_sorted_by(|a, b| a < b)
+            || self
+                .excluded
+                .last()
+                .is_some_and(|&last| last >= self.samples)
+        {
+            return Err(format!(
+                "excluded samples {:?} are not distinct samples of the {} committed",
+                self.excluded, self.samples
+            ));
+        }
         Ok(())
+    }
+
+    /// The format this record is written in: version 1 while no sample is excluded.
+    pub(super) fn format(&self) -> FileFormat {
+        if self.excluded.is_empty() {
+            FileFormat {
+                version: 1,
+                ..METADATA_FORMAT
+            }
+        } else {
+            METADATA_FORMAT
+        }
+    }
+
+    /// Samples in use: the committed ones less the excluded.
+    pub fn active_samples(&self) -> usize {
+        self.samples - self.excluded.len()
+    }
+
+    /// Whether committed sample `index` (0-based) is excluded.
+    pub fn is_excluded(&self, index: usize) -> bool {
+        self.excluded.binary_search(&index).is_ok()
+    }
+
+    /// The committed samples in use (0-based, ascending).
+    pub fn active_indices(&self) -> Vec<usize> {
+        (0..self.samples)
+            .filter(|&i| !self.is_excluded(i))
+            .collect()
     }
 }
 
@@ -101,7 +146,7 @@ pub struct ModelFile {
     pub user_id: UserId,
     /// When it was trained (local time, ISO 8601).
     pub trained_at: LocalTime,
-    /// How many samples (the first ones) it was trained on.
+    /// How many samples it was trained on: the first ones, less those excluded.
     pub trained_on_samples: usize,
     /// The phrase it was trained on.
     pub key_sequence: Vec<String>,

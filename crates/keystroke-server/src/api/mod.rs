@@ -364,6 +364,7 @@ impl Api {
             samples: count,
             trained,
             quality,
+            ..
         } = match enrolled {
             Ok(done) => done,
             Err(refusal) => {
@@ -502,7 +503,10 @@ impl Api {
         });
         if let Lookup::Enrolled(snapshot) = &lookup {
             let metadata = &snapshot.metadata;
-            body["training_samples"] = metadata.samples.into();
+            body["training_samples"] = metadata.active_samples().into();
+            if !metadata.excluded.is_empty() {
+                body["excluded_samples"] = metadata.excluded.len().into();
+            }
             body["max_feature_length"] = metadata.feature_length.into();
             body["phrase_length"] = metadata.key_sequence.len().into();
             if let Some(model) = &snapshot.model {
