@@ -816,3 +816,57 @@ fn an_opened_session_is_the_files_user_and_can_be_accepted_or_discarded_at_once(
         format!("{pending} pending samples discarded")
     );
 }
+
+/// The Enrol tab's sample table: a mistaken sample is excluded with a click (kept on disk, no
+/// longer counted, and the model that held it dropped), and Undo puts it back with its model;
+/// a second Undo takes back the newest accept.
+#[test]
+fn a_sample_excluded_on_the_enrol_tab_is_undone() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut harness = workbench(dir.path());
+    harness.run_steps(2);
+    let alice = UserId::parse("alice").unwrap();
+    enrol_five(&mut harness, |_, _| {});
+    click(&mut harness, "Train & test");
+    click(&mut harness, "Train");
+    run_until(&mut harness, 60, |w| w.message().starts_with("trained"));
+    click(&mut harness, "Enrol");
+    harness.get_by_label("samples: 5 of 5");
+    harness.get_by_label("the accept of sample 5");
+
+    // Newest first: the third "Exclude" is sample 3's.
+    let buttons: Vec<_> = harness.get_all_by_label("Exclude").collect();
+    assert_eq!(buttons.len(), 5);
+    buttons[2].click();
+    harness.run_steps(2);
+    let message = harness.state().message().to_string();
+    assert!(
+        message.contains("sample 3 of alice excluded") && message.contains("no model until 5"),
+        "{message}"
+    );
+    let metadata = harness.state().store().metadata(&alice).unwrap().unwrap();
+    assert_eq!((metadata.samples, metadata.excluded.clone()), (5, vec![2]));
+    assert_eq!(metadata.detector, None);
+    harness.get_by_label("samples: 4 of 5");
+    harness.get_by_label("Restore");
+    harness.get_by_label("the exclusion of sample 3");
+
+    click(&mut harness, "Undo");
+    let message = harness.state().message().to_string();
+    assert!(
+        message.contains("undid the exclusion of sample 3")
+            && message.contains("isolation-forest retrained on 5"),
+        "{message}"
+    );
+    let metadata = harness.state().store().metadata(&alice).unwrap().unwrap();
+    assert!(metadata.excluded.is_empty());
+    assert_eq!(metadata.detector.map(|d| d.id()), Some("isolation-forest"));
+    harness.get_by_label("samples: 5 of 5");
+
+    // The accept before it is undone the same way: that sample is taken out of use.
+    harness.get_by_label("the accept of sample 5");
+    click(&mut harness, "Undo");
+    let metadata = harness.state().store().metadata(&alice).unwrap().unwrap();
+    assert_eq!(metadata.excluded, [4]);
+    harness.get_by_label("samples: 4 of 5");
+}

@@ -464,7 +464,7 @@ impl Workbench {
             Ok(Ok(metadata)) => format!(
                 "trained {} on {} samples",
                 metadata.detector.map_or("?", |d| d.id()),
-                metadata.samples
+                metadata.active_samples()
             ),
             Ok(Err(e)) => format!("training failed: {e}"),
             Err(TryRecvError::Empty) => return None,
@@ -505,7 +505,7 @@ impl Workbench {
                             let entry = match self.store.metadata(&user) {
                                 Ok(Some(m)) => format!(
                                     "{user}  ({} samples{})",
-                                    m.samples,
+                                    m.active_samples(),
                                     m.detector
                                         .as_ref()
                                         .map_or(String::new(), |d| format!(", {d}"))

@@ -93,8 +93,7 @@ impl Workbench {
             ui.add(egui::DragValue::new(&mut self.settings.min_samples).range(1..=400))
                 .labelled_by(label.id);
         });
-        self.undo_row(ui);
-        self.sample_table(ui);
+        // Pending samples first: they wait for the operator.
         if !self.pending.is_empty() {
             ui.separator();
             ui.horizontal(|ui| {
@@ -128,6 +127,9 @@ impl Workbench {
                 }
             });
         }
+        ui.separator();
+        self.undo_row(ui);
+        self.sample_table(ui);
     }
 
     /// The Undo button (always in the same place) and what it would undo.
@@ -153,7 +155,6 @@ impl Workbench {
         if view.table.is_empty() {
             return;
         }
-        ui.separator();
         ui.label(
             "Stored samples, newest first (mean ms). An excluded sample is kept but not \
              trained on, counted or exported; Restore or Undo puts it back.",
@@ -184,12 +185,12 @@ impl Workbench {
                         ui.label(text(format!("{mean:.1}")));
                     }
                     ui.label(text(
-                        row.consistency.map_or("–".into(), |c| format!("{c:.2}")),
+                        row.consistency.map_or("-".into(), |c| format!("{c:.2}")),
                     ));
                     ui.label(match (row.excluded, row.outlier) {
                         (true, _) => egui::RichText::new("excluded").weak(),
                         (false, true) => {
-                            egui::RichText::new("⚠ unlike the others").color(egui::Color32::ORANGE)
+                            egui::RichText::new("unlike the others").color(egui::Color32::ORANGE)
                         }
                         (false, false) => egui::RichText::new(""),
                     });
