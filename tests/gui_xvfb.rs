@@ -11,6 +11,9 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use keystroke_workbench::gui::{Options, Settings, Tab, Workbench};
 use keystroke_workbench::store::{Store, UserId};
 
 /// `xdotool type --delay D` holds each key D/4 ms and starts the next D/2 ms after the last.
@@ -56,19 +59,25 @@ fn median(mut values: Vec<f64>) -> f64 {
     values[values.len() / 2]
 }
 
-#[test]
-fn xdotool_typing_into_the_real_window_is_stored_with_its_timings() {
+/// The real-window tests run one at a time: the timing test measures milliseconds, which a
+/// second window being driven at the same moment on this 2-core machine would disturb.
+static ONE_WINDOW_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// A virtual X server on display `:base + (pid % 200)`, once a client can connect; `None`
+/// (the test then passes, saying so) where Xvfb or xdotool is missing and `KW_REQUIRE_XVFB` is
+/// unset.
+fn xvfb(base: u32) -> Option<(Killed, String)> {
     if !(tool("Xvfb") && tool("xdotool")) {
         assert!(
             std::env::var_os("KW_REQUIRE_XVFB").is_none(),
             "Xvfb and xdotool are required"
         );
         eprintln!("Xvfb or xdotool missing: real-window test skipped");
-        return;
+        return None;
     }
-    let number = 70 + std::process::id() % 200;
+    let number = base + std::process::id() % 200;
     let display = format!(":{number}");
-    let _xvfb = Killed(
+    let server = Killed(
         Command::new("Xvfb")
             .args([
                 display.as_str(),
@@ -92,10 +101,20 @@ fn xdotool_typing_into_the_real_window_is_stored_with_its_timings() {
                 .output()
                 .is_ok_and(|o| o.status.success())
     });
+    Some((server, display))
+}
 
+#[test]
+fn xdotool_typing_into_the_real_window_is_stored_with_its_timings() {
+    let _alone = ONE_WINDOW_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let Some((_xvfb, display)) = xvfb(70) else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let store_dir = dir.path().join("store");
-    let app = open_workbench(&display, &store_dir, dir.path(), "e2e");
+    let (app, _) = open_workbench(&display, &store_dir, dir.path(), "e2e");
 
     let delay = format!("{DELAY_MS}");
     for _ in 0..SAMPLES {
@@ -155,7 +174,7 @@ fn xdotool_typing_into_the_real_window_is_stored_with_its_timings() {
 
     // One key vocabulary through the real listener: xdotool types a capital as Shift down,
     // the letter, Shift up; the sample holds the capital as one key, as the bundled sessions do.
-    let app = open_workbench(&display, &store_dir, dir.path(), "caps");
+    let (app, _) = open_workbench(&display, &store_dir, dir.path(), "caps");
     // Armed and idle, the window repaints on events only (and once a second): measured over
     // 5 s of its process's CPU time.
     thread::sleep(Duration::from_secs(1));
@@ -206,13 +225,15 @@ fn cpu_share(pid: u32, window: Duration) -> f64 {
     (ticks() - before) / clock_ticks / started.elapsed().as_secs_f64()
 }
 
-/// Starts the workbench on `display` for `user`, capture armed, and focuses its window.
-fn open_workbench(display: &str, store_dir: &Path, dir: &Path, user: &str) -> Killed {
+/// Starts the workbench on `display` for `user`, capture armed, and focuses its window (at
+/// scale 1, the layout the kittest harness computes); returns it and its window id.
+fn open_workbench(display: &str, store_dir: &Path, dir: &Path, user: &str) -> (Killed, String) {
     let app = Killed(
         Command::new(env!("CARGO_BIN_EXE_keystroke-workbench"))
             .args(["workbench", "--user", user, "--arm", "--models"])
             .arg(store_dir)
             .env("DISPLAY", display)
+            .env("WINIT_X11_SCALE_FACTOR", "1")
             .env_remove("WAYLAND_DISPLAY")
             .env("KW_SETTINGS", dir.join("settings.json"))
             .stdout(Stdio::null())
@@ -230,5 +251,104 @@ fn open_workbench(display: &str, store_dir: &Path, dir: &Path, user: &str) -> Ki
     let window = window.lines().next().unwrap().to_string();
     xdotool(display, &["windowfocus", "--sync", &window]);
     thread::sleep(Duration::from_millis(500));
-    app
+    (app, window)
+}
+
+/// Where the `nth` widget labelled `label` is drawn on the Enrol tab of `user` at the window's
+/// 1000×760: the layout is egui's own, computed by a kittest harness over the same store (it
+/// only reads), so a click lands where an operator would click.
+fn enrol_tab_widget(store_dir: &Path, user: &str, label: &str, nth: usize) -> (i32, i32) {
+    let options = Options {
+        settings: Settings {
+            store_dir: store_dir.to_path_buf(),
+            last_user: Some(user.into()),
+            ..Settings::default()
+        },
+        settings_path: None,
+        global_capture: false,
+        arm: false,
+        tab: Some(Tab::Enrol),
+        ..Options::default()
+    };
+    let mut harness = Harness::builder()
+        .with_size(egui::vec2(1000.0, 760.0))
+        .build_eframe(move |_cc| Workbench::new(options).unwrap());
+    harness.run_steps(3);
+    let centre = harness
+        .get_all_by_label(label)
+        .nth(nth)
+        .unwrap_or_else(|| panic!("no {label:?} number {nth} on the Enrol tab"))
+        .rect()
+        .center();
+    (centre.x.round() as i32, centre.y.round() as i32)
+}
+
+fn click_at(display: &str, window: &str, (x, y): (i32, i32)) {
+    let (x, y) = (x.to_string(), y.to_string());
+    xdotool(display, &["mousemove", "--window", window, &x, &y]);
+    thread::sleep(Duration::from_millis(200));
+    xdotool(display, &["click", "1"]);
+    thread::sleep(Duration::from_millis(300));
+}
+
+/// An enrolment session as an operator runs it in the real window, capture armed throughout:
+/// six phrases typed, the operator typing into the User field in between (never a sample), a
+/// mistaken sample excluded with a click and the exclusion undone with another.
+#[test]
+fn an_operators_enrolment_session_keeps_only_the_phrases_and_undoes_an_exclusion() {
+    let _alone = ONE_WINDOW_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let Some((_xvfb, display)) = xvfb(280) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let store_dir = dir.path().join("store");
+    let (_app, window) = open_workbench(&display, &store_dir, dir.path(), "carol");
+    let carol = UserId::parse("carol").unwrap();
+    let stored = || {
+        Store::open(&store_dir)
+            .ok()
+            .and_then(|s| s.metadata(&carol).ok().flatten())
+    };
+    let type_phrase = |n: usize| {
+        let delay = (100 + 15 * n).to_string();
+        xdotool(&display, &["type", "--delay", &delay, "pass"]);
+        xdotool(&display, &["key", "Return"]);
+        wait_for("the sample", Duration::from_secs(20), || {
+            stored().is_some_and(|m| m.samples == n)
+        });
+    };
+    type_phrase(1);
+    type_phrase(2);
+    type_phrase(3);
+    // Into the User field: the phrase itself, then Escape to leave the field (no Enter, which
+    // would select another user). Nothing of it is a sample.
+    let field = enrol_tab_widget(&store_dir, "carol", "User:", 0);
+    click_at(&display, &window, field);
+    xdotool(&display, &["type", "--delay", "110", "pass"]);
+    xdotool(&display, &["key", "Escape"]);
+    thread::sleep(Duration::from_millis(500));
+    for n in 4..=6 {
+        type_phrase(n);
+    }
+    let metadata = stored().unwrap();
+    assert_eq!(metadata.samples, 6, "only the phrases typed outside fields");
+    assert_eq!(metadata.key_sequence, ["p", "a", "s", "s", "Enter"]);
+    let store = Store::open(&store_dir).unwrap();
+    assert_eq!(store.users().unwrap(), [carol.clone()]);
+
+    // Newest first: the fourth "Exclude" is sample 3's.
+    let exclude = enrol_tab_widget(&store_dir, "carol", "Exclude", 3);
+    click_at(&display, &window, exclude);
+    wait_for("sample 3 excluded", Duration::from_secs(10), || {
+        stored().is_some_and(|m| m.excluded == [2])
+    });
+    let undo = enrol_tab_widget(&store_dir, "carol", "Undo", 0);
+    click_at(&display, &window, undo);
+    wait_for("the exclusion undone", Duration::from_secs(10), || {
+        stored().is_some_and(|m| m.excluded.is_empty())
+    });
+    let metadata = stored().unwrap();
+    assert_eq!((metadata.samples, metadata.active_samples()), (6, 6));
 }

@@ -10,12 +10,15 @@ impl Workbench {
             );
             return;
         };
-        // Samples in use: an excluded one does not count toward the goal.
-        let stored = self
+        // Samples in use (an excluded one does not count toward the goal), every sample kept,
+        // and whether a model is trained.
+        let (stored, kept, trained) = self
             .view
             .as_ref()
             .and_then(|v| v.metadata.as_ref())
-            .map_or(0, |m| m.active_samples());
+            .map_or((0, 0, false), |m| {
+                (m.active_samples(), m.samples, m.trained_at.is_some())
+            });
         let phrase: Option<Vec<String>> = self
             .view
             .as_ref()
@@ -68,7 +71,7 @@ impl Workbench {
                 ui.horizontal(|ui| {
                     ui.label(
                         egui::RichText::new(format!(
-                            "Delete {user} and all {stored} samples, the model and the lockout \
+                            "Delete {user} and all {kept} samples, the model and the lockout \
                              state? This cannot be undone."
                         ))
                         .color(egui::Color32::LIGHT_RED),
@@ -82,9 +85,23 @@ impl Workbench {
                 });
             }
             _ => {
-                if stored > 0 && ui.button("Delete user…").clicked() {
-                    self.commands.push(Command::AskDelete);
-                }
+                ui.horizontal(|ui| {
+                    if kept > 0 && ui.button("Delete user…").clicked() {
+                        self.commands.push(Command::AskDelete);
+                    }
+                    if stored >= goal
+                        && !trained
+                        && self.training.is_none()
+                        && ui
+                            .button(format!(
+                                "Goal reached: train {} now",
+                                self.settings.detector.label()
+                            ))
+                            .clicked()
+                    {
+                        self.commands.push(Command::Train);
+                    }
+                });
             }
         }
         ui.horizontal(|ui| {

@@ -23,6 +23,8 @@ impl Kind {
 pub struct Series {
     /// Key positions (1-based).
     pub x: Vec<f64>,
+    /// What each position times: its key (`p`), or the pair of keys (`p→a`).
+    pub labels: Vec<String>,
     /// Band bottom.
     pub low: Vec<f64>,
     /// Band top.
@@ -45,6 +47,10 @@ impl Workbench {
         if rows.nrows() == 0 {
             return Series::default();
         }
+        let phrase = view
+            .metadata
+            .as_ref()
+            .map_or(&[][..], |m| m.key_sequence.as_slice());
         let stats = column_stats(rows);
         let chosen = self
             .plot
@@ -65,6 +71,10 @@ impl Workbench {
                 continue;
             }
             series.x.push((key + 1) as f64);
+            series.labels.push(match kind {
+                FeatureKind::Hold => phrase[key].clone(),
+                _ => format!("{}→{}", phrase[key], phrase[key + 1]),
+            });
             series.low.push(scale(mean - sd));
             series.high.push(scale(mean + sd));
             series.mean.push(scale(*mean));
@@ -116,9 +126,19 @@ impl Workbench {
         } else {
             "ms"
         };
+        let labels = series.labels.clone();
         Plot::new("timings")
             .height(320.0)
-            .x_axis_label("key position")
+            .x_axis_label("key")
+            // Each key position is named by its key (or pair of keys).
+            .x_axis_formatter(move |mark, _| {
+                let position = mark.value.round();
+                let named = (mark.value - position).abs() < 1e-6 && position >= 1.0;
+                named
+                    .then(|| labels.get(position as usize - 1).cloned())
+                    .flatten()
+                    .unwrap_or_default()
+            })
             .y_axis_label(unit)
             .legend(egui_plot::Legend::default())
             .show(ui, |plot| {

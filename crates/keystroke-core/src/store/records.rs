@@ -63,7 +63,7 @@ pub struct Metadata {
     pub trained_at: Option<LocalTime>,
     /// When the user was created.
     pub created_at: LocalTime,
-    /// When a sample was last added.
+    /// When the samples last changed (one added, excluded or restored).
     pub updated_at: LocalTime,
     /// Committed length of the samples file.
     pub samples_file_bytes: u64,
