@@ -336,7 +336,7 @@ fn an_operators_enrolment_session_keeps_only_the_phrases_and_undoes_an_exclusion
     assert_eq!(metadata.samples, 6, "only the phrases typed outside fields");
     assert_eq!(metadata.key_sequence, ["p", "a", "s", "s", "Enter"]);
     let store = Store::open(&store_dir).unwrap();
-    assert_eq!(store.users().unwrap(), [carol.clone()]);
+    assert_eq!(store.users().unwrap(), std::slice::from_ref(&carol));
 
     // Newest first: the fourth "Exclude" is sample 3's.
     let exclude = enrol_tab_widget(&store_dir, "carol", "Exclude", 3);
