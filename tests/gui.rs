@@ -873,3 +873,115 @@ fn a_sample_excluded_on_the_enrol_tab_is_undone() {
     assert_eq!(metadata.excluded, [4]);
     harness.get_by_label("samples: 4 of 5");
 }
+
+/// Replaces the text of the field labelled `label`.
+fn set_field(harness: &mut Harness<'_, Workbench>, label: &str, text: &str) {
+    harness.get_by_label(label).focus();
+    harness.run_steps(1);
+    harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    harness.run_steps(1);
+    harness.get_by_label(label).type_text(text);
+    harness.run_steps(1);
+    harness.key_press(egui::Key::Escape);
+    harness.run_steps(2);
+}
+
+/// A live impostor demo as a presenter runs it: five genuine and five impostor attempts
+/// labelled in advance, judged (never enrolled), each explained by the timings that gave it
+/// away, then saved, reopened and exported: ten rows with their labels and scores.
+#[test]
+fn a_demo_labelled_in_advance_is_judged_explained_saved_reopened_and_exported() {
+    let dir = tempfile::tempdir().unwrap();
+    let alice = UserId::parse("alice").unwrap();
+    {
+        let store = keystroke_workbench::store::Store::open(dir.path()).unwrap();
+        let now = chrono::Local::now().naive_local();
+        for variant in 0..8 {
+            let events = serde_json::from_value(typing(variant, 1.0)).unwrap();
+            let sample = keystroke_workbench::capture::Sample::from_events(events).unwrap();
+            let config = keystroke_workbench::auth::EnrolConfig::default();
+            keystroke_workbench::auth::enrol(&store, &config, &alice, &sample, None, now).unwrap();
+        }
+    }
+    let mut harness = with_options(Options {
+        tab: Some(keystroke_workbench::gui::Tab::Demo),
+        live_test: false,
+        ..live_test_options(dir.path(), "alice")
+    });
+    harness.run_steps(2);
+    harness.get_by_label("WAITING FOR AN ATTEMPT");
+
+    for (label, typist, variants, pace) in [
+        ("genuine", "alice", 20..25, 1.0),
+        ("impostor", "carol", 30..35, 4.0),
+    ] {
+        harness
+            .get_by_role_and_label(egui::accesskit::Role::RadioButton, label)
+            .click();
+        harness.run_steps(1);
+        set_field(&mut harness, "typed by", typist);
+        click(&mut harness, "Set labels");
+        harness.get_by_label(&format!("labels waiting: 5 {label} ({typist})"));
+        for variant in variants {
+            feed(harness.state_mut(), &typing(variant, pace));
+            harness.run_steps(2);
+        }
+    }
+    // The last was an impostor's, rejected, and the plot and text say which timings.
+    harness.get_by_label("REJECTED");
+    let why = harness
+        .get_by_label_contains("gave it away: ")
+        .value()
+        .unwrap_or_default();
+    assert!(why.contains("spreads"), "{why}");
+    harness.get_by_label("no labels set in advance: label attempts below");
+    harness.get_by_label_contains("FAR 0 % of 5 impostor attempts");
+    let samples =
+        |h: &Harness<'_, Workbench>| h.state().store().metadata(&alice).unwrap().unwrap().samples;
+    assert_eq!(samples(&harness), 8, "a demo never enrols");
+
+    let saved = dir.path().join("demo.json");
+    set_field(&mut harness, "Demo file:", saved.to_str().unwrap());
+    click(&mut harness, "Save demo (JSON)");
+    assert!(
+        harness
+            .state()
+            .message()
+            .starts_with("10 demo attempts saved")
+    );
+    // Another user selected, then the demo reopened: its own user comes back with it.
+    harness
+        .state_mut()
+        .select_user(UserId::parse("bob").unwrap());
+    harness.run_steps(2);
+    harness.get_by_label("WAITING FOR AN ATTEMPT");
+    click(&mut harness, "Open demo");
+    assert_eq!(harness.state().user(), Some(&alice));
+    harness.get_by_label_contains("FAR 0 % of 5 impostor attempts");
+    let exported = dir.path().join("demo.csv");
+    set_field(&mut harness, "Demo file:", exported.to_str().unwrap());
+    click(&mut harness, "Export CSV");
+    let csv = std::fs::read_to_string(&exported).unwrap();
+    let rows: Vec<Vec<&str>> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    assert_eq!(rows.len(), 10, "{csv}");
+    for (i, row) in rows.iter().enumerate() {
+        let (label, typist) = if i < 5 {
+            ("genuine", "alice")
+        } else {
+            ("impostor", "carol")
+        };
+        assert_eq!(
+            (row[0], row[2], row[3], row[4]),
+            (&*(i + 1).to_string(), "alice", label, typist)
+        );
+        let score: f64 = row[5].parse().unwrap();
+        assert_eq!(row[6], if score >= 0.0 { "accepted" } else { "rejected" });
+        if i >= 5 {
+            assert_eq!(row[6], "rejected", "an impostor typing 4× slower: {csv}");
+        }
+    }
+}

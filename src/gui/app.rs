@@ -13,8 +13,8 @@ use super::command::Status;
 use super::state::{Command, Options, Pending, Tab, Undo, UserView, Workbench};
 use super::watch::StoreWatch;
 use keystroke_core::auth::{
-    EnrolConfig, ModelCache, Rejection, Throttle, Verifier, VerifyConfig, VerifyError, enrol,
-    sample_table,
+    EnrolConfig, ModelCache, Rejection, Throttle, Verdict, Verifier, VerifyConfig, VerifyError,
+    enrol, sample_table,
 };
 use keystroke_core::capture::{Capture, Recorded, Recorder, Sample, ShiftFold};
 use keystroke_core::eval::Attempt;
@@ -96,6 +96,7 @@ impl Workbench {
             plot: Default::default(),
             files: Default::default(),
             eval: Default::default(),
+            demo: Default::default(),
             commands: Vec::new(),
             watch: None,
         };
@@ -151,6 +152,7 @@ impl Workbench {
     pub(super) fn select(&mut self, user: UserId) -> Status {
         self.settings.last_user = Some(user.to_string());
         self.user_input = user.to_string();
+        self.demo.reset(&user);
         self.user = Some(user);
         self.view = None;
         self.pending.clear();
@@ -254,6 +256,10 @@ impl Workbench {
         let Some(user) = self.user.clone() else {
             return Some("choose a user before typing".into());
         };
+        // The demo judges every attempt and never enrols one.
+        if self.tab == Tab::Demo {
+            return self.demo_attempt(&user, sample);
+        }
         if self.live_test {
             return self.score_attempt(&user, &sample);
         }
@@ -363,6 +369,25 @@ impl Workbench {
     }
 
     fn score_attempt(&mut self, user: &UserId, sample: &Sample) -> Status {
+        let (verdict, status) = match self.judge(user, sample) {
+            Ok(judged) => judged,
+            Err(why) => return Some(why),
+        };
+        self.attempts.push(Attempt {
+            score: verdict.score,
+            label: None,
+        });
+        Some(status)
+    }
+
+    /// Judges an attempt as /predict does (never storing it), counting a failure toward the
+    /// user's lockout unless throttling is off; the verdict and a status line, or why it was
+    /// not judged.
+    pub(super) fn judge(
+        &mut self,
+        user: &UserId,
+        sample: &Sample,
+    ) -> Result<(Verdict, String), String> {
         let now = Local::now().naive_local();
         if (self.verifier.config().throttle.max_failures > 0) != self.throttling {
             self.verifier = live_verifier(&self.store, self.throttling);
@@ -370,16 +395,16 @@ impl Workbench {
         let verdict = match self.verifier.verify(user, sample, now) {
             Ok(verdict) => verdict,
             Err(VerifyError::LockedOut(left)) => {
-                return Some(format!(
+                return Err(format!(
                     "{user} is locked out for {left} s more after {} failed attempts in a row \
                      (throttling can be switched off for a demo)",
                     Throttle::default().max_failures
                 ));
             }
             Err(VerifyError::NotEnrolled { .. }) => {
-                return Some(format!("{user} has no trained model: train one first"));
+                return Err(format!("{user} has no trained model: train one first"));
             }
-            Err(e) => return Some(e.to_string()),
+            Err(e) => return Err(e.to_string()),
         };
         let mut status = match verdict.rejection {
             None => format!("genuine ({:+.3})", verdict.score),
@@ -394,11 +419,7 @@ impl Workbench {
         if let Err(e) = self.verifier.flush() {
             status += &format!("; the attempt could not be counted: {e}");
         }
-        self.attempts.push(Attempt {
-            score: verdict.score,
-            label: None,
-        });
-        Some(status)
+        Ok((verdict, status))
     }
 
     /// Seconds `user` stays locked out in the live test, if they are.
@@ -575,6 +596,7 @@ impl eframe::App for Workbench {
                 Tab::Server => self.server_tab(ui),
                 Tab::Files => self.files_tab(ui),
                 Tab::Evaluate => self.evaluate_tab(ui),
+                Tab::Demo => self.demo_tab(ui),
             });
         });
         self.apply_queued();

@@ -44,6 +44,20 @@ impl Workbench {
             Command::SaveSettings => self.save_settings(),
             Command::SetExcluded { number, excluded } => self.set_excluded(number, excluded),
             Command::Undo => self.undo_last(),
+            Command::QueueLabels => self.queue_labels(),
+            Command::ClearQueue => {
+                let n = std::mem::take(&mut self.demo.queue).len();
+                (n > 0).then(|| format!("{n} labels set in advance forgotten"))
+            }
+            Command::LabelDemoAttempt(index, label) => {
+                if let Some(attempt) = self.demo.session.attempts.get_mut(index) {
+                    attempt.label = Some(label);
+                }
+                None
+            }
+            Command::SaveDemo => self.save_demo(),
+            Command::OpenDemo => self.open_demo(),
+            Command::ExportDemo => self.export_demo(),
             Command::AskDelete => {
                 self.confirm_delete = self.user.clone();
                 None
@@ -98,16 +112,16 @@ impl Workbench {
     pub fn start_server(&mut self) {
         self.apply(Command::StartServer);
     }
+}
 
-    /// The path typed on the Files tab, or one picked in `dialog`.
-    pub(super) fn chosen_path(
-        &self,
-        dialog: impl FnOnce() -> Option<PathBuf>,
-    ) -> Result<PathBuf, String> {
-        let typed = self.files.path.trim();
-        if !typed.is_empty() {
-            return Ok(PathBuf::from(typed));
-        }
-        dialog().ok_or_else(|| "no file chosen (type a path if no dialog appears)".into())
+/// The path `typed` (on the Files or Demo tab), or else one picked in `dialog`.
+pub(super) fn chosen_path(
+    typed: &str,
+    dialog: impl FnOnce() -> Option<PathBuf>,
+) -> Result<PathBuf, String> {
+    let typed = typed.trim();
+    if !typed.is_empty() {
+        return Ok(PathBuf::from(typed));
     }
+    dialog().ok_or_else(|| "no file chosen (type a path if no dialog appears)".into())
 }

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::command::Status;
+use super::command::{Status, chosen_path};
 use super::state::{Command, Pending, Workbench};
 use keystroke_core::features::{Features, feature_names};
 use keystroke_core::session::SessionFile;
@@ -118,7 +118,7 @@ impl Workbench {
         dialog: impl FnOnce() -> Option<PathBuf>,
         act: impl FnOnce(&mut Workbench, &Path) -> Result<String, String>,
     ) -> Status {
-        let done = self.chosen_path(dialog).and_then(|path| act(self, &path));
+        let done = chosen_path(&self.files.path, dialog).and_then(|path| act(self, &path));
         Some(done.unwrap_or_else(|e| e))
     }
 

@@ -4,6 +4,7 @@
 mod app;
 mod capture;
 mod command;
+mod demo;
 mod enrol;
 mod evaluate;
 mod exclude;

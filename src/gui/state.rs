@@ -2,6 +2,7 @@
 //! own widgets' values and the [`Command`]s they emit; `command.rs` applies those in one place.
 //! This module imports no panel.
 
+use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
@@ -14,8 +15,9 @@ use super::settings::Settings;
 use super::watch::StoreWatch;
 use keystroke_core::auth::{SampleRow, Verifier};
 use keystroke_core::capture::{Recorder, Sample, ShiftFold};
+use keystroke_core::demo::{DemoSession, Deviation};
 use keystroke_core::detect::{self, DetectorKind, DetectorParams};
-use keystroke_core::eval::{Attempt, DetectorResult, RocPoint};
+use keystroke_core::eval::{Attempt, DetectorResult, Label, RocPoint};
 use keystroke_core::features::Features;
 use keystroke_core::store::{CommitStamp, Metadata, Store, StoreError, UserId};
 use keystroke_server::ServerHandle;
@@ -65,6 +67,18 @@ pub enum Command {
     },
     /// Undo the newest sample action (an accept, exclusion or restoration) of this user.
     Undo,
+    /// Label the next attempts of the demo in advance (the Demo tab's count, label, typist).
+    QueueLabels,
+    /// Forget the labels set in advance.
+    ClearQueue,
+    /// Label demo attempt `n` (from 0) after the fact.
+    LabelDemoAttempt(usize, Label),
+    /// Save the demo's attempts (the Demo tab's path) as JSON.
+    SaveDemo,
+    /// Open a saved demo (the Demo tab's path), replacing the attempts shown.
+    OpenDemo,
+    /// Export the demo's attempts (the Demo tab's path) as CSV.
+    ExportDemo,
     /// Ask to confirm deleting the selected user.
     AskDelete,
     /// Delete the user awaiting confirmation: all samples, model and lockout state.
@@ -107,6 +121,8 @@ pub enum Tab {
     Files,
     /// Benchmark evaluation.
     Evaluate,
+    /// The live impostor demo.
+    Demo,
 }
 
 impl std::str::FromStr for Tab {
@@ -116,16 +132,19 @@ impl std::str::FromStr for Tab {
             .into_iter()
             .find(|t| t.id() == name)
             .ok_or_else(|| {
-                format!("unknown tab {name:?}: enrol, timings, test, evaluate, server or files")
+                format!(
+                    "unknown tab {name:?}: enrol, timings, test, demo, evaluate, server or files"
+                )
             })
     }
 }
 
 impl Tab {
-    pub(super) const ALL: [Tab; 6] = [
+    pub(super) const ALL: [Tab; 7] = [
         Tab::Enrol,
         Tab::Timings,
         Tab::Test,
+        Tab::Demo,
         Tab::Evaluate,
         Tab::Server,
         Tab::Files,
@@ -139,6 +158,7 @@ impl Tab {
             Tab::Server => "server",
             Tab::Files => "files",
             Tab::Evaluate => "evaluate",
+            Tab::Demo => "demo",
         }
     }
 
@@ -150,6 +170,7 @@ impl Tab {
             Tab::Server => "Server",
             Tab::Files => "Files",
             Tab::Evaluate => "Evaluate",
+            Tab::Demo => "Demo",
         }
     }
 }
@@ -243,6 +264,7 @@ pub struct Workbench {
     pub(super) plot: PlotState,
     pub(super) files: FilesState,
     pub(super) eval: EvalState,
+    pub(super) demo: DemoState,
     /// What the panels asked for this frame, applied after they are drawn.
     pub(super) commands: Vec<Command>,
     /// Wakes the window when the selected user's data changes (started on the first frame).
@@ -272,6 +294,47 @@ pub enum Kind {
     DownDown,
     /// Up to next down.
     UpDown,
+}
+
+/// The live impostor demo: its attempts, the labels set in advance, and where it is saved.
+#[derive(Debug, Clone)]
+pub struct DemoState {
+    /// The attempts at the selected user's model.
+    pub session: DemoSession,
+    /// Labels set in advance, in order: each new attempt takes the first.
+    pub queue: VecDeque<(Label, String)>,
+    /// How many attempts the next "Label next" covers.
+    pub next_count: usize,
+    /// Their label.
+    pub next_label: Label,
+    /// Who will type them.
+    pub next_typist: String,
+    /// Path to save to, open or export to.
+    pub path: String,
+    /// How each timing of the newest attempt lies against the user's samples.
+    pub deviations: Vec<Deviation>,
+}
+
+impl Default for DemoState {
+    fn default() -> Self {
+        DemoState {
+            session: DemoSession::new(""),
+            queue: VecDeque::new(),
+            next_count: 5,
+            next_label: Label::Imposter,
+            next_typist: String::new(),
+            path: String::new(),
+            deviations: Vec::new(),
+        }
+    }
+}
+
+impl DemoState {
+    /// A new demo against `user` (the labels set in advance stay: they say who types next).
+    pub fn reset(&mut self, user: &UserId) {
+        self.session = DemoSession::new(user.as_str());
+        self.deviations.clear();
+    }
 }
 
 /// The Files tab's typed path.

@@ -34,6 +34,7 @@
 
 pub mod auth;
 pub mod capture;
+pub mod demo;
 pub mod detect;
 pub mod eval;
 pub mod features;
