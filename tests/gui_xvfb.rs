@@ -11,6 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use egui::accesskit::Role;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use keystroke_workbench::gui::{Options, Settings, Tab, Workbench};
@@ -114,7 +115,7 @@ fn xdotool_typing_into_the_real_window_is_stored_with_its_timings() {
     };
     let dir = tempfile::tempdir().unwrap();
     let store_dir = dir.path().join("store");
-    let (app, _) = open_workbench(&display, &store_dir, dir.path(), "e2e");
+    let (app, _) = open_workbench(&display, &store_dir, dir.path(), "e2e", &[]);
 
     let delay = format!("{DELAY_MS}");
     for _ in 0..SAMPLES {
@@ -174,7 +175,7 @@ fn xdotool_typing_into_the_real_window_is_stored_with_its_timings() {
 
     // One key vocabulary through the real listener: xdotool types a capital as Shift down,
     // the letter, Shift up; the sample holds the capital as one key, as the bundled sessions do.
-    let (app, _) = open_workbench(&display, &store_dir, dir.path(), "caps");
+    let (app, _) = open_workbench(&display, &store_dir, dir.path(), "caps", &[]);
     // Armed and idle, the window repaints on events only (and once a second): measured over
     // 5 s of its process's CPU time.
     thread::sleep(Duration::from_secs(1));
@@ -227,11 +228,18 @@ fn cpu_share(pid: u32, window: Duration) -> f64 {
 
 /// Starts the workbench on `display` for `user`, capture armed, and focuses its window (at
 /// scale 1, the layout the kittest harness computes); returns it and its window id.
-fn open_workbench(display: &str, store_dir: &Path, dir: &Path, user: &str) -> (Killed, String) {
+fn open_workbench(
+    display: &str,
+    store_dir: &Path,
+    dir: &Path,
+    user: &str,
+    args: &[&str],
+) -> (Killed, String) {
     let app = Killed(
         Command::new(env!("CARGO_BIN_EXE_keystroke-workbench"))
             .args(["workbench", "--user", user, "--arm", "--models"])
             .arg(store_dir)
+            .args(args)
             .env("DISPLAY", display)
             .env("WINIT_X11_SCALE_FACTOR", "1")
             .env_remove("WAYLAND_DISPLAY")
@@ -254,10 +262,17 @@ fn open_workbench(display: &str, store_dir: &Path, dir: &Path, user: &str) -> (K
     (app, window)
 }
 
-/// Where the `nth` widget labelled `label` is drawn on the Enrol tab of `user` at the window's
-/// 1000×760: the layout is egui's own, computed by a kittest harness over the same store (it
-/// only reads), so a click lands where an operator would click.
-fn enrol_tab_widget(store_dir: &Path, user: &str, label: &str, nth: usize) -> (i32, i32) {
+/// Where the `nth` widget labelled `label` (of `role`, when given) is drawn on `tab` for
+/// `user` at the window's 1000×760: the layout is egui's own, computed by a kittest harness
+/// over the same store (it only reads), so a click lands where an operator would click.
+fn widget_at(
+    store_dir: &Path,
+    user: &str,
+    tab: Tab,
+    role: Option<Role>,
+    label: &str,
+    nth: usize,
+) -> (i32, i32) {
     let options = Options {
         settings: Settings {
             store_dir: store_dir.to_path_buf(),
@@ -267,20 +282,28 @@ fn enrol_tab_widget(store_dir: &Path, user: &str, label: &str, nth: usize) -> (i
         settings_path: None,
         global_capture: false,
         arm: false,
-        tab: Some(Tab::Enrol),
+        tab: Some(tab),
         ..Options::default()
     };
     let mut harness = Harness::builder()
         .with_size(egui::vec2(1000.0, 760.0))
         .build_eframe(move |_cc| Workbench::new(options).unwrap());
     harness.run_steps(3);
-    let centre = harness
-        .get_all_by_label(label)
-        .nth(nth)
-        .unwrap_or_else(|| panic!("no {label:?} number {nth} on the Enrol tab"))
+    let nodes: Vec<_> = match role {
+        Some(role) => harness.get_all_by_role_and_label(role, label).collect(),
+        None => harness.get_all_by_label(label).collect(),
+    };
+    let centre = nodes
+        .get(nth)
+        .unwrap_or_else(|| panic!("no {label:?} number {nth} on {tab:?}"))
         .rect()
         .center();
     (centre.x.round() as i32, centre.y.round() as i32)
+}
+
+/// [`widget_at`] on the Enrol tab.
+fn enrol_tab_widget(store_dir: &Path, user: &str, label: &str, nth: usize) -> (i32, i32) {
+    widget_at(store_dir, user, Tab::Enrol, None, label, nth)
 }
 
 fn click_at(display: &str, window: &str, (x, y): (i32, i32)) {
@@ -304,7 +327,7 @@ fn an_operators_enrolment_session_keeps_only_the_phrases_and_undoes_an_exclusion
     };
     let dir = tempfile::tempdir().unwrap();
     let store_dir = dir.path().join("store");
-    let (_app, window) = open_workbench(&display, &store_dir, dir.path(), "carol");
+    let (_app, window) = open_workbench(&display, &store_dir, dir.path(), "carol", &[]);
     let carol = UserId::parse("carol").unwrap();
     let stored = || {
         Store::open(&store_dir)
@@ -351,4 +374,123 @@ fn an_operators_enrolment_session_keeps_only_the_phrases_and_undoes_an_exclusion
     });
     let metadata = stored().unwrap();
     assert_eq!((metadata.samples, metadata.active_samples()), (6, 6));
+}
+
+/// Types `text` into the field at `at` (capture pauses while a field has focus), then leaves it.
+fn type_into(display: &str, window: &str, at: (i32, i32), text: &str) {
+    click_at(display, window, at);
+    xdotool(display, &["key", "ctrl+a"]);
+    xdotool(display, &["type", "--delay", "40", text]);
+    xdotool(display, &["key", "Escape"]);
+    thread::sleep(Duration::from_millis(300));
+}
+
+/// A live impostor demo in the real window: dana enrolled by typing, then 5 attempts labelled
+/// in advance as hers and 5 as an impostor's (typing three times slower), saved, reopened in a
+/// new window and exported: 10 rows with their labels and scores, and dana's samples untouched.
+#[test]
+fn a_demo_in_the_real_window_is_labelled_in_advance_saved_reopened_and_exported() {
+    let _alone = ONE_WINDOW_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let Some((_xvfb, display)) = xvfb(490) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let store_dir = dir.path().join("store");
+    let dana = UserId::parse("dana").unwrap();
+    let samples = || {
+        Store::open(&store_dir)
+            .ok()
+            .and_then(|s| s.metadata(&dana).ok().flatten())
+            .map_or(0, |m| m.samples)
+    };
+    let type_phrase = |delay: usize| {
+        xdotool(&display, &["type", "--delay", &delay.to_string(), "pass"]);
+        xdotool(&display, &["key", "Return"]);
+        thread::sleep(Duration::from_millis(400));
+    };
+    {
+        let (_app, _) = open_workbench(&display, &store_dir, dir.path(), "dana", &[]);
+        for n in 1..=8 {
+            type_phrase(100 + 5 * n);
+            wait_for("the sample", Duration::from_secs(20), || samples() == n);
+        }
+    }
+    let trained = Command::new(env!("CARGO_BIN_EXE_keystroke-workbench"))
+        .args(["train", "dana", "--models"])
+        .arg(&store_dir)
+        .output()
+        .unwrap();
+    assert!(trained.status.success(), "{trained:?}");
+
+    let at = |role, label: &str| widget_at(&store_dir, "dana", Tab::Demo, role, label, 0);
+    let demo = dir.path().join("demo.json");
+    {
+        let (_app, window) =
+            open_workbench(&display, &store_dir, dir.path(), "dana", &["--tab", "demo"]);
+        for (label, typist, delays) in [
+            ("genuine", "dana", [112, 118, 124, 130, 136]),
+            ("impostor", "eve", [330, 350, 370, 390, 410]),
+        ] {
+            click_at(&display, &window, at(Some(Role::RadioButton), label));
+            type_into(&display, &window, at(None, "typed by"), typist);
+            click_at(&display, &window, at(None, "Set labels"));
+            for delay in delays {
+                type_phrase(delay);
+            }
+        }
+        type_into(
+            &display,
+            &window,
+            at(None, "Demo file:"),
+            demo.to_str().unwrap(),
+        );
+        click_at(&display, &window, at(None, "Save demo (JSON)"));
+        wait_for("the saved demo", Duration::from_secs(10), || demo.exists());
+    }
+    assert_eq!(samples(), 8, "a demo never enrols");
+
+    let csv = dir.path().join("demo.csv");
+    let (_app, window) =
+        open_workbench(&display, &store_dir, dir.path(), "dana", &["--tab", "demo"]);
+    type_into(
+        &display,
+        &window,
+        at(None, "Demo file:"),
+        demo.to_str().unwrap(),
+    );
+    click_at(&display, &window, at(None, "Open demo"));
+    type_into(
+        &display,
+        &window,
+        at(None, "Demo file:"),
+        csv.to_str().unwrap(),
+    );
+    click_at(&display, &window, at(None, "Export CSV"));
+    wait_for("the exported CSV", Duration::from_secs(10), || csv.exists());
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let rows: Vec<Vec<&str>> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    assert_eq!(rows.len(), 10, "{text}");
+    for (i, row) in rows.iter().enumerate() {
+        let (label, typist) = if i < 5 {
+            ("genuine", "dana")
+        } else {
+            ("impostor", "eve")
+        };
+        assert_eq!((row[3], row[4]), (label, typist), "{text}");
+        let score: f64 = row[5].parse().unwrap();
+        assert_eq!(
+            row[6],
+            if score >= 0.0 { "accepted" } else { "rejected" },
+            "{text}"
+        );
+    }
+    let caught = rows[5..].iter().filter(|r| r[6] == "rejected").count();
+    eprintln!("demo in the real window: {caught} of 5 impostor attempts rejected\n{text}");
+    assert_eq!(caught, 5, "typing three times slower is caught: {text}");
 }
