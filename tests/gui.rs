@@ -985,3 +985,66 @@ fn a_demo_labelled_in_advance_is_judged_explained_saved_reopened_and_exported() 
         }
     }
 }
+
+/// The Evaluate tab on another bundled set with two detectors overlaid: the table, each
+/// detector's mean curve with its EER point, DET on normal-deviate axes (marked 0.1 % … 95 %),
+/// and the figure and table exported.
+#[test]
+fn evaluate_overlays_detectors_on_det_axes_and_exports_the_figure_and_table() {
+    use keystroke_workbench::eval::probit;
+    use keystroke_workbench::gui::det_tick_label;
+    let dir = tempfile::tempdir().unwrap();
+    let mut harness = workbench(dir.path());
+    harness.run_steps(2);
+    click(&mut harness, "Evaluate");
+    click(&mut harness, "Keypad");
+    click(&mut harness, "Outlier count (z-score)");
+    click(&mut harness, "Run evaluation");
+    run_until(&mut harness, 120, |w| !w.evaluating());
+    harness.run_steps(2);
+    let message = harness.state().message().to_string();
+    assert!(
+        message.contains("Manhattan (scaled): Keypad, 10 training samples: mean EER 0.1415")
+            && message
+                .contains("Outlier count (z-score): Keypad, 10 training samples: mean EER 0.1187"),
+        "the figures of docs/detectors.md: {message}"
+    );
+
+    let roc = harness.state().evaluation_curves();
+    assert_eq!(roc.len(), 2);
+    assert_eq!(roc[0].0, "Manhattan (scaled)");
+    click(&mut harness, "DET (miss rate) instead of ROC (hit rate)");
+    let det = harness.state().evaluation_curves();
+    for ((_, roc), (_, det)) in roc.iter().zip(&det) {
+        // DET stops at the first point below its floor (a zero miss rate is at infinity).
+        let floor = keystroke_workbench::eval::PROBIT_FLOOR;
+        let shown = roc
+            .iter()
+            .position(|r| 1.0 - r[1] < floor)
+            .map_or(roc.len(), |at| at + 1);
+        assert_eq!(det.len(), shown);
+        for (r, d) in roc.iter().zip(det) {
+            // ROC draws (false alarm, hit); DET the normal deviates of (false alarm, miss).
+            assert!((d[0] - probit(r[0])).abs() < 1e-12);
+            assert!((d[1] - probit(1.0 - r[1])).abs() < 1e-9, "{r:?} {d:?}");
+        }
+    }
+    assert_eq!(det_tick_label(probit(0.01)), "1%");
+    assert_eq!(det_tick_label(probit(0.001)), "0.1%");
+    assert_eq!(det_tick_label(0.3), "");
+
+    let svg = dir.path().join("figure.svg");
+    set_field(&mut harness, "Export to:", svg.to_str().unwrap());
+    click(&mut harness, "Export figure (SVG)");
+    let figure = std::fs::read_to_string(&svg).unwrap();
+    assert_eq!(figure.matches("<polyline").count(), 2);
+    assert!(figure.contains("miss rate (impostors accepted)") && figure.contains(">1%<"));
+    assert!(figure.contains("Outlier count (z-score) (EER"), "{figure}");
+    let csv = dir.path().join("table.csv");
+    set_field(&mut harness, "Export to:", csv.to_str().unwrap());
+    click(&mut harness, "Export table (CSV)");
+    let table = std::fs::read_to_string(&csv).unwrap();
+    // 30 subjects and a mean, per detector, under a header.
+    assert_eq!(table.lines().count(), 1 + 2 * 31, "{table}");
+    assert!(table.contains("outlier-count,mean,0.1187"), "{table}");
+}

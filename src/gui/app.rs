@@ -557,7 +557,9 @@ impl Workbench {
             .small()
             .weak(),
         );
-        ui.label(format!("Status: {}", self.message));
+        // One line, whatever its length, so nothing below moves when the status changes (the
+        // whole text shows on hover).
+        ui.add(egui::Label::new(format!("Status: {}", self.message)).truncate());
         ui.separator();
     }
 }

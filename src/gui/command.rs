@@ -41,6 +41,8 @@ impl Workbench {
             Command::SaveSession => self.save_session_file(),
             Command::ExportFeatures => self.export_features_file(),
             Command::Evaluate => self.evaluate(),
+            Command::ExportFigure => self.export_figure(),
+            Command::ExportTable => self.export_table(),
             Command::SaveSettings => self.save_settings(),
             Command::SetExcluded { number, excluded } => self.set_excluded(number, excluded),
             Command::Undo => self.undo_last(),

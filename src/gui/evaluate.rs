@@ -1,19 +1,60 @@
-//! The Evaluate tab: the Killourhy & Maxion protocol on the bundled CMU benchmark, or on the
-//! store's users who typed the selected user's phrase (each against the others), on a worker
-//! thread with a progress bar; the EER table and each subject's ROC or DET curve.
+//! The Evaluate tab: the Killourhy & Maxion protocol on a bundled data set (CMU, MEU-Mobile,
+//! keypad) or on the store's users who typed the selected user's phrase (each against the
+//! others), for one or several detectors on a worker thread with a progress bar; the EER
+//! table, and ROC or DET curves (DET on normal-deviate axes, as in the literature): each
+//! detector's mean curve with its equal-error point, and optionally every subject's curve
+//! (hover names it); the figure exported as SVG and the table as CSV.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, TryRecvError};
 
-use egui_plot::{Line, Plot};
+use egui::Color32;
+use egui_plot::{GridMark, HoverPosition, Legend, Line, Plot, Points};
 
-use super::command::Status;
+use super::command::{Status, chosen_path};
 use super::state::{Command, EvalJob, EvalOutcome, Workbench};
 use keystroke_core::capture;
 use keystroke_core::detect::DetectorKind;
-use keystroke_core::eval::{CMU, Evaluation, Protocol, SubjectResult, roc_points, store_dataset};
+use keystroke_core::eval::{
+    BUNDLED, DET_TICKS, Evaluation, FigureCurve, PROBIT_FLOOR, SubjectResult, equal_error_point,
+    figure_svg, mean_curve, percent, probit, roc_points, store_dataset,
+};
 use keystroke_core::store::{Store, UserId};
+
+/// Points of a mean curve (false-alarm steps).
+const MEAN_STEPS: usize = 200;
+
+/// One colour per detector, in the order chosen.
+const PALETTE: [Color32; 8] = [
+    Color32::from_rgb(31, 119, 180),
+    Color32::from_rgb(255, 127, 14),
+    Color32::from_rgb(44, 160, 44),
+    Color32::from_rgb(214, 39, 40),
+    Color32::from_rgb(148, 103, 189),
+    Color32::from_rgb(140, 86, 75),
+    Color32::from_rgb(227, 119, 194),
+    Color32::from_rgb(188, 189, 34),
+];
+
+/// The label of a DET axis position: the rate whose normal deviate it is, at the marked rates.
+pub fn det_tick_label(deviate: f64) -> String {
+    DET_TICKS
+        .iter()
+        .find(|&&rate| (probit(rate) - deviate).abs() < 1e-6)
+        .map_or(String::new(), |&rate| percent(rate))
+}
+
+/// DET axes are marked at [`DET_TICKS`].
+fn det_marks() -> Vec<GridMark> {
+    DET_TICKS
+        .iter()
+        .map(|&rate| GridMark {
+            value: probit(rate),
+            step_size: 1.0,
+        })
+        .collect()
+}
 
 impl Workbench {
     /// Whether an evaluation is running.
@@ -21,17 +62,58 @@ impl Workbench {
         self.eval.job.is_some()
     }
 
+    /// The curves the Evaluate tab draws, in plot coordinates: per detector its mean curve
+    /// (`(false alarm, miss)` or, on ROC, `(false alarm, hit)`; each rate as its normal
+    /// deviate on DET), named by the detector.
+    pub fn evaluation_curves(&self) -> Vec<(String, Vec<[f64; 2]>)> {
+        let Some(Ok(outcomes)) = &self.eval.outcome else {
+            return Vec::new();
+        };
+        outcomes
+            .iter()
+            .map(|o| (o.detector.label().to_string(), self.plotted(&o.mean)))
+            .collect()
+    }
+
+    /// `(false alarm, miss)` pairs as drawn; on DET, up to the first whose miss rate is below
+    /// the axis's floor (a zero rate lies at infinity: the rest would run along the floor).
+    fn plotted(&self, curve: &[(f64, f64)]) -> Vec<[f64; 2]> {
+        let shown = match self.eval.det {
+            true => curve
+                .iter()
+                .position(|&(_, miss)| miss < PROBIT_FLOOR)
+                .map_or(curve.len(), |at| at + 1),
+            false => curve.len(),
+        };
+        curve[..shown]
+            .iter()
+            .map(|&(far, miss)| {
+                if self.eval.det {
+                    [probit(far), probit(miss)]
+                } else {
+                    [far, 1.0 - miss]
+                }
+            })
+            .collect()
+    }
+
     /// Starts the evaluation chosen in the tab.
     pub(super) fn evaluate(&mut self) -> Status {
         if self.eval.job.is_some() {
             return None;
         }
-        let on_store = self.eval.on_store;
-        let source = self.eval.source;
-        let user = self.user.clone();
+        if self.eval.detectors.is_empty() {
+            return Some("choose at least one detector to evaluate".into());
+        }
+        let data = EvalData {
+            on_store: self.eval.on_store,
+            source: self.eval.source,
+            user: self.user.clone(),
+            set: self.eval.set.min(BUNDLED.len() - 1),
+            train: self.eval.train_samples.max(1),
+        };
         let store = Arc::clone(&self.store);
-        let detector = self.eval.detector;
-        let train = self.eval.train_samples.clamp(1, 200);
+        let detectors = self.eval.detectors.clone();
         let done = Arc::new(AtomicUsize::new(0));
         let total = Arc::new(AtomicUsize::new(0));
         let (tx, rx) = mpsc::channel();
@@ -39,13 +121,11 @@ impl Workbench {
         let spawned = std::thread::Builder::new()
             .name("eval-worker".into())
             .spawn(move || {
-                let data = EvalData {
-                    on_store,
-                    source,
-                    user,
-                    train,
-                };
-                let _ = tx.send(evaluate(&data, &store, detector, &d, &t));
+                let outcomes = detectors
+                    .iter()
+                    .map(|&detector| evaluate(&data, &store, detector, &d, &t))
+                    .collect();
+                let _ = tx.send(outcomes);
             });
         match spawned {
             Ok(_) => {
@@ -64,7 +144,11 @@ impl Workbench {
         let status = match self.eval.job.as_ref()?.result.try_recv() {
             Ok(outcome) => {
                 let status = match &outcome {
-                    Ok(o) => format!("{}: mean EER {:.4}", o.title, o.result.eer_mean),
+                    Ok(outcomes) => outcomes
+                        .iter()
+                        .map(|o| format!("{}: mean EER {:.4}", o.title, o.result.eer_mean))
+                        .collect::<Vec<_>>()
+                        .join("; "),
                     Err(e) => format!("evaluation failed: {e}"),
                 };
                 self.eval.outcome = Some(outcome);
@@ -77,23 +161,112 @@ impl Workbench {
         Some(status)
     }
 
+    /// Writes the figure as drawn (mean curves, ROC or DET) as SVG.
+    pub(super) fn export_figure(&mut self) -> Status {
+        let Some(Ok(outcomes)) = &self.eval.outcome else {
+            return Some("run an evaluation first".into());
+        };
+        let curves: Vec<FigureCurve> = outcomes
+            .iter()
+            .enumerate()
+            .map(|(i, o)| {
+                let [r, g, b, _] = PALETTE[i % PALETTE.len()].to_array();
+                FigureCurve {
+                    name: o.detector.label().to_string(),
+                    colour: format!("#{r:02x}{g:02x}{b:02x}"),
+                    points: o.mean.clone(),
+                    eer: o.mean_eer,
+                }
+            })
+            .collect();
+        let title = outcomes
+            .first()
+            .map_or(String::new(), |o| data_title(&o.title));
+        let svg = figure_svg(&title, &curves, self.eval.det);
+        let dialog = || {
+            rfd::FileDialog::new()
+                .set_file_name("figure.svg")
+                .save_file()
+        };
+        let done = chosen_path(&self.eval.path, dialog).and_then(|path| {
+            std::fs::write(&path, svg)
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            Ok(format!("figure written to {}", path.display()))
+        });
+        Some(done.unwrap_or_else(|e| e))
+    }
+
+    /// Writes the table as CSV: a row per detector and subject, then each detector's means.
+    pub(super) fn export_table(&mut self) -> Status {
+        let Some(Ok(outcomes)) = &self.eval.outcome else {
+            return Some("run an evaluation first".into());
+        };
+        let mut csv = String::from("detector,subject,eer,zero_miss_far\n");
+        for o in outcomes {
+            for s in &o.result.subjects {
+                csv += &format!(
+                    "{},{},{},{}\n",
+                    o.detector.id(),
+                    s.subject,
+                    s.eer,
+                    s.zero_miss_far
+                );
+            }
+            csv += &format!(
+                "{},mean,{},{}\n",
+                o.detector.id(),
+                o.result.eer_mean,
+                o.result.zero_miss_far_mean
+            );
+        }
+        let dialog = || {
+            rfd::FileDialog::new()
+                .set_file_name("evaluation.csv")
+                .save_file()
+        };
+        let done = chosen_path(&self.eval.path, dialog).and_then(|path| {
+            std::fs::write(&path, csv)
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            Ok(format!("table written to {}", path.display()))
+        });
+        Some(done.unwrap_or_else(|e| e))
+    }
+
     pub(super) fn evaluate_tab(&mut self, ui: &mut egui::Ui) {
-        ui.horizontal(|ui| {
-            ui.radio_value(&mut self.eval.on_store, false, "CMU benchmark (bundled)");
+        ui.horizontal_wrapped(|ui| {
+            for (i, set) in BUNDLED.iter().enumerate() {
+                if ui
+                    .radio(
+                        !self.eval.on_store && self.eval.set == i,
+                        short_title(set.title),
+                    )
+                    .clicked()
+                {
+                    self.eval.on_store = false;
+                    self.eval.set = i;
+                    self.eval.train_samples = self.eval.train_samples.min(set.full_train);
+                }
+            }
             ui.radio_value(
                 &mut self.eval.on_store,
                 true,
                 "Store users with the selected user's phrase",
             );
         });
-        ui.horizontal(|ui| {
-            egui::ComboBox::from_label("Detector to evaluate")
-                .selected_text(self.eval.detector.label())
-                .show_ui(ui, |ui| {
-                    for &kind in DetectorKind::ALL {
-                        ui.selectable_value(&mut self.eval.detector, kind, kind.label());
+        ui.horizontal_wrapped(|ui| {
+            ui.label("Detectors:");
+            for &kind in DetectorKind::ALL {
+                let mut on = self.eval.detectors.contains(&kind);
+                if ui.checkbox(&mut on, kind.label()).changed() {
+                    if on {
+                        self.eval.detectors.push(kind);
+                    } else {
+                        self.eval.detectors.retain(|&k| k != kind);
                     }
-                });
+                }
+            }
+        });
+        ui.horizontal(|ui| {
             if self.eval.on_store {
                 egui::ComboBox::from_label("Samples from")
                     .selected_text(self.eval.source.unwrap_or("every source"))
@@ -104,8 +277,9 @@ impl Workbench {
                         }
                     });
             } else {
+                let full = BUNDLED[self.eval.set.min(BUNDLED.len() - 1)].full_train;
                 let label = ui.label("Training samples:");
-                ui.add(egui::DragValue::new(&mut self.eval.train_samples).range(1..=200))
+                ui.add(egui::DragValue::new(&mut self.eval.train_samples).range(1..=full))
                     .labelled_by(label.id);
             }
             let running = self.eval.job.is_some();
@@ -131,71 +305,190 @@ impl Workbench {
         match &self.eval.outcome {
             None => {}
             Some(Err(e)) => {
-                ui.colored_label(egui::Color32::LIGHT_RED, e);
+                ui.colored_label(Color32::LIGHT_RED, e);
             }
-            Some(Ok(outcome)) => {
-                let result = &outcome.result;
-                ui.heading(&outcome.title);
-                egui::Grid::new("eer").striped(true).show(ui, |ui| {
-                    ui.label("detector");
-                    ui.label("mean EER");
-                    ui.label("sd");
-                    ui.label("zero-miss FAR");
-                    ui.end_row();
-                    ui.label(&result.name);
-                    ui.label(format!("{:.4}", result.eer_mean));
-                    ui.label(format!("{:.4}", result.eer_sd));
-                    ui.label(format!("{:.4}", result.zero_miss_far_mean));
-                    ui.end_row();
-                });
-                ui.checkbox(
-                    &mut self.eval.det,
-                    "DET (miss rate) instead of ROC (hit rate)",
-                );
-                let det = self.eval.det;
-                Plot::new("roc")
-                    .height(300.0)
-                    .x_axis_label("false-alarm rate (genuine rejected)")
-                    .y_axis_label(if det {
-                        "miss rate (impostors accepted)"
-                    } else {
-                        "hit rate (impostors caught)"
-                    })
-                    .show(ui, |plot| {
-                        for (subject, points) in &outcome.curves {
-                            let xy: Vec<[f64; 2]> = points
-                                .iter()
-                                .map(|p| [p.false_alarm, if det { p.miss } else { 1.0 - p.miss }])
-                                .collect();
-                            plot.line(Line::new(subject.as_str(), xy).width(1.0));
-                        }
-                    });
-                egui::CollapsingHeader::new("Per-subject EER").show(ui, |ui| {
-                    for s in &result.subjects {
-                        ui.monospace(format!(
-                            "{:<24} EER {:.4}  zero-miss FAR {:.4}",
-                            s.subject, s.eer, s.zero_miss_far
-                        ));
-                    }
-                });
+            Some(Ok(outcomes)) => {
+                let outcomes = outcomes.clone();
+                self.outcome_view(ui, &outcomes);
             }
         }
     }
+
+    fn outcome_view(&mut self, ui: &mut egui::Ui, outcomes: &[EvalOutcome]) {
+        if let Some(first) = outcomes.first() {
+            ui.heading(data_title(&first.title));
+        }
+        egui::Grid::new("eer").striped(true).show(ui, |ui| {
+            for heading in [
+                "detector",
+                "mean EER",
+                "sd",
+                "zero-miss FAR",
+                "mean curve's EER",
+            ] {
+                ui.strong(heading);
+            }
+            ui.end_row();
+            for (i, o) in outcomes.iter().enumerate() {
+                ui.colored_label(PALETTE[i % PALETTE.len()], o.detector.label());
+                ui.label(format!("{:.4}", o.result.eer_mean));
+                ui.label(format!("{:.4}", o.result.eer_sd));
+                ui.label(format!("{:.4}", o.result.zero_miss_far_mean));
+                ui.label(o.mean_eer.map_or("-".into(), |e| format!("{e:.4}")));
+                ui.end_row();
+            }
+        });
+        ui.horizontal(|ui| {
+            ui.checkbox(
+                &mut self.eval.det,
+                "DET (miss rate) instead of ROC (hit rate)",
+            );
+            ui.checkbox(&mut self.eval.each_subject, "each subject's curve");
+        });
+        ui.horizontal(|ui| {
+            let label = ui.label("Export to:");
+            ui.add(egui::TextEdit::singleline(&mut self.eval.path).desired_width(360.0))
+                .labelled_by(label.id);
+            if ui.button("Export figure (SVG)").clicked() {
+                self.commands.push(Command::ExportFigure);
+            }
+            if ui.button("Export table (CSV)").clicked() {
+                self.commands.push(Command::ExportTable);
+            }
+        });
+        let det = self.eval.det;
+        let mut plot = Plot::new("roc")
+            .height(340.0)
+            .legend(Legend::default())
+            .x_axis_label("false-alarm rate (genuine rejected)")
+            .y_axis_label(if det {
+                "miss rate (impostors accepted)"
+            } else {
+                "hit rate (impostors caught)"
+            })
+            // Hover names the curve (a detector's mean, or a subject's) and its rates.
+            .label_formatter(move |hover| match hover {
+                HoverPosition::NearDataPoint {
+                    plot_name,
+                    position,
+                    ..
+                } => {
+                    let rate = |v: f64| if det { phi(v) } else { v };
+                    Some(format!(
+                        "{plot_name}\nfalse alarm {:.1} %, {} {:.1} %",
+                        100.0 * rate(position.x),
+                        if det { "miss" } else { "hit" },
+                        100.0 * rate(position.y)
+                    ))
+                }
+                HoverPosition::Elsewhere { .. } => None,
+            });
+        if det {
+            let (low, high) = (probit(PROBIT_FLOOR), probit(1.0 - PROBIT_FLOOR));
+            plot = plot
+                .x_grid_spacer(|_| det_marks())
+                .y_grid_spacer(|_| det_marks())
+                .x_axis_formatter(|mark, _| det_tick_label(mark.value))
+                .y_axis_formatter(|mark, _| det_tick_label(mark.value))
+                .include_x(low)
+                .include_x(high)
+                .include_y(low)
+                .include_y(high);
+        }
+        let each_subject = self.eval.each_subject;
+        plot.show(ui, |plot| {
+            for (i, o) in outcomes.iter().enumerate() {
+                let colour = PALETTE[i % PALETTE.len()];
+                if each_subject {
+                    for (subject, points) in &o.curves {
+                        let curve: Vec<(f64, f64)> =
+                            points.iter().map(|p| (p.false_alarm, p.miss)).collect();
+                        let name = if outcomes.len() > 1 {
+                            format!("{} {subject}", o.detector.label())
+                        } else {
+                            subject.clone()
+                        };
+                        plot.line(
+                            Line::new(name, self.plotted(&curve))
+                                .color(colour.gamma_multiply(0.35))
+                                .width(1.0),
+                        );
+                    }
+                }
+                plot.line(
+                    Line::new(o.detector.label(), self.plotted(&o.mean))
+                        .color(colour)
+                        .width(2.5),
+                );
+                if let Some(eer) = o.mean_eer {
+                    plot.points(
+                        Points::new(
+                            format!("{} EER {eer:.3}", o.detector.label()),
+                            self.plotted(&[(eer, eer)]),
+                        )
+                        .radius(5.0)
+                        .color(colour),
+                    );
+                }
+            }
+        });
+        egui::CollapsingHeader::new("Per-subject EER").show(ui, |ui| {
+            for o in outcomes {
+                for s in &o.result.subjects {
+                    ui.monospace(format!(
+                        "{:<28} {:<24} EER {:.4}  zero-miss FAR {:.4}",
+                        o.detector.label(),
+                        s.subject,
+                        s.eer,
+                        s.zero_miss_far
+                    ));
+                }
+            }
+        });
+    }
+}
+
+/// Φ(v), the standard normal distribution function (for hover labels on DET axes).
+fn phi(v: f64) -> f64 {
+    // Abramowitz & Stegun 7.1.26 via erf; ample for a hover label.
+    let z = v / std::f64::consts::SQRT_2;
+    let t = 1.0 / (1.0 + 0.327_591_1 * z.abs());
+    let poly = t
+        * (0.254_829_592
+            + t * (-0.284_496_736
+                + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
+    let erf = 1.0 - poly * (-z * z).exp();
+    0.5 * (1.0 + if z >= 0.0 { erf } else { -erf })
+}
+
+/// A set's title without its parenthesis: "CMU benchmark".
+fn short_title(title: &str) -> &str {
+    title.split(" (").next().unwrap_or(title)
+}
+
+/// The data part of an outcome's title ("CMU benchmark, 200 training samples").
+fn data_title(title: &str) -> String {
+    title
+        .split_once(": ")
+        .map_or(title.to_string(), |(_, data)| data.to_string())
 }
 
 /// What an evaluation runs on.
 struct EvalData {
-    /// The store's users rather than the benchmark.
+    /// The store's users rather than a bundled set.
     on_store: bool,
     /// On the store: only this source's samples.
     source: Option<&'static str>,
     /// Whose phrase (on the store).
     user: Option<UserId>,
-    /// Benchmark training samples.
+    /// The bundled set (an index into [`BUNDLED`]).
+    set: usize,
+    /// Training samples (bundled sets).
     train: usize,
 }
 
-/// Runs one evaluation, counting subjects in `done` out of `total`.
+/// Runs one detector's evaluation, counting subjects in `done` out of `total` (to which it
+/// adds its subjects).
 fn evaluate(
     on: &EvalData,
     store: &Store,
@@ -203,7 +496,6 @@ fn evaluate(
     done: &AtomicUsize,
     total: &AtomicUsize,
 ) -> Result<EvalOutcome, String> {
-    let train = on.train;
     let (data, protocol, title) = if on.on_store {
         let user = on
             .user
@@ -219,13 +511,15 @@ fn evaluate(
         );
         (data, protocol, title)
     } else {
-        let data = CMU.load().map_err(|e| e.to_string())?;
-        let title = format!("CMU benchmark, {train} training samples");
-        (data, Protocol::cmu(train), title)
+        let set = BUNDLED[on.set];
+        let train = on.train.min(set.full_train);
+        let data = set.load().map_err(|e| e.to_string())?;
+        let title = format!("{}, {train} training samples", short_title(set.title));
+        (data, set.protocol(train, None), title)
     };
     let params = detector.default_params().for_ranking();
     let evaluation = Evaluation::new(&data, protocol, params, &[0]).map_err(|e| e.to_string())?;
-    total.store(evaluation.n_subjects(), Ordering::Relaxed);
+    total.fetch_add(evaluation.n_subjects(), Ordering::Relaxed);
     let mut curves = Vec::new();
     let mut subjects = Vec::new();
     for i in 0..evaluation.n_subjects() {
@@ -235,9 +529,14 @@ fn evaluate(
         subjects.push(SubjectResult::of(id, &[scores]));
         done.fetch_add(1, Ordering::Relaxed);
     }
+    let each: Vec<&[_]> = curves.iter().map(|(_, c)| c.as_slice()).collect();
+    let mean = mean_curve(&each, MEAN_STEPS);
     Ok(EvalOutcome {
         title: format!("{}: {title}", detector.label()),
+        detector,
         result: evaluation.summarise(subjects),
+        mean_eer: equal_error_point(&mean),
+        mean,
         curves,
     })
 }

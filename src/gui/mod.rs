@@ -17,6 +17,7 @@ mod testing;
 mod watch;
 
 pub use capture::{RawKey, Source};
+pub use evaluate::det_tick_label;
 pub use plots::Series;
 pub use settings::Settings;
 pub use state::{

@@ -56,6 +56,10 @@ pub enum Command {
     ExportFeatures,
     /// Start the evaluation chosen on the Evaluate tab.
     Evaluate,
+    /// Export the Evaluate tab's figure as SVG (its typed path, or a dialog).
+    ExportFigure,
+    /// Export the Evaluate tab's table as CSV.
+    ExportTable,
     /// Save the settings (a choice in them changed).
     SaveSettings,
     /// Take stored sample `number` (from 1) of the selected user out of use, or put it back.
@@ -346,19 +350,25 @@ pub struct FilesState {
 
 /// The Evaluate tab's state.
 pub struct EvalState {
-    /// Evaluate the store's users instead of the benchmark.
+    /// Evaluate the store's users instead of a bundled data set.
     pub on_store: bool,
     /// On the store: only the samples of this source (`browser`, `global`, …); `None`: all.
     pub source: Option<&'static str>,
-    /// Detector evaluated.
-    pub detector: DetectorKind,
-    /// Benchmark training samples per subject (1–200).
+    /// The bundled data set (an index into [`keystroke_core::eval::BUNDLED`]).
+    pub set: usize,
+    /// Detectors evaluated, overlaid in one figure.
+    pub detectors: Vec<DetectorKind>,
+    /// Training samples per subject (capped at the set's full enrolment).
     pub train_samples: usize,
-    /// Draw DET (miss against false alarm) instead of ROC.
+    /// Draw DET (miss against false alarm, normal-deviate axes) instead of ROC.
     pub det: bool,
+    /// Draw each subject's curve besides the detectors' mean curves.
+    pub each_subject: bool,
+    /// Where the figure (SVG) or the table (CSV) is exported.
+    pub path: String,
     pub(super) job: Option<EvalJob>,
-    /// The last finished evaluation, or why it failed.
-    pub outcome: Option<Result<EvalOutcome, String>>,
+    /// The last finished evaluation (a result per detector), or why it failed.
+    pub outcome: Option<Result<Vec<EvalOutcome>, String>>,
 }
 
 impl Default for EvalState {
@@ -366,9 +376,12 @@ impl Default for EvalState {
         EvalState {
             on_store: false,
             source: None,
-            detector: DetectorKind::of::<detect::ManhattanScaled>(),
+            set: 0,
+            detectors: vec![DetectorKind::of::<detect::ManhattanScaled>()],
             train_samples: 200,
             det: false,
+            each_subject: false,
+            path: String::new(),
             job: None,
             outcome: None,
         }
@@ -379,16 +392,22 @@ impl Default for EvalState {
 pub(super) struct EvalJob {
     pub(super) done: Arc<AtomicUsize>,
     pub(super) total: Arc<AtomicUsize>,
-    pub(super) result: Receiver<Result<EvalOutcome, String>>,
+    pub(super) result: Receiver<Result<Vec<EvalOutcome>, String>>,
 }
 
-/// A finished evaluation.
+/// A finished evaluation of one detector.
 #[derive(Debug, Clone)]
 pub struct EvalOutcome {
     /// What was evaluated.
     pub title: String,
+    /// The detector.
+    pub detector: DetectorKind,
     /// The summary and per-subject rates.
     pub result: DetectorResult,
     /// Each subject's operating points.
     pub curves: Vec<(String, Vec<RocPoint>)>,
+    /// The subjects' mean curve, `(false alarm, miss)`.
+    pub mean: Vec<(f64, f64)>,
+    /// Where the mean curve crosses miss = false alarm.
+    pub mean_eer: Option<f64>,
 }
