@@ -1048,3 +1048,26 @@ fn evaluate_overlays_detectors_on_det_axes_and_exports_the_figure_and_table() {
     assert_eq!(table.lines().count(), 1 + 2 * 31, "{table}");
     assert!(table.contains("outlier-count,mean,0.1187"), "{table}");
 }
+
+/// The participant record typed on the Enrol tab (session, device, notes) is stored with each
+/// sample accepted, and the sample table shows the session; typing it records no key.
+#[test]
+fn the_participant_record_is_stored_with_each_sample() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut harness = workbench(dir.path());
+    harness.run_steps(2);
+    set_field(&mut harness, "Session:", "S1");
+    set_field(&mut harness, "Device / keyboard:", "Dell KB216");
+    set_field(&mut harness, "Notes:", "left-handed, first sitting");
+    type_phrase(&mut harness, 2);
+    let alice = UserId::parse("alice").unwrap();
+    let store = harness.state().store();
+    let metadata = store.metadata(&alice).unwrap().unwrap();
+    assert_eq!(metadata.samples, 1, "{}", harness.state().message());
+    let stored = &store.samples(&alice, &metadata).unwrap()[0];
+    assert_eq!(stored.session.as_deref(), Some("S1"));
+    assert_eq!(stored.device.as_deref(), Some("Dell KB216"));
+    assert_eq!(stored.notes.as_deref(), Some("left-handed, first sitting"));
+    harness.run_steps(2);
+    harness.get_by_label("S1");
+}

@@ -89,8 +89,8 @@ pub fn run(args: &SamplesArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     )?;
     writeln!(
         out,
-        "{:>5}  {:<26}  {:<8}  {:>8}  {:>8}  {:>8}  {:>11}  state",
-        "#", "added", "source", "hold ms", "dd ms", "ud ms", "consistency"
+        "{:>5}  {:<26}  {:<12}  {:<8}  {:>8}  {:>8}  {:>8}  {:>11}  state",
+        "#", "added", "session", "source", "hold ms", "dd ms", "ud ms", "consistency"
     )?;
     for row in rows {
         let consistency = row.consistency.map_or("-".into(), |c| format!("{c:.2}"));
@@ -103,9 +103,10 @@ pub fn run(args: &SamplesArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         }
         let [hold, down_down, up_down] = row.means_ms;
         let line = format!(
-            "{:>5}  {:<26}  {:<8}  {hold:>8.1}  {down_down:>8.1}  {up_down:>8.1}  {consistency:>11}  {}",
+            "{:>5}  {:<26}  {:<12}  {:<8}  {hold:>8.1}  {down_down:>8.1}  {up_down:>8.1}  {consistency:>11}  {}",
             row.number,
             row.added_at.to_string(),
+            row.session.as_deref().unwrap_or("-"),
             row.source,
             state.join(", ")
         );

@@ -16,7 +16,7 @@ use keystroke_core::auth::{
     EnrolConfig, ModelCache, Rejection, Throttle, Verdict, Verifier, VerifyConfig, VerifyError,
     enrol, sample_table,
 };
-use keystroke_core::capture::{Capture, Recorded, Recorder, Sample, ShiftFold};
+use keystroke_core::capture::{Capture, Participant, Recorded, Recorder, Sample, ShiftFold};
 use keystroke_core::eval::Attempt;
 use keystroke_core::features::Features;
 use keystroke_core::store::{Store, StoreError, UserId};
@@ -83,6 +83,7 @@ impl Workbench {
             view: None,
             pending: Vec::new(),
             undo: Vec::new(),
+            session: Default::default(),
             confirm_delete: None,
             message: String::new(),
             live_test: options.live_test,
@@ -311,12 +312,17 @@ impl Workbench {
             detector: None,
             ..EnrolConfig::default()
         };
+        let form = &self.session;
+        let capture = Capture {
+            participant: Participant::new(&form.session, &form.device, &form.notes),
+            ..Capture::of(pending.capture)
+        };
         let result = enrol(
             &self.store,
             &config,
             &user,
             &pending.sample,
-            Some(&Capture::of(pending.capture)),
+            Some(&capture),
             now,
         );
         let status = match result {

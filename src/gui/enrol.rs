@@ -104,6 +104,19 @@ impl Workbench {
                 });
             }
         }
+        // The participant record, stored with every sample accepted from now on.
+        ui.horizontal(|ui| {
+            let form = &mut self.session;
+            for (name, text, width) in [
+                ("Session:", &mut form.session, 110.0),
+                ("Device / keyboard:", &mut form.device, 150.0),
+                ("Notes:", &mut form.notes, 260.0),
+            ] {
+                let label = ui.label(name);
+                ui.add(egui::TextEdit::singleline(text).desired_width(width))
+                    .labelled_by(label.id);
+            }
+        });
         ui.horizontal(|ui| {
             ui.checkbox(&mut self.settings.auto_accept, "Store samples at once");
             let label = ui.label("Enrolment goal:");
@@ -179,9 +192,17 @@ impl Workbench {
         let mut command = None;
         egui::Grid::new("samples")
             .striped(true)
-            .num_columns(8)
+            .num_columns(9)
             .show(ui, |ui| {
-                for heading in ["#", "source", "hold", "down-down", "up-down", "consistency"] {
+                for heading in [
+                    "#",
+                    "session",
+                    "source",
+                    "hold",
+                    "down-down",
+                    "up-down",
+                    "consistency",
+                ] {
                     ui.strong(heading);
                 }
                 ui.strong("");
@@ -197,6 +218,7 @@ impl Workbench {
                         }
                     };
                     ui.label(text(row.number.to_string()));
+                    ui.label(text(row.session.clone().unwrap_or_default()));
                     ui.label(text(row.source.clone()));
                     for mean in row.means_ms {
                         ui.label(text(format!("{mean:.1}")));

@@ -203,6 +203,17 @@ pub struct UserView {
     pub table: Vec<SampleRow>,
 }
 
+/// The Enrol tab's participant record, as typed.
+#[derive(Debug, Clone, Default)]
+pub struct SessionForm {
+    /// The session's label.
+    pub session: String,
+    /// The device or keyboard.
+    pub device: String,
+    /// Notes.
+    pub notes: String,
+}
+
 /// A sample action that can be undone: putting sample `number` (from 1) of `user` back as it
 /// was (`excluded` is the state to return to; an accepted sample is undone by excluding it).
 #[derive(Debug, Clone, PartialEq)]
@@ -249,6 +260,9 @@ pub struct Workbench {
     pub(super) pending: Vec<Pending>,
     /// The selected user's sample actions, newest last.
     pub(super) undo: Vec<Undo>,
+    /// The enrolment session's record, stored with each sample accepted (kept across users:
+    /// a session enrols several participants).
+    pub(super) session: SessionForm,
     /// The user whose deletion awaits the operator's confirmation.
     pub(super) confirm_delete: Option<UserId>,
     pub(super) message: String,

@@ -17,6 +17,8 @@ pub struct SampleRow {
     pub added_at: LocalTime,
     /// How it was captured ([`crate::store::StoredSample::source`]).
     pub source: String,
+    /// The enrolment session it was typed in, if the operator named one.
+    pub session: Option<String>,
     /// Mean hold, down-down and up-down time, ms.
     pub means_ms: [f64; 3],
     /// Share of its timings typical of the other samples in use (`None` with too few).
@@ -47,6 +49,7 @@ pub fn sample_table(
             number: i + 1,
             added_at: sample.added_at,
             source: sample.source().to_string(),
+            session: sample.session.clone(),
             means_ms: timing_means(row),
             consistency,
             outlier: consistency.is_some_and(|c| c < MIN_CONSISTENCY),

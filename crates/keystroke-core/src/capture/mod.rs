@@ -14,4 +14,4 @@ pub use keys::canonical_key;
 pub use recorder::{ABANDON_KEY, END_KEY, Recorded, Recorder};
 pub use sample::{MIN_PRESSES, Press, Sample, SampleError};
 pub use shift::ShiftFold;
-pub use source::{Capture, CaptureError};
+pub use source::{Capture, CaptureError, Participant};

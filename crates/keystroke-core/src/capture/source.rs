@@ -34,6 +34,32 @@ pub struct Capture {
     /// Some key identities came from input events, not key events (a soft keyboard that
     /// reports `Unidentified`): its timings are of lower precision.
     pub low_precision: bool,
+    /// The enrolment session it was typed in (the workbench's participant record).
+    pub participant: Participant,
+}
+
+/// The workbench operator's record of an enrolment session, stored with each sample typed in
+/// it (the participant is the user): all free text, each part optional.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Participant {
+    /// The session's label (`"S1"`, `"day 2, lab B"`).
+    pub session: Option<String>,
+    /// The device or keyboard typed on.
+    pub device: Option<String>,
+    /// The operator's notes.
+    pub notes: Option<String>,
+}
+
+impl Participant {
+    /// A record of these texts; blank ones are absent.
+    pub fn new(session: &str, device: &str, notes: &str) -> Participant {
+        let text = |t: &str| Some(t.trim().to_string()).filter(|t| !t.is_empty());
+        Participant {
+            session: text(session),
+            device: text(device),
+            notes: text(notes),
+        }
+    }
 }
 
 /// Why a client's capture description was refused (a 400 message).
@@ -88,12 +114,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_participant_record_keeps_what_was_typed_and_drops_blanks() {
+        let record = Participant::new(" S1 ", "", "left-handed");
+        assert_eq!(record.session.as_deref(), Some("S1"));
+        assert_eq!(record.device, None);
+        assert_eq!(record.notes.as_deref(), Some("left-handed"));
+        assert_eq!(Participant::new(" ", "", ""), Participant::default());
+    }
+
+    #[test]
     fn a_client_description_is_checked() {
         let browser = Capture {
             source: BROWSER.into(),
             browser: Some("Chrome 148".into()),
             timer_resolution_ms: Some(0.1),
             low_precision: true,
+            participant: Participant::default(),
         };
         assert_eq!(browser.validate(), Ok(()));
         for bad in ["", "Browser", "a/b", "seventeen-chars-x"] {

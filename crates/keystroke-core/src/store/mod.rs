@@ -33,7 +33,7 @@ use chrono::NaiveDateTime;
 use ndarray::{Array2, Axis, s};
 use serde::{Deserialize, Serialize};
 
-use crate::capture::{Capture, KeyEvent, Sample};
+use crate::capture::{Capture, KeyEvent, Participant, Sample};
 use crate::detect::{DetectorParams, Template};
 use crate::features::{Features, fingerprint};
 pub use check::{CheckReport, Finding, QUARANTINE_DIR, Severity};
@@ -72,6 +72,15 @@ pub struct StoredSample {
     /// Some of its key identities came from input events (a soft keyboard): lower precision.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub low_precision: bool,
+    /// The enrolment session it was typed in ([`Participant`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<String>,
+    /// The device or keyboard it was typed on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
+    /// The operator's notes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
 }
 
 impl StoredSample {
@@ -89,7 +98,17 @@ impl StoredSample {
             browser: self.browser.clone(),
             timer_resolution_ms: self.timer_resolution_ms,
             low_precision: self.low_precision,
+            participant: self.participant(),
         })
+    }
+
+    /// The enrolment session it was typed in, as the operator recorded it.
+    pub fn participant(&self) -> Participant {
+        Participant {
+            session: self.session.clone(),
+            device: self.device.clone(),
+            notes: self.notes.clone(),
+        }
     }
 }
 
@@ -701,6 +720,9 @@ impl UserWriter<'_> {
             browser: capture.and_then(|c| c.browser.clone()),
             timer_resolution_ms: capture.and_then(|c| c.timer_resolution_ms),
             low_precision: capture.is_some_and(|c| c.low_precision),
+            session: capture.and_then(|c| c.participant.session.clone()),
+            device: capture.and_then(|c| c.participant.device.clone()),
+            notes: capture.and_then(|c| c.participant.notes.clone()),
         };
         let (length, samples) = append_line(&paths.samples, metadata.samples_file_bytes, &line)?;
         metadata.samples_file_bytes = length;

@@ -148,6 +148,7 @@ fn decode_capture(value: &Value) -> Result<Capture, BodyError> {
         browser: wire.browser,
         timer_resolution_ms: wire.timer_resolution_ms,
         low_precision: wire.precision == Some(Precision::Low),
+        participant: Default::default(),
     };
     capture.validate()?;
     if [source::GLOBAL, source::WINDOW, source::FILE, source::API]
