@@ -1071,3 +1071,38 @@ fn the_participant_record_is_stored_with_each_sample() {
     harness.run_steps(2);
     harness.get_by_label("S1");
 }
+
+/// Retraining with another detector starts a new histogram and error rates (scores of two
+/// detectors are on different scales); the earlier model's attempts stay listed, marked.
+#[test]
+fn a_retrained_model_gets_its_own_live_test_rates() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut harness = workbench(dir.path());
+    harness.run_steps(2);
+    enrol_five(&mut harness, |_, _| {});
+    click(&mut harness, "Train & test");
+    click(&mut harness, "Train");
+    run_until(&mut harness, 60, |w| w.message().starts_with("trained"));
+    harness.get_by_label("Live test").click();
+    harness.run_steps(2);
+    for frames in [3, 6] {
+        type_phrase(&mut harness, frames);
+    }
+    harness.get_by_label_contains("this model: 2 attempts");
+    harness.get_by_label("Detector to train next").click();
+    harness.run_steps(2);
+    click(&mut harness, "Manhattan (scaled)");
+    click(&mut harness, "Train");
+    run_until(&mut harness, 60, |w| {
+        w.message() == "trained manhattan-scaled on 5 samples"
+    });
+    harness.run_steps(2);
+    harness.get_by_label_contains("this model: 0 attempts");
+    assert_eq!(harness.get_all_by_label("(an earlier model)").count(), 2);
+    type_phrase(&mut harness, 4);
+    harness.get_by_label_contains("this model: 1 attempts");
+    // Every attempt stays listed.
+    for n in 1..=3 {
+        harness.get_by_label(&format!("attempt {n:<3}"));
+    }
+}

@@ -10,7 +10,7 @@ use ndarray::Array2;
 
 use super::capture::{self, RECORDING, RawKey, Source};
 use super::command::Status;
-use super::state::{Command, Options, Pending, Tab, Undo, UserView, Workbench};
+use super::state::{Command, LiveAttempt, Options, Pending, Tab, Undo, UserView, Workbench};
 use super::watch::StoreWatch;
 use keystroke_core::auth::{
     EnrolConfig, ModelCache, Rejection, Throttle, Verdict, Verifier, VerifyConfig, VerifyError,
@@ -132,7 +132,7 @@ impl Workbench {
 
     /// The score of the newest live-test attempt, if any.
     pub fn last_score(&self) -> Option<f64> {
-        self.attempts.last().map(|a| a.score)
+        self.attempts.last().map(|a| a.attempt.score)
     }
 
     /// The embedded server, if running.
@@ -379,9 +379,14 @@ impl Workbench {
             Ok(judged) => judged,
             Err(why) => return Some(why),
         };
-        self.attempts.push(Attempt {
-            score: verdict.score,
-            label: None,
+        let _ = self.refresh_view();
+        let model = self.current_model();
+        self.attempts.push(LiveAttempt {
+            attempt: Attempt {
+                score: verdict.score,
+                label: None,
+            },
+            model,
         });
         Some(status)
     }

@@ -10,6 +10,7 @@ use egui_plot::{Bar, BarChart, HLine, Plot, Points};
 
 use super::command::{Status, chosen_path};
 use super::state::{Command, Workbench};
+use super::testing::score_span;
 use keystroke_core::capture::Sample;
 use keystroke_core::demo::{DemoAttempt, DemoSession, deviations, gave_away};
 use keystroke_core::eval::Label;
@@ -232,15 +233,7 @@ impl Workbench {
 
     /// Scores are drawn over ±this.
     fn demo_span(&self) -> f64 {
-        let largest = self
-            .demo
-            .session
-            .attempts
-            .iter()
-            .map(|a| a.score.abs())
-            .filter(|s| s.is_finite())
-            .fold(0.0, f64::max);
-        if largest <= 0.5 { 0.5 } else { largest.ceil() }
+        score_span(self.demo.session.attempts.iter().map(|a| a.score))
     }
 
     /// Which timings gave the newest attempt away: each timing's deviation in spreads from

@@ -19,7 +19,7 @@ use keystroke_core::demo::{DemoSession, Deviation};
 use keystroke_core::detect::{self, DetectorKind, DetectorParams};
 use keystroke_core::eval::{Attempt, DetectorResult, Label, RocPoint};
 use keystroke_core::features::Features;
-use keystroke_core::store::{CommitStamp, Metadata, Store, StoreError, UserId};
+use keystroke_core::store::{CommitStamp, LocalTime, Metadata, Store, StoreError, UserId};
 use keystroke_server::ServerHandle;
 use keystroke_server::api::IssuedCode;
 
@@ -203,6 +203,16 @@ pub struct UserView {
     pub table: Vec<SampleRow>,
 }
 
+/// A live-test attempt and the model that judged it (its training time): the histogram and
+/// the error rates count the current model's attempts only, never a mix of two scales.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveAttempt {
+    /// Its score and label.
+    pub attempt: Attempt,
+    /// When the model that judged it was trained.
+    pub model: Option<LocalTime>,
+}
+
 /// The Enrol tab's participant record, as typed.
 #[derive(Debug, Clone, Default)]
 pub struct SessionForm {
@@ -267,7 +277,7 @@ pub struct Workbench {
     pub(super) confirm_delete: Option<UserId>,
     pub(super) message: String,
     pub(super) live_test: bool,
-    pub(super) attempts: Vec<Attempt>,
+    pub(super) attempts: Vec<LiveAttempt>,
     /// Lock a user out after repeated failed attempts, as the server does. Off only for demos
     /// (an imposter trying again and again), never remembered between runs.
     pub(super) throttling: bool,

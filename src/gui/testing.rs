@@ -11,19 +11,33 @@ use super::server_panel::demo_banner;
 use super::state::{Command, Workbench};
 use keystroke_core::auth::Throttle;
 use keystroke_core::detect::DetectorKind;
-use keystroke_core::eval::{Label, SessionRates, histogram};
+use keystroke_core::eval::{Attempt, Label, SessionRates, histogram};
+use keystroke_core::store::LocalTime;
+
+/// Half the width of a score axis: 0.5 (the isolation forest's scale) or, for detectors whose
+/// decisions spread further, the largest |score|, rounded up to a whole number.
+pub(super) fn score_span(scores: impl Iterator<Item = f64>) -> f64 {
+    let largest = scores
+        .map(f64::abs)
+        .filter(|s| s.is_finite())
+        .fold(0.0, f64::max);
+    if largest <= 0.5 { 0.5 } else { largest.ceil() }
+}
 
 impl Workbench {
-    /// Half the width of the score axis: 0.5 (the isolation forest's scale) or, for detectors
-    /// whose decisions spread further, the largest |score| seen, rounded up to a whole number.
-    fn score_span(&self) -> f64 {
-        let largest = self
-            .attempts
+    /// When the selected user's current model was trained (`None`: no model).
+    pub(super) fn current_model(&self) -> Option<LocalTime> {
+        self.view.as_ref()?.metadata.as_ref()?.trained_at
+    }
+
+    /// The live-test attempts the current model judged.
+    fn current_attempts(&self) -> Vec<Attempt> {
+        let model = self.current_model();
+        self.attempts
             .iter()
-            .map(|a| a.score.abs())
-            .filter(|s| s.is_finite())
-            .fold(0.0, f64::max);
-        if largest <= 0.5 { 0.5 } else { largest.ceil() }
+            .filter(|a| a.model == model)
+            .map(|a| a.attempt.clone())
+            .collect()
     }
 
     /// Trains the selected user's model on a worker thread.
@@ -118,7 +132,9 @@ impl Workbench {
                 );
             }
         });
-        if let Some(last) = self.attempts.last() {
+        let current = self.current_attempts();
+        let span = score_span(current.iter().map(|a| a.score));
+        if let Some(last) = self.attempts.last().map(|a| &a.attempt) {
             let score = last.score;
             let verdict = if last.accepted() {
                 "GENUINE"
@@ -136,60 +152,26 @@ impl Workbench {
                     .color(colour),
             );
             // Gauge: −span … +span mapped onto the bar, 0 (the threshold) in the middle.
-            let span = self.score_span();
             ui.add(
                 egui::ProgressBar::new((((score + span) / (2.0 * span)) as f32).clamp(0.0, 1.0))
                     .text(format!("confidence {score:+.3} (threshold 0)")),
             );
         }
-        let mut relabel = None;
-        for (i, attempt) in self.attempts.iter().enumerate().rev().take(12) {
-            ui.horizontal(|ui| {
-                ui.label(format!(
-                    "attempt {}: {:+.3} {}",
-                    i + 1,
-                    attempt.score,
-                    if attempt.accepted() {
-                        "accepted"
-                    } else {
-                        "rejected"
-                    }
-                ));
-                let label = attempt.label;
-                if ui
-                    .selectable_label(label == Some(Label::Genuine), "was genuine")
-                    .clicked()
-                {
-                    relabel = Some((i, Label::Genuine));
-                }
-                if ui
-                    .selectable_label(label == Some(Label::Imposter), "was imposter")
-                    .clicked()
-                {
-                    relabel = Some((i, Label::Imposter));
-                }
-            });
-        }
-        if let Some((i, label)) = relabel {
-            self.attempts[i].label = Some(label);
-        }
         if self.attempts.is_empty() {
             return;
         }
-        let rates = SessionRates::of(&self.attempts);
-        let percent = |r: Option<f64>| r.map_or("–".into(), |r| format!("{:.1} %", 100.0 * r));
+        let rates = SessionRates::of(&current);
+        let percent = |r: Option<f64>| r.map_or("-".into(), |r| format!("{:.1} %", 100.0 * r));
         ui.label(format!(
-            "attempts: {}  FRR {} ({} genuine)  FAR {} ({} imposter)",
-            self.attempts.len(),
+            "this model: {} attempts  FRR {} ({} genuine)  FAR {} ({} imposter)",
+            current.len(),
             percent(rates.frr()),
             rates.genuine,
             percent(rates.far()),
             rates.imposter
         ));
-        let span = self.score_span();
         let chart = |name: &str, label: Option<Label>, colour: egui::Color32| {
-            let scores: Vec<f64> = self
-                .attempts
+            let scores: Vec<f64> = current
                 .iter()
                 .filter(|a| a.label == label)
                 .map(|a| a.score)
@@ -215,5 +197,52 @@ impl Workbench {
                     plot.bar_chart(chart);
                 }
             });
+        self.attempt_list(ui);
+    }
+
+    /// Every attempt, newest first, in a grid (nothing moves as scores change width), each
+    /// labelled with a click; those of an earlier model are marked.
+    fn attempt_list(&mut self, ui: &mut egui::Ui) {
+        let model = self.current_model();
+        let mut relabel = None;
+        egui::ScrollArea::vertical()
+            .id_salt("attempts")
+            .max_height(160.0)
+            .show(ui, |ui| {
+                egui::Grid::new("live attempts")
+                    .striped(true)
+                    .show(ui, |ui| {
+                        for (i, live) in self.attempts.iter().enumerate().rev() {
+                            let attempt = &live.attempt;
+                            ui.monospace(format!("attempt {:<3}", i + 1));
+                            ui.monospace(format!("{:+.3}", attempt.score));
+                            ui.label(if attempt.accepted() {
+                                "accepted"
+                            } else {
+                                "rejected"
+                            });
+                            for (label, text) in [
+                                (Label::Genuine, "was genuine"),
+                                (Label::Imposter, "was imposter"),
+                            ] {
+                                if ui
+                                    .selectable_label(attempt.label == Some(label), text)
+                                    .clicked()
+                                {
+                                    relabel = Some((i, label));
+                                }
+                            }
+                            ui.label(if live.model == model {
+                                ""
+                            } else {
+                                "(an earlier model)"
+                            });
+                            ui.end_row();
+                        }
+                    });
+            });
+        if let Some((i, label)) = relabel {
+            self.attempts[i].attempt.label = Some(label);
+        }
     }
 }
