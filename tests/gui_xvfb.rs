@@ -315,8 +315,9 @@ fn click_at(display: &str, window: &str, (x, y): (i32, i32)) {
 }
 
 /// An enrolment session as an operator runs it in the real window, capture armed throughout:
-/// six phrases typed, the operator typing into the User field in between (never a sample), a
-/// mistaken sample excluded with a click and the exclusion undone with another.
+/// six phrases typed, the operator typing into the User, Path and Port fields in between
+/// (never a sample), a mistaken sample excluded with a click and the exclusion undone with
+/// another.
 #[test]
 fn an_operators_enrolment_session_keeps_only_the_phrases_and_undoes_an_exclusion() {
     let _alone = ONE_WINDOW_AT_A_TIME
@@ -352,7 +353,22 @@ fn an_operators_enrolment_session_keeps_only_the_phrases_and_undoes_an_exclusion
     xdotool(&display, &["type", "--delay", "110", "pass"]);
     xdotool(&display, &["key", "Escape"]);
     thread::sleep(Duration::from_millis(500));
-    for n in 4..=6 {
+    type_phrase(4);
+    // A path typed on the Files tab and a port on the Server tab, each left by a click on the
+    // next tab, not Enter: had any key been recorded, the next phrase would hold it and be
+    // refused as another phrase.
+    let tab = |name: &str| enrol_tab_widget(&store_dir, "carol", name, 0);
+    click_at(&display, &window, tab("Files"));
+    let path = widget_at(&store_dir, "carol", Tab::Files, None, "Path:", 0);
+    click_at(&display, &window, path);
+    xdotool(&display, &["type", "--delay", "110", "/tmp/pass.json"]);
+    click_at(&display, &window, tab("Server"));
+    let port = widget_at(&store_dir, "carol", Tab::Server, None, "Port:", 0);
+    click_at(&display, &window, port);
+    xdotool(&display, &["key", "ctrl+a"]);
+    xdotool(&display, &["type", "--delay", "110", "5123"]);
+    click_at(&display, &window, tab("Enrol"));
+    for n in 5..=6 {
         type_phrase(n);
     }
     let metadata = stored().unwrap();
