@@ -69,7 +69,7 @@ fn a_sample_excluded_from_the_cli_leaves_the_running_servers_model_and_comes_bac
     let (ok, text) = workbench(&models, &["samples", "s002", "--exclude", "3"]);
     assert!(ok, "{text}");
     assert!(
-        text.contains("s002: sample 3 excluded; manhattan-scaled retrained on 19"),
+        text.contains("s002: sample 3 excluded; manhattan-scaled trained on 19"),
         "{text}"
     );
     assert!(row(&text, 3).contains("excluded"), "{text}");
@@ -109,7 +109,7 @@ fn a_sample_excluded_from_the_cli_leaves_the_running_servers_model_and_comes_bac
     assert!(ok, "{text}");
     // (The server's /train retrained with its own detector.)
     assert!(
-        text.contains("sample 3 restored; isolation-forest retrained on 21"),
+        text.contains("sample 3 restored; isolation-forest trained on 21"),
         "{text}"
     );
     let restored = info(addr);

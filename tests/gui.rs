@@ -844,12 +844,13 @@ fn a_sample_excluded_on_the_enrol_tab_is_undone() {
     harness.run_steps(2);
     let message = harness.state().message().to_string();
     assert!(
-        message.contains("sample 3 of alice excluded") && message.contains("no model until 5"),
+        message.contains("sample 3 of alice excluded")
+            && message.contains("no model (4 samples in use, 5 needed)"),
         "{message}"
     );
     let metadata = harness.state().store().metadata(&alice).unwrap().unwrap();
     assert_eq!((metadata.samples, metadata.excluded.clone()), (5, vec![2]));
-    assert_eq!(metadata.detector, None);
+    assert_eq!(metadata.trained_detector(), None);
     harness.get_by_label("samples: 4 of 5");
     harness.get_by_label("Restore");
     harness.get_by_label("the exclusion of sample 3");
@@ -858,12 +859,15 @@ fn a_sample_excluded_on_the_enrol_tab_is_undone() {
     let message = harness.state().message().to_string();
     assert!(
         message.contains("undid the exclusion of sample 3")
-            && message.contains("isolation-forest retrained on 5"),
+            && message.contains("isolation-forest trained on 5"),
         "{message}"
     );
     let metadata = harness.state().store().metadata(&alice).unwrap().unwrap();
     assert!(metadata.excluded.is_empty());
-    assert_eq!(metadata.detector.map(|d| d.id()), Some("isolation-forest"));
+    assert_eq!(
+        metadata.trained_detector().map(|d| d.id()),
+        Some("isolation-forest")
+    );
     harness.get_by_label("samples: 5 of 5");
 
     // The accept before it is undone the same way: that sample is taken out of use.

@@ -383,12 +383,13 @@ fn an_excluded_sample_is_kept_never_trained_on_and_can_be_restored() {
     let all = store
         .features(&alice, &store.metadata(&alice).unwrap().unwrap())
         .unwrap();
-    let set = |index, excluded, train: Option<&DetectorParams>| {
-        store.with_user(&alice, |w| w.set_excluded(index, excluded, train, 5, now()))
+    let set = |index, excluded| {
+        store.with_user(&alice, |w| w.set_excluded(index, excluded, None, 5, now()))
     };
 
     // Sample 3 out: 5 in use, the model retrained on them alone.
-    let metadata = set(2, true, None).unwrap();
+    let (metadata, changed) = set(2, true).unwrap();
+    assert!(changed);
     assert_eq!(metadata.excluded, [2]);
     assert_eq!((metadata.samples, metadata.active_samples()), (6, 5));
     let model = store.model(&alice, &metadata).unwrap().unwrap();
@@ -408,22 +409,28 @@ fn an_excluded_sample_is_kept_never_trained_on_and_can_be_restored() {
             .unwrap()
             .contains("\"version\": 2")
     );
-    // Excluding it again changes nothing.
-    assert_eq!(set(2, true, None).unwrap(), metadata);
+    // Excluding it again changes nothing, and says so.
+    assert_eq!(set(2, true).unwrap(), (metadata, false));
 
-    // Sample 1 out too: 4 in use, below the 5 a model needs, so there is none.
-    let metadata = set(0, true, None).unwrap();
+    // Sample 1 out too: 4 in use, below the 5 a model needs, so there is none (the detector
+    // stays recorded).
+    let (metadata, _) = set(0, true).unwrap();
     assert_eq!(metadata.excluded, [0, 2]);
-    assert_eq!((metadata.detector, metadata.trained_at), (None, None));
+    assert_eq!(
+        (metadata.trained_detector(), metadata.trained_at),
+        (None, None)
+    );
+    assert!(metadata.params.is_some());
     assert!(!paths.model.exists());
     assert!(store.snapshot(&alice).unwrap().unwrap().model.is_none());
 
-    // Undone in turn: the model comes back (with the detector it had), then every sample.
-    let metadata = set(0, false, Some(&DetectorParams::default())).unwrap();
+    // Undone in turn: the model comes back with its detector, then every sample is in use.
+    let (metadata, _) = set(0, false).unwrap();
     assert_eq!(metadata.excluded, [2]);
     let model = store.model(&alice, &metadata).unwrap().unwrap();
     assert_eq!(model.trained_on_samples, 5);
-    let metadata = set(2, false, None).unwrap();
+    assert_eq!(model.params, DetectorParams::default());
+    let (metadata, _) = set(2, false).unwrap();
     assert!(metadata.excluded.is_empty());
     assert_eq!(
         store
@@ -439,9 +446,22 @@ fn an_excluded_sample_is_kept_never_trained_on_and_can_be_restored() {
             .contains("\"version\": 1")
     );
 
+    // With a sample excluded, a model file that an interrupted write left behind, trained on
+    // one sample more than are in use (a new one, or one being restored), is never used.
+    let (metadata, _) = set(4, true).unwrap();
+    assert_eq!(metadata.active_samples(), 5);
+    let committed = fs::read(&paths.model).unwrap();
+    let mut model: serde_json::Value = serde_json::from_slice(&committed).unwrap();
+    model["trained_on_samples"] = 6.into();
+    fs::write(&paths.model, serde_json::to_vec(&model).unwrap()).unwrap();
+    assert!(store.model(&alice, &metadata).unwrap().is_none());
+    fs::write(&paths.model, &committed).unwrap();
+    assert!(store.model(&alice, &metadata).unwrap().is_some());
+    set(4, false).unwrap();
+
     // A sample that does not exist is named, and nothing changes.
     let before = fs::read(&paths.metadata).unwrap();
-    let err = set(6, true, None).unwrap_err();
+    let err = set(6, true).unwrap_err();
     assert!(
         matches!(
             err,

@@ -37,8 +37,8 @@ pub struct SamplesArgs {
     pub min_samples: usize,
 }
 
-/// Runs `samples`: applies the exclusions and restorations in order (the model is retrained
-/// after each, with its own detector), then prints the table.
+/// Runs `samples`: applies the exclusions, then the restorations (the model is retrained after
+/// each with the user's detector, or dropped below `--min-samples`), then prints the table.
 pub fn run(args: &SamplesArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let user = UserId::parse(&args.user)?;
     let dir = &args.store.models;
@@ -46,16 +46,20 @@ pub fn run(args: &SamplesArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         bail!("no model store at {}", dir.display());
     }
     let store = args.store.open()?;
+    if args.exclude.iter().chain(&args.restore).any(|&n| n == 0) {
+        bail!("samples are numbered from 1");
+    }
+    if let Some(n) = args.exclude.iter().find(|n| args.restore.contains(n)) {
+        bail!("sample {n} is both to be excluded and restored");
+    }
+    // Exclusions first, then restorations, each committed (and the model retrained) in turn.
     let changes = args
         .exclude
         .iter()
         .map(|&n| (n, true))
         .chain(args.restore.iter().map(|&n| (n, false)));
     for (number, excluded) in changes {
-        if number == 0 {
-            bail!("samples are numbered from 1");
-        }
-        let metadata = store.with_user(&user, |w| {
+        let (metadata, changed) = store.with_user(&user, |w| {
             w.set_excluded(
                 number - 1,
                 excluded,
@@ -64,16 +68,17 @@ pub fn run(args: &SamplesArgs, out: &mut dyn Write) -> anyhow::Result<()> {
                 Local::now().naive_local(),
             )
         })?;
-        let model = match &metadata.detector {
-            Some(kind) => format!("{kind} retrained on {}", metadata.active_samples()),
-            None => format!(
-                "no model ({} in use, {} needed)",
-                metadata.active_samples(),
-                args.min_samples
-            ),
+        let done = match (changed, excluded) {
+            (false, true) => "was already excluded",
+            (false, false) => "was already in use",
+            (true, true) => "excluded",
+            (true, false) => "restored",
         };
-        let done = if excluded { "excluded" } else { "restored" };
-        writeln!(out, "{user}: sample {number} {done}; {model}")?;
+        writeln!(
+            out,
+            "{user}: sample {number} {done}; {}",
+            metadata.model_summary(args.min_samples)
+        )?;
     }
     let Some((metadata, rows)) = sample_table(&store, &user)? else {
         bail!("{user} has no samples in {}", dir.display());
@@ -84,7 +89,7 @@ pub fn run(args: &SamplesArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         metadata.samples,
         metadata.active_samples(),
         metadata
-            .detector
+            .trained_detector()
             .map_or("no model".to_string(), |d| format!("model {d}"))
     )?;
     writeln!(

@@ -332,7 +332,6 @@ impl Workbench {
                     user: user.clone(),
                     number: enrolled.number,
                     excluded: true,
-                    params: None,
                     what: format!("accept of sample {}", enrolled.number),
                 });
                 let quality = match &enrolled.quality {
@@ -343,7 +342,7 @@ impl Workbench {
                         q.consistency
                     ),
                 };
-                format!("sample {} of {user} stored{quality}", enrolled.samples)
+                format!("sample {} of {user} stored{quality}", enrolled.number)
             }
             Err(e) => format!("sample not stored: {e}"),
         };
@@ -538,8 +537,7 @@ impl Workbench {
                                 Ok(Some(m)) => format!(
                                     "{user}  ({} samples{})",
                                     m.active_samples(),
-                                    m.detector
-                                        .as_ref()
+                                    m.trained_detector()
                                         .map_or(String::new(), |d| format!(", {d}"))
                                 ),
                                 Ok(None) => format!("{user}  (no samples)"),

@@ -160,7 +160,7 @@ impl Workbench {
             .view
             .as_ref()
             .and_then(|v| v.metadata.as_ref())
-            .and_then(|m| m.detector);
+            .and_then(|m| m.trained_detector());
         ui.label(match model {
             Some(kind) => format!(
                 "Type the phrase: {user}'s {} model judges it. Nothing typed here is stored.",

@@ -6,23 +6,19 @@ use chrono::Local;
 
 use super::command::Status;
 use super::state::{Undo, Workbench};
-use keystroke_core::detect::DetectorParams;
 
 impl Workbench {
-    /// Excludes (or restores) stored sample `number` of the selected user; the action can be
+    /// Excludes (or restores) stored sample `number` of the selected user; a change can be
     /// undone.
     pub(super) fn set_excluded(&mut self, number: usize, excluded: bool) -> Status {
         let user = self.user.clone()?;
-        // The model's detector now: undoing retrains it even if this drops it.
-        let params = self.store.metadata(&user).ok().flatten()?.params;
-        let (status, done) = self.exclude(number, excluded, None);
-        if done {
+        let (status, changed) = self.exclude(number, excluded);
+        if changed {
             let verb = if excluded { "exclusion" } else { "restoration" };
             self.undo.push(Undo {
                 user,
                 number,
                 excluded: !excluded,
-                params,
                 what: format!("{verb} of sample {number}"),
             });
         }
@@ -36,49 +32,46 @@ impl Workbench {
             self.undo.clear();
             return None;
         }
-        let (status, _) = self.exclude(undo.number, undo.excluded, undo.params.as_ref());
+        let (status, _) = self.exclude(undo.number, undo.excluded);
         Some(format!("undid the {}: {status}", undo.what))
     }
 
     /// The store's exclusion, retraining (or dropping) the model as the store decides, with
-    /// the Enrol tab's goal as the samples a model needs (`train`: the detector to fit when
-    /// the user has no model); returns the status and whether the store changed.
-    fn exclude(
-        &mut self,
-        number: usize,
-        excluded: bool,
-        train: Option<&DetectorParams>,
-    ) -> (String, bool) {
+    /// the enrolment goal (which the workbench's server also trains at) as the samples a model
+    /// needs; returns the status and whether the store changed.
+    fn exclude(&mut self, number: usize, excluded: bool) -> (String, bool) {
         let Some(user) = self.user.clone() else {
             return ("choose a user first".into(), false);
+        };
+        let Some(index) = number.checked_sub(1) else {
+            return ("samples are numbered from 1".into(), false);
         };
         let min_samples = self.settings.min_samples;
         let result = self.store.with_user(&user, |w| {
             w.set_excluded(
-                number.checked_sub(1).unwrap_or(usize::MAX),
+                index,
                 excluded,
-                train,
+                None,
                 min_samples,
                 Local::now().naive_local(),
             )
         });
         let _ = self.refresh_view();
-        let done = result.is_ok();
-        let status = match result {
-            Ok(metadata) => {
-                let done = if excluded {
-                    "excluded (kept, not used)"
-                } else {
-                    "back in use"
+        match result {
+            Ok((metadata, changed)) => {
+                let done = match (changed, excluded) {
+                    (false, true) => "was already excluded",
+                    (false, false) => "was already in use",
+                    (true, true) => "excluded (kept, not used)",
+                    (true, false) => "back in use",
                 };
-                let model = match metadata.detector {
-                    Some(kind) => format!("{kind} retrained on {}", metadata.active_samples()),
-                    None => format!("no model until {} samples are in use", min_samples.max(1)),
-                };
-                format!("sample {number} of {user} {done}; {model}")
+                let model = metadata.model_summary(min_samples);
+                (
+                    format!("sample {number} of {user} {done}; {model}"),
+                    changed,
+                )
             }
-            Err(e) => format!("cannot change sample {number}: {e}"),
-        };
-        (status, done)
+            Err(e) => (format!("cannot change sample {number}: {e}"), false),
+        }
     }
 }

@@ -16,7 +16,7 @@ use super::watch::StoreWatch;
 use keystroke_core::auth::{SampleRow, Verifier};
 use keystroke_core::capture::{Recorder, Sample, ShiftFold};
 use keystroke_core::demo::{DemoSession, Deviation};
-use keystroke_core::detect::{self, DetectorKind, DetectorParams};
+use keystroke_core::detect::{self, DetectorKind};
 use keystroke_core::eval::{Attempt, DetectorResult, Label, RocPoint};
 use keystroke_core::features::Features;
 use keystroke_core::store::{CommitStamp, LocalTime, Metadata, Store, StoreError, UserId};
@@ -234,8 +234,6 @@ pub struct Undo {
     pub number: usize,
     /// What undoing sets.
     pub excluded: bool,
-    /// The detector the user's model had before the action (undoing retrains it).
-    pub params: Option<DetectorParams>,
     /// What was done, for the button's note ("accept of sample 4").
     pub what: String,
 }

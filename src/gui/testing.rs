@@ -94,7 +94,7 @@ impl Workbench {
             .view
             .as_ref()
             .and_then(|v| v.metadata.as_ref())
-            .and_then(|m| m.detector.zip(m.trained_at));
+            .and_then(|m| m.trained_detector().zip(m.trained_at));
         // What judges attempts is the user's own model, whatever the box above says.
         ui.label(match &trained {
             Some((detector, at)) => format!(

@@ -274,4 +274,34 @@ mod tests {
         assert_eq!(metadata.samples, 3);
         assert!(store.metadata(&bob).unwrap().is_none());
     }
+
+    /// With a sample excluded, counts are of the samples in use, the new sample's number is
+    /// its place in the store, and a flagged sample is named by that number.
+    #[test]
+    fn an_excluded_sample_is_not_counted_and_flags_use_store_numbers() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let now = NaiveDate::from_ymd_opt(2026, 12, 4)
+            .unwrap()
+            .and_hms_opt(9, 0, 0)
+            .unwrap();
+        let config = EnrolConfig {
+            min_samples: 100,
+            detector: None,
+            ..EnrolConfig::default()
+        };
+        let alice = UserId::parse("alice").unwrap();
+        let keys = ["a", "b", "c"];
+        for hold in [100.0, 101.0, 102.0, 103.0] {
+            enrol(&store, &config, &alice, &typing(&keys, hold), None, now).unwrap();
+        }
+        store
+            .with_user(&alice, |w| w.set_excluded(1, true, None, 100, now))
+            .unwrap();
+        let odd = enrol(&store, &config, &alice, &typing(&keys, 300.0), None, now).unwrap();
+        assert_eq!((odd.samples, odd.number), (4, 5));
+        let quality = odd.quality.unwrap();
+        assert!(!quality.consistent);
+        assert_eq!(quality.inconsistent_samples, [5]);
+    }
 }

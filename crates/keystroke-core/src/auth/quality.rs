@@ -63,12 +63,10 @@ pub fn assess(samples: ArrayView2<f64>) -> Option<Quality> {
     if window.nrows() <= MIN_OTHERS {
         return None;
     }
-    let judged: Vec<f64> = (0..window.nrows())
-        .map(|i| {
-            let rest: Vec<usize> = (0..window.nrows()).filter(|&k| k != i).collect();
-            let others = window.select(Axis(0), &rest);
-            consistency(others.view(), &window.row(i).to_vec())
-        })
+    let every: Vec<usize> = (0..window.nrows()).collect();
+    let judged: Vec<f64> = each_consistency(window, &every)
+        .into_iter()
+        .map(|c| c.expect("each sample of the window has enough others"))
         .collect();
     let inconsistent_samples: Vec<usize> = judged
         .iter()

@@ -445,9 +445,10 @@ impl Store {
             return Ok(None);
         };
         let model = parse::model(user, &path, &bytes)?;
-        // A model trained on samples the metadata does not commit comes from an interrupted
-        // write: it is not used.
-        let current = model.trained_on_samples <= metadata.samples
+        // A model trained on more samples than the metadata has in use comes from an
+        // interrupted write (a new sample, or a restored one, not yet committed): it is not
+        // used.
+        let current = model.trained_on_samples <= metadata.active_samples()
             && model.key_sequence == metadata.key_sequence;
         Ok(current.then_some(model))
     }
@@ -515,7 +516,7 @@ impl Store {
             let path = lock::user_lock_path(&self.dir, user.as_str());
             let _other_process_done = lock::user(&path).map_err(io_error("lock", &path))?;
             // Still inconsistent now: a write was interrupted after storing its model, which
-            // is then not used (the metadata is the commit point).
+            // is used only if trained on samples the metadata has in use ([`Store::model`]).
             snapshot = read()?;
         }
         if let Some(snapshot) = &mut snapshot {
@@ -772,7 +773,7 @@ impl UserWriter<'_> {
         Ok(metadata)
     }
 
-    /// Fits a model on all the user's committed samples and stores it.
+    /// Fits a model on all the user's committed samples (those in use) and stores it.
     pub fn train(
         &mut self,
         params: &DetectorParams,
@@ -781,19 +782,32 @@ impl UserWriter<'_> {
         let mut metadata = self
             .metadata()?
             .ok_or_else(|| StoreError::NoSamples(self.user.clone()))?;
-        let matrix = self.store.active_features(self.user, &metadata)?;
-        let updates = self.store.updates(self.user, &metadata)?;
-        let model = self.fit(params, &matrix, &updates, &metadata.key_sequence, now)?;
-        self.write_model(&mut metadata, &model)?;
-        self.commit(&metadata)?;
+        self.retrain(&mut metadata, params, now)?;
         Ok(metadata)
+    }
+
+    /// Fits `params` on the samples `metadata` has in use (and the template's updates), stores
+    /// the model, then commits `metadata` recording it.
+    fn retrain(
+        &mut self,
+        metadata: &mut Metadata,
+        params: &DetectorParams,
+        now: NaiveDateTime,
+    ) -> Result<(), StoreError> {
+        let rows = self.store.active_features(self.user, metadata)?;
+        let updates = self.store.updates(self.user, metadata)?;
+        let model = self.fit(params, &rows, &updates, &metadata.key_sequence, now)?;
+        self.write_model(metadata, &model)?;
+        self.commit(metadata)
     }
 
     /// Excludes committed sample `index` (0-based) from the user's samples in use, or with
     /// `excluded: false` restores it; the sample itself stays in the files, so either can be
     /// undone. The model never keeps an excluded sample: with at least `min_samples` in use it
-    /// is retrained with the current model's parameters (or `train`'s when there is none yet),
-    /// otherwise it is dropped until the user has enough again. Returns the new metadata.
+    /// is retrained with the user's detector (the one recorded in the metadata, else `train`'s),
+    /// otherwise it is dropped — the detector stays recorded, so a restoration retrains it.
+    /// Returns the metadata and whether anything changed (nothing does when the sample is
+    /// already so).
     pub fn set_excluded(
         &mut self,
         index: usize,
@@ -801,40 +815,30 @@ impl UserWriter<'_> {
         train: Option<&DetectorParams>,
         min_samples: usize,
         now: NaiveDateTime,
-    ) -> Result<Metadata, StoreError> {
+    ) -> Result<(Metadata, bool), StoreError> {
         let mut metadata = self
             .metadata()?
             .ok_or_else(|| StoreError::NoSamples(self.user.clone()))?;
         if index >= metadata.samples {
             return Err(StoreError::NoSuchSample {
                 user: self.user.clone(),
-                number: index + 1,
+                number: index.saturating_add(1),
                 samples: metadata.samples,
             });
         }
-        let at = metadata.excluded.binary_search(&index);
-        match (at, excluded) {
+        match (metadata.excluded.binary_search(&index), excluded) {
             (Err(at), true) => metadata.excluded.insert(at, index),
             (Ok(at), false) => {
                 metadata.excluded.remove(at);
             }
-            // Already so: nothing to write.
-            _ => return Ok(metadata),
+            _ => return Ok((metadata, false)),
         }
         metadata.updated_at = now.into();
         let params = metadata.params.clone().or_else(|| train.cloned());
         match params.filter(|_| metadata.active_samples() >= min_samples.max(1)) {
-            Some(params) => {
-                let rows = self.store.active_features(self.user, &metadata)?;
-                let updates = self.store.updates(self.user, &metadata)?;
-                let model = self.fit(&params, &rows, &updates, &metadata.key_sequence, now)?;
-                self.write_model(&mut metadata, &model)?;
-                self.commit(&metadata)?;
-            }
+            Some(params) => self.retrain(&mut metadata, &params, now)?,
             None => {
                 // The metadata first (it then records no model), then the model file.
-                metadata.detector = None;
-                metadata.params = None;
                 metadata.trained_at = None;
                 self.commit(&metadata)?;
                 let path = self.store.paths(self.user).model;
@@ -845,7 +849,7 @@ impl UserWriter<'_> {
                 }
             }
         }
-        Ok(metadata)
+        Ok((metadata, true))
     }
 
     /// Writes `metadata`, the commit point.
@@ -903,7 +907,11 @@ impl UserWriter<'_> {
         let Some(mut metadata) = self.metadata()? else {
             return Ok(None);
         };
-        let Some(params) = metadata.params.clone() else {
+        let Some(params) = metadata
+            .params
+            .clone()
+            .filter(|_| metadata.trained_at.is_some())
+        else {
             return Ok(None);
         };
         if metadata.key_sequence != features.key_sequence || window == 0 {

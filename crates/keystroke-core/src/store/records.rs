@@ -55,11 +55,12 @@ pub struct Metadata {
     pub feature_length: usize,
     /// The enrolled phrase, as keys in press order.
     pub key_sequence: Vec<String>,
-    /// Detector of the current model, if trained.
+    /// The user's detector: the current model's, or the last one's while an exclusion left
+    /// too few samples in use for a model (`trained_at` then absent).
     pub detector: Option<DetectorKind>,
     /// Its parameters.
     pub params: Option<DetectorParams>,
-    /// When the current model was trained (local time, ISO 8601).
+    /// When the current model was trained (local time, ISO 8601); absent without a model.
     pub trained_at: Option<LocalTime>,
     /// When the user was created.
     pub created_at: LocalTime,
@@ -117,6 +118,24 @@ impl Metadata {
             }
         } else {
             METADATA_FORMAT
+        }
+    }
+
+    /// The current model's detector (`None` without a model).
+    pub fn trained_detector(&self) -> Option<DetectorKind> {
+        self.detector.filter(|_| self.trained_at.is_some())
+    }
+
+    /// What the user's model is, in a few words: "scaled Manhattan, trained on 19 samples",
+    /// or why there is none.
+    pub fn model_summary(&self, min_samples: usize) -> String {
+        match self.trained_detector() {
+            Some(kind) => format!("{} trained on {}", kind.id(), self.active_samples()),
+            None => format!(
+                "no model ({} samples in use, {} needed)",
+                self.active_samples(),
+                min_samples.max(1)
+            ),
         }
     }
 
