@@ -1110,3 +1110,34 @@ fn a_retrained_model_gets_its_own_live_test_rates() {
         harness.get_by_label(&format!("attempt {n:<3}"));
     }
 }
+
+/// Each tab keeps its own status line, and selecting another user clears them all: no tab
+/// shows a status about another tab's work or another user.
+#[test]
+fn the_status_line_belongs_to_its_tab_and_user() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut harness = workbench(dir.path());
+    harness.run_steps(2);
+    type_phrase(&mut harness, 2);
+    assert!(
+        harness
+            .state()
+            .message()
+            .starts_with("sample 1 of alice stored")
+    );
+    click(&mut harness, "Timings");
+    assert_eq!(harness.state().message(), "");
+    click(&mut harness, "Enrol");
+    assert!(
+        harness
+            .state()
+            .message()
+            .starts_with("sample 1 of alice stored")
+    );
+    harness
+        .state_mut()
+        .select_user(UserId::parse("bob").unwrap());
+    harness.run_steps(2);
+    assert_eq!(harness.state().message(), "");
+    harness.get_by_label("Status: ");
+}

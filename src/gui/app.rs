@@ -85,7 +85,7 @@ impl Workbench {
             undo: Vec::new(),
             session: Default::default(),
             confirm_delete: None,
-            message: String::new(),
+            messages: Default::default(),
             live_test: options.live_test,
             attempts: Vec::new(),
             throttling: true,
@@ -125,9 +125,9 @@ impl Workbench {
         self.user.as_ref()
     }
 
-    /// The status line.
+    /// The status line of the tab shown.
     pub fn message(&self) -> &str {
-        &self.message
+        self.messages.get(&self.tab).map_or("", String::as_str)
     }
 
     /// The score of the newest live-test attempt, if any.
@@ -151,6 +151,7 @@ impl Workbench {
     }
 
     pub(super) fn select(&mut self, user: UserId) -> Status {
+        self.messages.clear();
         self.settings.last_user = Some(user.to_string());
         self.user_input = user.to_string();
         self.demo.reset(&user);
@@ -568,7 +569,7 @@ impl Workbench {
         );
         // One line, whatever its length, so nothing below moves when the status changes (the
         // whole text shows on hover).
-        ui.add(egui::Label::new(format!("Status: {}", self.message)).truncate());
+        ui.add(egui::Label::new(format!("Status: {}", self.message())).truncate());
         ui.separator();
     }
 }

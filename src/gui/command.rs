@@ -96,7 +96,7 @@ impl Workbench {
 
     pub(super) fn show(&mut self, status: Status) {
         if let Some(text) = status {
-            self.message = text;
+            self.messages.insert(self.tab, text);
         }
     }
 

@@ -2,7 +2,7 @@
 //! own widgets' values and the [`Command`]s they emit; `command.rs` applies those in one place.
 //! This module imports no panel.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
@@ -111,7 +111,7 @@ pub struct Options {
 }
 
 /// The tabs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Tab {
     /// Users and samples.
     Enrol,
@@ -273,7 +273,9 @@ pub struct Workbench {
     pub(super) session: SessionForm,
     /// The user whose deletion awaits the operator's confirmation.
     pub(super) confirm_delete: Option<UserId>,
-    pub(super) message: String,
+    /// Each tab's status line (cleared when another user is selected, so no tab shows a
+    /// status about the previous one).
+    pub(super) messages: HashMap<Tab, String>,
     pub(super) live_test: bool,
     pub(super) attempts: Vec<LiveAttempt>,
     /// Lock a user out after repeated failed attempts, as the server does. Off only for demos
