@@ -445,6 +445,16 @@ fn a_demo_in_the_real_window_is_labelled_in_advance_saved_reopened_and_exported(
     {
         let (_app, window) =
             open_workbench(&display, &store_dir, dir.path(), "dana", &["--tab", "demo"]);
+        // An impostor trying again and again would lock dana out: throttling off, as the
+        // Demo tab's switch offers.
+        click_at(
+            &display,
+            &window,
+            at(
+                None,
+                "Throttling: lock out after 5 failed attempts in a row",
+            ),
+        );
         for (label, typist, delays) in [
             ("genuine", "dana", [112, 118, 124, 130, 136]),
             ("impostor", "eve", [330, 350, 370, 390, 410]),
@@ -466,6 +476,13 @@ fn a_demo_in_the_real_window_is_labelled_in_advance_saved_reopened_and_exported(
         wait_for("the saved demo", Duration::from_secs(10), || demo.exists());
     }
     assert_eq!(samples(), 8, "a demo never enrols");
+    // With throttling off, the impostor's failures were not counted against dana.
+    let throttle = Store::open(&store_dir).unwrap().throttle(&dana).unwrap();
+    assert_eq!(
+        (throttle.consecutive_failures, throttle.lockouts),
+        (0, 0),
+        "{throttle:?}"
+    );
 
     let csv = dir.path().join("demo.csv");
     let (_app, window) =

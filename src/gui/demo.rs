@@ -170,6 +170,7 @@ impl Workbench {
         });
         // The controls first (a presenter sets labels before the attempts), then the verdict
         // and why it fell, all within the window's first screen.
+        self.throttling_row(ui);
         self.label_queue_row(ui);
         ui.horizontal(|ui| {
             let label = ui.label("Demo file:");

@@ -30,6 +30,31 @@ impl Workbench {
         self.view.as_ref()?.metadata.as_ref()?.trained_at
     }
 
+    /// The throttling switch (shared by the live test, the demo and a server started from
+    /// the window), with the demo banner when it is off or the lockout countdown.
+    pub(super) fn throttling_row(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            ui.checkbox(
+                &mut self.throttling,
+                format!(
+                    "Throttling: lock out after {} failed attempts in a row",
+                    Throttle::default().max_failures
+                ),
+            );
+            if !self.throttling {
+                ui.label(demo_banner(
+                    "THROTTLING OFF (demo): failed attempts never lock out, here or in a \
+                     server started now",
+                ));
+            } else if let Some(left) = self.user.as_ref().and_then(|u| self.locked_out_for(u)) {
+                ui.label(
+                    egui::RichText::new(format!("locked out: {left} s left"))
+                        .color(egui::Color32::LIGHT_RED),
+                );
+            }
+        });
+    }
+
     /// The live-test attempts the current model judged.
     fn current_attempts(&self) -> Vec<Attempt> {
         let model = self.current_model();
@@ -112,26 +137,7 @@ impl Workbench {
             "In live test, typed samples are judged, not stored. Label each attempt to get \
              the session's error rates.",
         );
-        ui.horizontal(|ui| {
-            ui.checkbox(
-                &mut self.throttling,
-                format!(
-                    "Throttling: lock out after {} failed attempts in a row",
-                    Throttle::default().max_failures
-                ),
-            );
-            if !self.throttling {
-                ui.label(demo_banner(
-                    "THROTTLING OFF (demo): failed attempts never lock out, here or in a \
-                     server started now",
-                ));
-            } else if let Some(left) = self.user.as_ref().and_then(|u| self.locked_out_for(u)) {
-                ui.label(
-                    egui::RichText::new(format!("locked out: {left} s left"))
-                        .color(egui::Color32::LIGHT_RED),
-                );
-            }
-        });
+        self.throttling_row(ui);
         let current = self.current_attempts();
         let span = score_span(current.iter().map(|a| a.score));
         if let Some(last) = self.attempts.last().map(|a| &a.attempt) {
