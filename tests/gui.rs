@@ -403,10 +403,9 @@ fn evaluate_tab_reproduces_the_published_scaled_manhattan_eer() {
     harness.get_by_label("DET (miss rate) instead of ROC (hit rate)");
 }
 
-#[test]
-fn live_test_locks_out_after_five_failures_unless_throttling_is_visibly_off() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut harness = workbench(dir.path());
+/// alice enrolled by typing five times and trained, the Train & test tab in live-test mode.
+fn trained_and_live(dir: &std::path::Path) -> Harness<'static, Workbench> {
+    let mut harness = workbench(dir);
     harness.run_steps(2);
     enrol_five(&mut harness, |_, _| {});
     click(&mut harness, "Train & test");
@@ -414,6 +413,13 @@ fn live_test_locks_out_after_five_failures_unless_throttling_is_visibly_off() {
     run_until(&mut harness, 60, |w| w.message().starts_with("trained"));
     harness.get_by_label("Live test").click();
     harness.run_steps(2);
+    harness
+}
+
+#[test]
+fn live_test_locks_out_after_five_failures_unless_throttling_is_visibly_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut harness = trained_and_live(dir.path());
 
     // Another phrase always fails; the fifth failure in a row locks alice out.
     let wrong = [egui::Key::X, egui::Key::Y, egui::Key::Enter];
@@ -1081,14 +1087,7 @@ fn the_participant_record_is_stored_with_each_sample() {
 #[test]
 fn a_retrained_model_gets_its_own_live_test_rates() {
     let dir = tempfile::tempdir().unwrap();
-    let mut harness = workbench(dir.path());
-    harness.run_steps(2);
-    enrol_five(&mut harness, |_, _| {});
-    click(&mut harness, "Train & test");
-    click(&mut harness, "Train");
-    run_until(&mut harness, 60, |w| w.message().starts_with("trained"));
-    harness.get_by_label("Live test").click();
-    harness.run_steps(2);
+    let mut harness = trained_and_live(dir.path());
     for frames in [3, 6] {
         type_phrase(&mut harness, frames);
     }

@@ -9,6 +9,7 @@ use egui::{Align2, Color32, FontId, RichText, Stroke, StrokeKind};
 use egui_plot::{Bar, BarChart, HLine, Plot, Points};
 
 use super::command::{Status, chosen_path};
+use super::plots::position_label;
 use super::state::{Command, Workbench};
 use super::testing::score_span;
 use keystroke_core::capture::Sample;
@@ -286,14 +287,7 @@ impl Workbench {
         Plot::new("deviation")
             .height(140.0)
             .y_axis_label("spreads from the user")
-            .x_axis_formatter(move |mark, _| {
-                let position = mark.value.round();
-                let named = (mark.value - position).abs() < 1e-6 && position >= 1.0;
-                named
-                    .then(|| names.get(position as usize - 1).cloned())
-                    .flatten()
-                    .unwrap_or_default()
-            })
+            .x_axis_formatter(move |mark, _| position_label(&names, mark.value))
             .show(ui, |plot| {
                 let band = keystroke_core::auth::TYPICAL_Z;
                 for y in [-band, band] {

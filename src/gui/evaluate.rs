@@ -183,15 +183,20 @@ impl Workbench {
             .first()
             .map_or(String::new(), |o| data_title(&o.title));
         let svg = figure_svg(&title, &curves, self.eval.det);
+        self.export("figure", "figure.svg", svg)
+    }
+
+    /// Writes `contents` to the tab's typed path (or one picked in a dialog).
+    fn export(&self, what: &str, default_name: &str, contents: String) -> Status {
         let dialog = || {
             rfd::FileDialog::new()
-                .set_file_name("figure.svg")
+                .set_file_name(default_name)
                 .save_file()
         };
         let done = chosen_path(&self.eval.path, dialog).and_then(|path| {
-            std::fs::write(&path, svg)
+            std::fs::write(&path, contents)
                 .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-            Ok(format!("figure written to {}", path.display()))
+            Ok(format!("{what} written to {}", path.display()))
         });
         Some(done.unwrap_or_else(|e| e))
     }
@@ -219,17 +224,7 @@ impl Workbench {
                 o.result.zero_miss_far_mean
             );
         }
-        let dialog = || {
-            rfd::FileDialog::new()
-                .set_file_name("evaluation.csv")
-                .save_file()
-        };
-        let done = chosen_path(&self.eval.path, dialog).and_then(|path| {
-            std::fs::write(&path, csv)
-                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-            Ok(format!("table written to {}", path.display()))
-        });
-        Some(done.unwrap_or_else(|e| e))
+        self.export("table", "evaluation.csv", csv)
     }
 
     pub(super) fn evaluate_tab(&mut self, ui: &mut egui::Ui) {

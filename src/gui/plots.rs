@@ -37,6 +37,17 @@ pub struct Series {
     pub all: Vec<Vec<f64>>,
 }
 
+/// The axis label at `value` of a plot whose positions 1, 2, … are named `labels` (nothing
+/// between positions).
+pub(super) fn position_label(labels: &[String], value: f64) -> String {
+    let position = value.round();
+    let named = (value - position).abs() < 1e-6 && position >= 1.0;
+    named
+        .then(|| labels.get(position as usize - 1).cloned())
+        .flatten()
+        .unwrap_or_default()
+}
+
 impl Workbench {
     /// The plotted series for the selected user (empty without samples).
     pub fn plot_series(&self) -> Series {
@@ -131,14 +142,7 @@ impl Workbench {
             .height(320.0)
             .x_axis_label("key")
             // Each key position is named by its key (or pair of keys).
-            .x_axis_formatter(move |mark, _| {
-                let position = mark.value.round();
-                let named = (mark.value - position).abs() < 1e-6 && position >= 1.0;
-                named
-                    .then(|| labels.get(position as usize - 1).cloned())
-                    .flatten()
-                    .unwrap_or_default()
-            })
+            .x_axis_formatter(move |mark, _| position_label(&labels, mark.value))
             .y_axis_label(unit)
             .legend(egui_plot::Legend::default())
             .show(ui, |plot| {
