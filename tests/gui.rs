@@ -920,6 +920,12 @@ fn a_demo_labelled_in_advance_is_judged_explained_saved_reopened_and_exported() 
     });
     harness.run_steps(2);
     harness.get_by_label("WAITING FOR AN ATTEMPT");
+    // A demo's impostor (and mistypings) would lock alice out: throttling off.
+    click(
+        &mut harness,
+        "Throttling: lock out after 5 failed attempts in a row",
+    );
+    harness.get_by_label_contains("THROTTLING OFF (demo)");
 
     for (label, typist, variants, pace) in [
         ("genuine", "alice", 20..25, 1.0),
@@ -931,6 +937,13 @@ fn a_demo_labelled_in_advance_is_judged_explained_saved_reopened_and_exported() 
         harness.run_steps(1);
         set_field(&mut harness, "typed by", typist);
         click(&mut harness, "Set labels");
+        harness.get_by_label(&format!("labels waiting: 5 {label} ({typist})"));
+        // A mistyped phrase is no attempt: the label waits, nothing is counted.
+        feed(
+            harness.state_mut(),
+            &common::events(&["x", "y", "Enter"], |_| (90.0, 180.0)),
+        );
+        harness.run_steps(2);
         harness.get_by_label(&format!("labels waiting: 5 {label} ({typist})"));
         for variant in variants {
             feed(harness.state_mut(), &typing(variant, pace));
@@ -1078,8 +1091,22 @@ fn the_participant_record_is_stored_with_each_sample() {
     assert_eq!(stored.session.as_deref(), Some("S1"));
     assert_eq!(stored.device.as_deref(), Some("Dell KB216"));
     assert_eq!(stored.notes.as_deref(), Some("left-handed, first sitting"));
+    // Older builds cannot read such lines: the metadata says so in a version they refuse.
+    assert!(metadata.participant_records);
+    let file = std::fs::read_to_string(store.paths(&alice).metadata).unwrap();
+    assert!(file.contains("\"version\": 2"), "{file}");
     harness.run_steps(2);
     harness.get_by_label("S1");
+    // Notes are about one participant: another user starts without them.
+    harness
+        .state_mut()
+        .select_user(UserId::parse("bob").unwrap());
+    harness.run_steps(2);
+    assert_eq!(harness.get_by_label("Notes:").value().as_deref(), Some(""));
+    assert_eq!(
+        harness.get_by_label("Session:").value().as_deref(),
+        Some("S1")
+    );
 }
 
 /// Retraining with another detector starts a new histogram and error rates (scores of two
@@ -1139,4 +1166,15 @@ fn the_status_line_belongs_to_its_tab_and_user() {
     harness.run_steps(2);
     assert_eq!(harness.state().message(), "");
     harness.get_by_label("Status: ");
+
+    // A background job's outcome is said on the tab that started it.
+    click(&mut harness, "Evaluate");
+    click(&mut harness, "Keypad");
+    click(&mut harness, "Run evaluation");
+    click(&mut harness, "Timings");
+    run_until(&mut harness, 120, |w| !w.evaluating());
+    harness.run_steps(2);
+    assert_eq!(harness.state().message(), "");
+    click(&mut harness, "Evaluate");
+    assert!(harness.state().message().contains("mean EER"));
 }

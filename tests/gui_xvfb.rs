@@ -465,6 +465,8 @@ fn a_demo_in_the_real_window_is_labelled_in_advance_saved_reopened_and_exported(
             for delay in delays {
                 type_phrase(delay);
             }
+            // Let the last attempt be judged before the next click lands in a field.
+            thread::sleep(Duration::from_secs(1));
         }
         type_into(
             &display,
@@ -473,7 +475,14 @@ fn a_demo_in_the_real_window_is_labelled_in_advance_saved_reopened_and_exported(
             demo.to_str().unwrap(),
         );
         click_at(&display, &window, at(None, "Save demo (JSON)"));
-        wait_for("the saved demo", Duration::from_secs(10), || demo.exists());
+        wait_for(
+            &format!(
+                "the saved demo (files: {:?})",
+                std::fs::read_dir(dir.path()).map(|d| d.count())
+            ),
+            Duration::from_secs(10),
+            || demo.exists(),
+        );
     }
     assert_eq!(samples(), 8, "a demo never enrols");
     // With throttling off, the impostor's failures were not counted against dana.

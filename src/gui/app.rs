@@ -16,7 +16,7 @@ use keystroke_core::auth::{
     EnrolConfig, ModelCache, Rejection, Throttle, Verdict, Verifier, VerifyConfig, VerifyError,
     enrol, sample_table,
 };
-use keystroke_core::capture::{Capture, Participant, Recorded, Recorder, Sample, ShiftFold};
+use keystroke_core::capture::{Capture, Recorded, Recorder, Sample, ShiftFold};
 use keystroke_core::eval::Attempt;
 use keystroke_core::features::Features;
 use keystroke_core::store::{Store, StoreError, UserId};
@@ -93,6 +93,7 @@ impl Workbench {
             server_token: String::new(),
             enrolment_code: None,
             training: None,
+            training_tab: Tab::Test,
             server: None,
             plot: Default::default(),
             files: Default::default(),
@@ -155,6 +156,8 @@ impl Workbench {
         self.settings.last_user = Some(user.to_string());
         self.user_input = user.to_string();
         self.demo.reset(&user);
+        // Notes are about one participant; the session and device stand.
+        self.session.notes.clear();
         self.user = Some(user);
         self.view = None;
         self.pending.clear();
@@ -295,6 +298,7 @@ impl Workbench {
             sample,
             features,
             capture: self.source.tag(),
+            participant: self.session.record(),
         });
         if self.settings.auto_accept {
             self.store_pending(self.pending.len() - 1)
@@ -313,9 +317,8 @@ impl Workbench {
             detector: None,
             ..EnrolConfig::default()
         };
-        let form = &self.session;
         let capture = Capture {
-            participant: Participant::new(&form.session, &form.device, &form.notes),
+            participant: pending.participant.clone(),
             ..Capture::of(pending.capture)
         };
         let result = enrol(

@@ -17,8 +17,11 @@ impl Workbench {
     /// Carries out `command` and shows its outcome on the status line.
     pub fn apply(&mut self, command: Command) {
         let status = match command {
+            // Selecting the user already selected keeps their pending samples and demo.
+            Command::SelectUser(user) if self.user.as_ref() == Some(&user) => None,
             Command::SelectUser(user) => self.select(user),
             Command::SelectTyped => match UserId::parse(self.user_input.trim()) {
+                Ok(user) if self.user.as_ref() == Some(&user) => None,
                 Ok(user) => self.select(user),
                 Err(e) => Some(e.to_string()),
             },
@@ -79,12 +82,13 @@ impl Workbench {
         self.show(status);
     }
 
-    /// Collects what background jobs (training, evaluation) finished.
+    /// Collects what background jobs (training, evaluation) finished; each says so on the tab
+    /// it was started from, whichever is shown.
     pub fn poll(&mut self) {
         let status = self.training_done();
-        self.show(status);
+        self.show_on(self.training_tab, status);
         let status = self.evaluation_done();
-        self.show(status);
+        self.show_on(super::state::Tab::Evaluate, status);
     }
 
     /// Applies the commands the panels pushed this frame.
@@ -95,8 +99,12 @@ impl Workbench {
     }
 
     pub(super) fn show(&mut self, status: Status) {
+        self.show_on(self.tab, status);
+    }
+
+    fn show_on(&mut self, tab: super::state::Tab, status: Status) {
         if let Some(text) = status {
-            self.messages.insert(self.tab, text);
+            self.messages.insert(tab, text);
         }
     }
 
@@ -113,6 +121,18 @@ impl Workbench {
     /// Starts the embedded server on the configured host and port.
     pub fn start_server(&mut self) {
         self.apply(Command::StartServer);
+    }
+}
+
+/// Refuses a path whose extension names another kind of file than `extension` (one typed
+/// path serves several actions: a CSV export must not overwrite a saved `.json`).
+pub(super) fn expect_extension(path: &std::path::Path, extension: &str) -> Result<(), String> {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some(found) if !found.eq_ignore_ascii_case(extension) => Err(format!(
+            "{} is a .{found} file: type a path ending in .{extension} for this",
+            path.display()
+        )),
+        _ => Ok(()),
     }
 }
 

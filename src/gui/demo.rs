@@ -8,10 +8,11 @@ use chrono::Local;
 use egui::{Align2, Color32, FontId, RichText, Stroke, StrokeKind};
 use egui_plot::{Bar, BarChart, HLine, Plot, Points};
 
-use super::command::{Status, chosen_path};
+use super::command::{Status, chosen_path, expect_extension};
 use super::plots::position_label;
 use super::state::{Command, Workbench};
 use super::testing::score_span;
+use keystroke_core::auth::Rejection;
 use keystroke_core::capture::Sample;
 use keystroke_core::demo::{DemoAttempt, DemoSession, deviations, gave_away};
 use keystroke_core::eval::Label;
@@ -47,6 +48,13 @@ impl Workbench {
             Ok(judged) => judged,
             Err(why) => return Some(why),
         };
+        // A mistyped phrase was no attempt at the rhythm: it neither takes a label nor counts
+        // in the demo's rates (the server would still count it toward a lockout).
+        if verdict.rejection == Some(Rejection::PhraseMismatch) {
+            return Some(format!(
+                "{status}: not counted in the demo; the next label waits"
+            ));
+        }
         let features = Features::of(&sample);
         let _ = self.refresh_view();
         self.demo.deviations = self
@@ -104,6 +112,7 @@ impl Workbench {
                 .save_file()
         };
         let done = chosen_path(&self.demo.path, dialog).and_then(|path| {
+            expect_extension(&path, "json")?;
             self.demo.session.write(&path).map_err(|e| e.to_string())?;
             Ok(format!(
                 "{} demo attempts saved to {}",
@@ -139,6 +148,7 @@ impl Workbench {
     pub(super) fn export_demo(&mut self) -> Status {
         let dialog = || rfd::FileDialog::new().set_file_name("demo.csv").save_file();
         let done = chosen_path(&self.demo.path, dialog).and_then(|path| {
+            expect_extension(&path, "csv")?;
             self.demo
                 .session
                 .export_csv(&path)
@@ -164,14 +174,14 @@ impl Workbench {
             .and_then(|m| m.trained_detector());
         ui.label(match model {
             Some(kind) => format!(
-                "Type the phrase: {user}'s {} model judges it. Nothing typed here is stored.",
+                "Type the phrase: {user}'s {} model judges it, as /predict would; nothing typed \
+                 here is enrolled.",
                 kind.label()
             ),
             None => format!("{user} has no trained model: train one (Enrol or Train & test)."),
         });
         // The controls first (a presenter sets labels before the attempts), then the verdict
         // and why it fell, all within the window's first screen.
-        self.throttling_row(ui);
         self.label_queue_row(ui);
         ui.horizontal(|ui| {
             let label = ui.label("Demo file:");
@@ -187,6 +197,8 @@ impl Workbench {
                 }
             }
         });
+        // Below the controls: its banner's length changes when it is switched off.
+        self.throttling_row(ui);
         self.verdict_panel(ui);
         self.why_panel(ui);
         self.score_plot(ui);

@@ -1,6 +1,7 @@
 //! The Enrol tab: the phrase with the keys typed so far, enrolment progress, pending samples.
 
 use super::state::{Command, Workbench};
+use keystroke_core::capture::source::{MAX_LABEL_CHARS, MAX_NOTES_CHARS};
 
 impl Workbench {
     pub(super) fn enrol_tab(&mut self, ui: &mut egui::Ui) {
@@ -107,14 +108,23 @@ impl Workbench {
         // The participant record, stored with every sample accepted from now on.
         ui.horizontal(|ui| {
             let form = &mut self.session;
-            for (name, text, width) in [
-                ("Session:", &mut form.session, 110.0),
-                ("Device / keyboard:", &mut form.device, 150.0),
-                ("Notes:", &mut form.notes, 260.0),
+            for (name, text, width, limit) in [
+                ("Session:", &mut form.session, 110.0, MAX_LABEL_CHARS),
+                (
+                    "Device / keyboard:",
+                    &mut form.device,
+                    150.0,
+                    MAX_LABEL_CHARS,
+                ),
+                ("Notes:", &mut form.notes, 260.0, MAX_NOTES_CHARS),
             ] {
                 let label = ui.label(name);
-                ui.add(egui::TextEdit::singleline(text).desired_width(width))
-                    .labelled_by(label.id);
+                ui.add(
+                    egui::TextEdit::singleline(text)
+                        .desired_width(width)
+                        .char_limit(limit),
+                )
+                .labelled_by(label.id);
             }
         });
         ui.horizontal(|ui| {

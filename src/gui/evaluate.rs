@@ -12,9 +12,10 @@ use std::sync::mpsc::{self, TryRecvError};
 use egui::Color32;
 use egui_plot::{GridMark, HoverPosition, Legend, Line, Plot, Points};
 
-use super::command::{Status, chosen_path};
+use super::command::{Status, chosen_path, expect_extension};
 use super::state::{Command, EvalJob, EvalOutcome, Workbench};
 use keystroke_core::capture;
+use keystroke_core::demo::csv_field;
 use keystroke_core::detect::DetectorKind;
 use keystroke_core::eval::{
     BUNDLED, DET_TICKS, Evaluation, FigureCurve, PROBIT_FLOOR, SubjectResult, equal_error_point,
@@ -193,8 +194,10 @@ impl Workbench {
                 .set_file_name(default_name)
                 .save_file()
         };
+        let extension = default_name.rsplit('.').next().unwrap_or_default();
         let done = chosen_path(&self.eval.path, dialog).and_then(|path| {
-            std::fs::write(&path, contents)
+            expect_extension(&path, extension)?;
+            keystroke_core::store::atomic_write(&path, contents.as_bytes())
                 .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
             Ok(format!("{what} written to {}", path.display()))
         });
@@ -212,7 +215,7 @@ impl Workbench {
                 csv += &format!(
                     "{},{},{},{}\n",
                     o.detector.id(),
-                    s.subject,
+                    csv_field(&s.subject),
                     s.eer,
                     s.zero_miss_far
                 );
@@ -238,8 +241,10 @@ impl Workbench {
                     .clicked()
                 {
                     self.eval.on_store = false;
-                    self.eval.set = i;
-                    self.eval.train_samples = self.eval.train_samples.min(set.full_train);
+                    if self.eval.set != i {
+                        self.eval.set = i;
+                        self.eval.train_samples = set.full_train;
+                    }
                 }
             }
             ui.radio_value(

@@ -46,6 +46,7 @@ impl Workbench {
                 sample,
                 features,
                 capture: "file",
+                participant: Default::default(),
             });
         }
         Ok(taken)

@@ -14,7 +14,7 @@ use super::capture::{GlobalCapture, Source};
 use super::settings::Settings;
 use super::watch::StoreWatch;
 use keystroke_core::auth::{SampleRow, Verifier};
-use keystroke_core::capture::{Recorder, Sample, ShiftFold};
+use keystroke_core::capture::{Participant, Recorder, Sample, ShiftFold};
 use keystroke_core::demo::{DemoSession, Deviation};
 use keystroke_core::detect::{self, DetectorKind};
 use keystroke_core::eval::{Attempt, DetectorResult, Label, RocPoint};
@@ -188,6 +188,8 @@ pub struct Pending {
     pub features: Features,
     /// How it was captured ([`Source::tag`]; `file` for an opened session).
     pub capture: &'static str,
+    /// The participant record when it was typed (none for an opened session).
+    pub participant: Participant,
 }
 
 /// What the store holds for the selected user, reloaded when it changes.
@@ -222,6 +224,13 @@ pub struct SessionForm {
     pub device: String,
     /// Notes.
     pub notes: String,
+}
+
+impl SessionForm {
+    /// The record as it stands.
+    pub fn record(&self) -> Participant {
+        Participant::new(&self.session, &self.device, &self.notes)
+    }
 }
 
 /// A sample action that can be undone: putting sample `number` (from 1) of `user` back as it
@@ -288,6 +297,8 @@ pub struct Workbench {
     /// The newest enrolment code issued for the collection page.
     pub(super) enrolment_code: Option<IssuedCode>,
     pub(super) training: Option<Receiver<Result<Metadata, StoreError>>>,
+    /// The tab the training was started from (its outcome is said there).
+    pub(super) training_tab: Tab,
     pub(super) server: Option<ServerHandle>,
     pub(super) plot: PlotState,
     pub(super) files: FilesState,
@@ -358,10 +369,11 @@ impl Default for DemoState {
 }
 
 impl DemoState {
-    /// A new demo against `user` (the labels set in advance stay: they say who types next).
+    /// A new demo against `user`: labels set for another user's demo are dropped.
     pub fn reset(&mut self, user: &UserId) {
         self.session = DemoSession::new(user.as_str());
         self.deviations.clear();
+        self.queue.clear();
     }
 }
 

@@ -85,6 +85,7 @@ impl Workbench {
         match spawned {
             Ok(_) => {
                 self.training = Some(rx);
+                self.training_tab = self.tab;
                 Some(format!("training {}…", self.settings.detector.label()))
             }
             Err(e) => Some(format!("cannot start training: {e}")),

@@ -191,7 +191,7 @@ impl DemoSession {
 }
 
 /// A CSV field, quoted when it holds a comma, quote or line break.
-fn csv_field(field: &str) -> String {
+pub fn csv_field(field: &str) -> String {
     if field.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", field.replace('"', "\"\""))
     } else {

@@ -50,14 +50,27 @@ pub struct Participant {
     pub notes: Option<String>,
 }
 
+/// The longest session label and device name kept, in characters.
+pub const MAX_LABEL_CHARS: usize = 64;
+/// The longest notes kept, in characters.
+pub const MAX_NOTES_CHARS: usize = 500;
+
 impl Participant {
-    /// A record of these texts; blank ones are absent.
+    /// A record of these texts, each on one line (control characters become spaces) and cut
+    /// to [`MAX_LABEL_CHARS`] or [`MAX_NOTES_CHARS`]; blank ones are absent.
     pub fn new(session: &str, device: &str, notes: &str) -> Participant {
-        let text = |t: &str| Some(t.trim().to_string()).filter(|t| !t.is_empty());
+        let text = |t: &str, max: usize| {
+            let line: String = t
+                .chars()
+                .map(|c| if c.is_control() { ' ' } else { c })
+                .take(max)
+                .collect();
+            Some(line.trim().to_string()).filter(|t| !t.is_empty())
+        };
         Participant {
-            session: text(session),
-            device: text(device),
-            notes: text(notes),
+            session: text(session, MAX_LABEL_CHARS),
+            device: text(device, MAX_LABEL_CHARS),
+            notes: text(notes, MAX_NOTES_CHARS),
         }
     }
 }
@@ -120,6 +133,16 @@ mod tests {
         assert_eq!(record.device, None);
         assert_eq!(record.notes.as_deref(), Some("left-handed"));
         assert_eq!(Participant::new(" ", "", ""), Participant::default());
+        let pasted = Participant::new("S1\x1b[2J\nday 2", &"k".repeat(100), &"n".repeat(600));
+        assert_eq!(pasted.session.as_deref(), Some("S1 [2J day 2"));
+        assert_eq!(
+            pasted.device.map(|d| d.chars().count()),
+            Some(MAX_LABEL_CHARS)
+        );
+        assert_eq!(
+            pasted.notes.map(|n| n.chars().count()),
+            Some(MAX_NOTES_CHARS)
+        );
     }
 
     #[test]

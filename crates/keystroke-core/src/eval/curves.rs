@@ -64,14 +64,29 @@ pub fn probit(p: f64) -> f64 {
     }
 }
 
-/// The miss rate of one subject's curve at false-alarm rate `far`: the best (lowest) miss
-/// among its operating points that flag at most that share of genuine samples.
+/// The miss rate of one subject's curve (its operating points, false alarms rising) at
+/// false-alarm rate `far`, interpolated linearly between the points around it, as its EER is
+/// ([`super::error_rates`]); where points share a false-alarm rate, the lowest miss counts.
 fn miss_at(points: &[RocPoint], far: f64) -> f64 {
-    points
+    // The last point at or before `far` (of several at one rate, the lowest miss), and the
+    // next one after it (of several, the highest: where the curve's segment from `below` ends).
+    let below = points
         .iter()
-        .filter(|p| p.false_alarm <= far + 1e-12)
-        .map(|p| p.miss)
-        .fold(1.0, f64::min)
+        .filter(|p| p.false_alarm <= far)
+        .max_by(|a, b| (a.false_alarm.total_cmp(&b.false_alarm)).then(b.miss.total_cmp(&a.miss)));
+    let above = points
+        .iter()
+        .filter(|p| p.false_alarm > far)
+        .min_by(|a, b| (a.false_alarm.total_cmp(&b.false_alarm)).then(b.miss.total_cmp(&a.miss)));
+    match (below, above) {
+        (Some(lo), Some(hi)) => {
+            let t = (far - lo.false_alarm) / (hi.false_alarm - lo.false_alarm);
+            lo.miss + t * (hi.miss - lo.miss)
+        }
+        (Some(lo), None) => lo.miss,
+        (None, Some(hi)) => hi.miss,
+        (None, None) => 1.0,
+    }
 }
 
 /// The mean of the subjects' curves (vertical averaging: the mean miss rate at each of
@@ -271,11 +286,14 @@ mod tests {
         let b = roc_points(&[0.0, 0.0], &[0.0, 0.0]);
         let mean = mean_curve(&[&a, &b], 4);
         assert_eq!(mean.len(), 5);
-        // At no false alarms A misses nothing and B everything: half on average.
+        // A misses nothing at any false-alarm rate; B's line runs from (0, 1) to (1, 0): the
+        // mean is (1 − x) / 2, which meets miss = false alarm at 1/3, between the subjects'
+        // own EERs (0 and 0.5).
         assert_eq!(mean[0], (0.0, 0.5));
+        assert_eq!(mean[2], (0.5, 0.25));
         assert_eq!(mean[4], (1.0, 0.0));
         let eer = equal_error_point(&mean).unwrap();
-        assert!((eer - 0.5).abs() < 1e-9, "{eer}");
+        assert!((eer - 1.0 / 3.0).abs() < 1e-9, "{eer}");
         assert!(mean_curve(&[], 4).is_empty());
         let separable = mean_curve(&[&a], 4);
         assert_eq!(equal_error_point(&separable), Some(0.0));

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 pub enum Label {
     /// The enrolled user.
     Genuine,
-    /// Someone else.
+    /// Someone else (also read as `impostor`, the spelling the workbench shows).
+    #[serde(alias = "impostor")]
     Imposter,
 }
 

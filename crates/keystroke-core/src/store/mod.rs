@@ -619,6 +619,12 @@ impl Drop for FirstSample<'_> {
     }
 }
 
+/// Writes `bytes` to `path` atomically (a temporary file beside it, fsync, rename): a crash or
+/// a full disk leaves the old file or the whole new one. For exports outside the store.
+pub fn atomic_write(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    atomic::replace(path, |out| out.write_all(bytes))
+}
+
 /// Prefix of the temporary folder a user's deletion moves their files into.
 const DELETE_PREFIX: &str = "delete-";
 
@@ -686,6 +692,7 @@ impl UserWriter<'_> {
                     updated_at: now.into(),
                     samples_file_bytes: 0,
                     excluded: Vec::new(),
+                    participant_records: false,
                 },
             ),
         };
@@ -725,6 +732,7 @@ impl UserWriter<'_> {
             device: capture.and_then(|c| c.participant.device.clone()),
             notes: capture.and_then(|c| c.participant.notes.clone()),
         };
+        metadata.participant_records |= line.participant() != Participant::default();
         let (length, samples) = append_line(&paths.samples, metadata.samples_file_bytes, &line)?;
         metadata.samples_file_bytes = length;
         let features = stage(&paths.features, |w| npy::write(w, matrix.view()))?;

@@ -8,8 +8,9 @@ use super::{LocalTime, UserId};
 use crate::detect::{DetectorKind, DetectorParams, FittedDetector, LengthMismatch, Scorer};
 use crate::features::feature_len;
 
-/// `<id>_metadata.json`. Version 2 adds `excluded`; a metadata without excluded samples is
-/// still written as version 1, byte for byte as before, so older builds keep reading it.
+/// `<id>_metadata.json`. Version 2 adds `excluded` and `participant_records`; a metadata with
+/// neither is still written as version 1, byte for byte as before, so older builds keep
+/// reading it.
 pub const METADATA_FORMAT: FileFormat = FileFormat {
     name: "keystroke-workbench/metadata",
     version: 2,
@@ -72,6 +73,11 @@ pub struct Metadata {
     /// trained on, counted or exported, and restorable.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub excluded: Vec<usize>,
+    /// Some sample lines carry a participant record (`session`, `device`, `notes`), which
+    /// builds before it cannot read: the metadata is then written as version 2, which they
+    /// refuse as a whole rather than call the samples damaged.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub participant_records: bool,
 }
 
 impl Metadata {
@@ -109,9 +115,10 @@ impl Metadata {
         Ok(())
     }
 
-    /// The format this record is written in: version 1 while no sample is excluded.
+    /// The format this record is written in: version 1 while nothing needs version 2 (an
+    /// excluded sample, a participant record).
     pub(super) fn format(&self) -> FileFormat {
-        if self.excluded.is_empty() {
+        if self.excluded.is_empty() && !self.participant_records {
             FileFormat {
                 version: 1,
                 ..METADATA_FORMAT
