@@ -972,6 +972,31 @@ fn a_demo_labelled_in_advance_is_judged_explained_saved_reopened_and_exported() 
             .message()
             .starts_with("10 demo attempts saved")
     );
+    // From then on the file is kept current: an eleventh attempt, typed unlabelled, and its
+    // label given after the fact, are each on disk at once (a crash loses neither).
+    let on_disk = || {
+        let demo: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&saved).unwrap()).unwrap();
+        let attempts = demo["attempts"].as_array().unwrap().clone();
+        (attempts.len(), attempts.last().unwrap()["label"].clone())
+    };
+    feed(harness.state_mut(), &typing(26, 1.0));
+    harness.run_steps(2);
+    assert!(
+        harness.state().message().contains("(saved to "),
+        "{}",
+        harness.state().message()
+    );
+    assert_eq!(on_disk(), (11, serde_json::Value::Null));
+    // The newest attempt's row is the first of the table: its "genuine" button.
+    use egui_kittest::kittest::NodeT;
+    harness
+        .get_all_by_label("genuine")
+        .find(|node| node.accesskit_node().role() == egui::accesskit::Role::Button)
+        .unwrap()
+        .click();
+    harness.run_steps(2);
+    assert_eq!(on_disk(), (11, serde_json::json!("genuine")));
     // Another user selected, then the demo reopened: its own user comes back with it.
     harness
         .state_mut()
@@ -990,8 +1015,9 @@ fn a_demo_labelled_in_advance_is_judged_explained_saved_reopened_and_exported() 
         .skip(1)
         .map(|l| l.split(',').collect())
         .collect();
-    assert_eq!(rows.len(), 10, "{csv}");
-    for (i, row) in rows.iter().enumerate() {
+    assert_eq!(rows.len(), 11, "{csv}");
+    assert_eq!((rows[10][3], rows[10][4]), ("genuine", ""), "{csv}");
+    for (i, row) in rows.iter().take(10).enumerate() {
         let (label, typist) = if i < 5 {
             ("genuine", "alice")
         } else {

@@ -54,12 +54,7 @@ impl Workbench {
                 let n = std::mem::take(&mut self.demo.queue).len();
                 (n > 0).then(|| format!("{n} labels set in advance forgotten"))
             }
-            Command::LabelDemoAttempt(index, label) => {
-                if let Some(attempt) = self.demo.session.attempts.get_mut(index) {
-                    attempt.label = Some(label);
-                }
-                None
-            }
+            Command::LabelDemoAttempt(index, label) => self.label_demo_attempt(index, label),
             Command::SaveDemo => self.save_demo(),
             Command::OpenDemo => self.open_demo(),
             Command::ExportDemo => self.export_demo(),

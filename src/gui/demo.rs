@@ -83,7 +83,31 @@ impl Workbench {
             typist,
             keystroke_data: sample.events().to_vec(),
         });
-        Some(format!("attempt {}: {status}", attempts.len()))
+        let number = attempts.len();
+        let kept = self.keep_demo().unwrap_or_default();
+        Some(format!("attempt {number}: {status}{kept}"))
+    }
+
+    /// Labels demo attempt `index` (from 0) after the fact.
+    pub(super) fn label_demo_attempt(&mut self, index: usize, label: Label) -> Status {
+        let attempt = self.demo.session.attempts.get_mut(index)?;
+        attempt.label = Some(label);
+        let kept = self.keep_demo().unwrap_or_default();
+        Some(format!(
+            "attempt {} labelled {}{kept}",
+            index + 1,
+            label_name(Some(label))
+        ))
+    }
+
+    /// Writes the demo again to the file it was saved to or opened from, if any; says where,
+    /// or why it could not (the attempts stay in the window either way).
+    pub(super) fn keep_demo(&mut self) -> Status {
+        let path = self.demo.kept_in.as_ref()?;
+        Some(match self.demo.session.write(path) {
+            Ok(()) => format!(" (saved to {})", path.display()),
+            Err(e) => format!(" (NOT saved: {e})"),
+        })
     }
 
     /// Sets the labels of the next attempts (the tab's count, label and typist).
@@ -114,11 +138,13 @@ impl Workbench {
         let done = chosen_path(&self.demo.path, dialog).and_then(|path| {
             expect_extension(&path, "json")?;
             self.demo.session.write(&path).map_err(|e| e.to_string())?;
-            Ok(format!(
-                "{} demo attempts saved to {}",
+            let saved = format!(
+                "{} demo attempts saved to {}; every later attempt is saved there too",
                 self.demo.session.attempts.len(),
                 path.display()
-            ))
+            );
+            self.demo.kept_in = Some(path);
+            Ok(saved)
         });
         Some(done.unwrap_or_else(|e| e))
     }
@@ -140,7 +166,12 @@ impl Workbench {
             let n = session.attempts.len();
             self.demo.session = session;
             self.demo.deviations.clear();
-            Ok(format!("{n} demo attempts opened from {}", path.display()))
+            let opened = format!(
+                "{n} demo attempts opened from {}; new attempts are added and saved there",
+                path.display()
+            );
+            self.demo.kept_in = Some(path);
+            Ok(opened)
         });
         Some(done.unwrap_or_else(|e| e))
     }

@@ -350,6 +350,9 @@ pub struct DemoState {
     pub next_typist: String,
     /// Path to save to, open or export to.
     pub path: String,
+    /// The JSON file this demo was saved to or opened from: every later attempt and label is
+    /// written to it at once, so a crash loses nothing the presenter has saved once.
+    pub kept_in: Option<std::path::PathBuf>,
     /// How each timing of the newest attempt lies against the user's samples.
     pub deviations: Vec<Deviation>,
 }
@@ -363,6 +366,7 @@ impl Default for DemoState {
             next_label: Label::Imposter,
             next_typist: String::new(),
             path: String::new(),
+            kept_in: None,
             deviations: Vec::new(),
         }
     }
@@ -374,6 +378,7 @@ impl DemoState {
         self.session = DemoSession::new(user.as_str());
         self.deviations.clear();
         self.queue.clear();
+        self.kept_in = None;
     }
 }
 
