@@ -414,6 +414,7 @@ fn an_excluded_sample_is_kept_never_trained_on_and_can_be_restored() {
 
     // Sample 1 out too: 4 in use, below the 5 a model needs, so there is none (the detector
     // stays recorded).
+    let last_model = fs::read(&paths.model).unwrap();
     let (metadata, _) = set(0, true).unwrap();
     assert_eq!(metadata.excluded, [0, 2]);
     assert_eq!(
@@ -423,6 +424,20 @@ fn an_excluded_sample_is_kept_never_trained_on_and_can_be_restored() {
     assert!(metadata.params.is_some());
     assert!(!paths.model.exists());
     assert!(store.snapshot(&alice).unwrap().unwrap().model.is_none());
+    // Had the process died between that commit and the model's removal, the file left behind
+    // is never used, `store check` says so, and its repair moves it to quarantine.
+    fs::write(&paths.model, &last_model).unwrap();
+    assert!(store.snapshot(&alice).unwrap().unwrap().model.is_none());
+    let (clean, report) = common::store_check(dir.path(), false);
+    assert!(
+        clean && report.contains("alice.model.json") && report.contains("never used"),
+        "{report}"
+    );
+    let (clean, report) = common::store_check(dir.path(), true);
+    assert!(clean && report.contains("quarantine"), "{report}");
+    assert!(!paths.model.exists());
+    let (clean, report) = common::store_check(dir.path(), false);
+    assert!(clean && !report.contains("never used"), "{report}");
 
     // Undone in turn: the model comes back with its detector, then every sample is in use.
     let (metadata, _) = set(0, false).unwrap();

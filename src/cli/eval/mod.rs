@@ -48,8 +48,8 @@ pub struct EvalArgs {
     /// Print a Markdown table (as in docs/detectors.md).
     #[arg(long)]
     pub markdown: bool,
-    /// Every bundled set × N ∈ {5, full} × every detector (and template update, and the
-    /// security levels), written as Markdown to --out.
+    /// Every bundled set × N ∈ {5, full} × every detector, and the default detector with
+    /// template update at N = 5, written as Markdown to --out.
     #[arg(long, conflicts_with_all = ["json", "markdown", "set", "cmu", "data", "raw_events", "store", "train_samples", "genuine_from", "train_session", "detector"])]
     pub suite: bool,
     /// Where `--suite` writes its report.

@@ -5,8 +5,9 @@
 //!   `quarantine/<date>/` (the whole user when their samples cannot be trusted, else the one
 //!   file) — never deleting it;
 //! - **uncommitted** leftovers of an interrupted write (a tail past the committed length, feature
-//!   rows the metadata does not count, files of a first sample that never committed, temporary
-//!   files): harmless, the next write discards them; repair does so now.
+//!   rows the metadata does not count, files of a first sample that never committed, a model
+//!   file the metadata does not use, temporary files): harmless, the next write discards or
+//!   replaces them; repair does so now (moving files to quarantine, never deleting them).
 
 use std::collections::BTreeSet;
 use std::fs::{self, OpenOptions};
@@ -219,10 +220,17 @@ impl Store {
                 )
             })
         };
-        findings.extend(one_file(
-            &paths.model,
-            self.model(user, &metadata).map(drop),
-        ));
+        match self.model(user, &metadata) {
+            Ok(None) if paths.model.exists() => findings.push(finding(
+                &paths.model,
+                Severity::Uncommitted,
+                "model of an interrupted write, or of a model dropped when samples were \
+                 excluded: never used"
+                    .into(),
+                Fix::Quarantine(vec![paths.model.clone()]),
+            )),
+            result => findings.extend(one_file(&paths.model, result.map(drop))),
+        }
         findings.extend(one_file(
             &paths.updates,
             self.updates(user, &metadata).map(drop),
