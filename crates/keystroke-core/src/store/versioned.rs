@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// What a JSON store file is.
 #[derive(Debug, Clone, Copy)]
@@ -25,16 +25,24 @@ pub enum DecodeError {
     UnknownVersion(u64),
 }
 
-/// Encodes `body` (which must serialise to an object) with `format` and `version` keys.
+/// A file's body under its `format` and `version` keys.
+#[derive(Serialize)]
+struct Versioned<'a, T> {
+    format: &'static str,
+    version: u64,
+    #[serde(flatten)]
+    body: &'a T,
+}
+
+/// Encodes `body` (which must serialise to an object) with `format` and `version` keys first,
+/// straight into the bytes (no intermediate JSON tree: a model's trees are most of /train's
+/// serialising).
 pub fn encode<T: Serialize>(format: FileFormat, body: &T) -> serde_json::Result<Vec<u8>> {
-    let mut object = Map::new();
-    object.insert("format".into(), format.name.into());
-    object.insert("version".into(), format.version.into());
-    match serde_json::to_value(body)? {
-        Value::Object(fields) => object.extend(fields),
-        _ => unreachable!("store bodies are structs"),
-    }
-    let mut bytes = serde_json::to_vec_pretty(&Value::Object(object))?;
+    let mut bytes = serde_json::to_vec_pretty(&Versioned {
+        format: format.name,
+        version: format.version,
+        body,
+    })?;
     bytes.push(b'\n');
     Ok(bytes)
 }
