@@ -882,6 +882,27 @@ fn a_sample_excluded_on_the_enrol_tab_is_undone() {
     let metadata = harness.state().store().metadata(&alice).unwrap().unwrap();
     assert_eq!(metadata.excluded, [4]);
     harness.get_by_label("samples: 4 of 5");
+
+    // Sample 3 out too: the Timings tab plots the three in use, and its slider names each by
+    // its number in the store, as the table does (sample 3 is skipped).
+    harness.get_all_by_label("Exclude").nth(1).unwrap().click();
+    harness.run_steps(2);
+    click(&mut harness, "Timings");
+    harness.get_by_label("plotted samples: 3 in use, of 5 stored");
+    click(&mut harness, "Latest sample");
+    let shown = |h: &Harness<'_, Workbench>| {
+        h.get_by_role_and_label(egui::accesskit::Role::SpinButton, "Sample:")
+            .accesskit_node()
+            .value()
+            .map(|v| v.to_string())
+    };
+    use egui_kittest::kittest::NodeT;
+    assert_eq!(shown(&harness).as_deref(), Some("#4"));
+    harness
+        .get_by_role_and_label(egui::accesskit::Role::Slider, "Sample:")
+        .decrement_accesskit();
+    harness.run_steps(2);
+    assert_eq!(shown(&harness).as_deref(), Some("#2"));
 }
 
 /// Replaces the text of the field labelled `label`.

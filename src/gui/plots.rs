@@ -104,6 +104,16 @@ impl Workbench {
         series
     }
 
+    /// The store numbers (from 1) of the plotted samples: those in use.
+    fn plotted_numbers(&self) -> Vec<usize> {
+        self.view
+            .as_ref()
+            .and_then(|v| v.metadata.as_ref())
+            .map_or(Vec::new(), |m| {
+                m.active_indices().into_iter().map(|i| i + 1).collect()
+            })
+    }
+
     pub(super) fn timings_tab(&mut self, ui: &mut egui::Ui) {
         let samples = self.view.as_ref().map_or(0, |v| v.features.nrows());
         ui.horizontal(|ui| {
@@ -125,11 +135,30 @@ impl Workbench {
             } else {
                 let mut index = self.plot.sample.unwrap_or(samples - 1).min(samples - 1);
                 let label = ui.label("Sample:");
-                ui.add(egui::Slider::new(&mut index, 0..=samples - 1))
-                    .labelled_by(label.id);
+                // The slider walks the samples in use and names each by its number in the
+                // store, as the Enrol tab's table does (excluded ones are skipped).
+                let numbers = self.plotted_numbers();
+                let number = move |index: f64| {
+                    let index = index.round().max(0.0) as usize;
+                    numbers.get(index).map_or(index + 1, |n| *n)
+                };
+                ui.add(
+                    egui::Slider::new(&mut index, 0..=samples - 1)
+                        .custom_formatter(move |index, _| format!("#{}", number(index))),
+                )
+                .labelled_by(label.id);
                 self.plot.sample = Some(index);
             }
-            ui.label(format!("plotted samples: {samples}"));
+            let stored = self
+                .view
+                .as_ref()
+                .and_then(|v| v.metadata.as_ref())
+                .map_or(samples, |m| m.samples);
+            ui.label(if stored > samples {
+                format!("plotted samples: {samples} in use, of {stored} stored")
+            } else {
+                format!("plotted samples: {samples}")
+            });
         });
         let series = self.plot_series();
         let unit = if self.plot.log_scale {
