@@ -134,10 +134,21 @@ pub struct FigureCurve {
 }
 
 /// A ROC (hit rate against false alarm, linear axes) or DET (miss rate against false alarm,
-/// probit axes) figure of `curves` as a self-contained SVG document, 640×480.
+/// probit axes) figure of `curves` as a self-contained SVG document, 480 high and 640 wide or
+/// wider: the legend on the right takes the room its longest entry needs.
 pub fn figure_svg(title: &str, curves: &[FigureCurve], det: bool) -> String {
-    let (w, h, left, top, right, bottom) = (640.0, 480.0, 70.0, 40.0, 170.0, 60.0);
-    let (pw, ph) = (w - left - right, h - top - bottom);
+    let legends: Vec<String> = curves
+        .iter()
+        .map(|c| {
+            let eer = c.eer.map_or(String::new(), |e| format!(" (EER {e:.3})"));
+            format!("{}{eer}", c.name)
+        })
+        .collect();
+    let longest = legends.iter().map(|l| l.chars().count()).max().unwrap_or(0);
+    // 11-point sans-serif averages under 6.5 px a character; the swatch takes 36 px.
+    let right = (44.0 + 6.5 * longest as f64).max(170.0);
+    let (left, top, bottom, pw, ph) = (70.0, 40.0, 60.0, 400.0, 380.0);
+    let (w, h) = (left + pw + right, top + ph + bottom);
     let axis = |p: f64| {
         if det {
             let (lo, hi) = (probit(PROBIT_FLOOR), probit(1.0 - PROBIT_FLOOR));
@@ -207,7 +218,7 @@ pub fn figure_svg(title: &str, curves: &[FigureCurve], det: bool) -> String {
             "hit rate (impostors caught)"
         }
     );
-    for (i, curve) in curves.iter().enumerate() {
+    for (i, (curve, legend)) in curves.iter().zip(&legends).enumerate() {
         let path: Vec<String> = curve
             .points
             .iter()
@@ -229,17 +240,14 @@ pub fn figure_svg(title: &str, curves: &[FigureCurve], det: bool) -> String {
             );
         }
         let ly = top + 14.0 + 18.0 * i as f64;
-        let eer = curve
-            .eer
-            .map_or(String::new(), |e| format!(" (EER {e:.3})"));
         let _ = writeln!(
             svg,
-            r#"<line x1="{lx}" y1="{ly}" x2="{:.1}" y2="{ly}" stroke="{}" stroke-width="2"/><text x="{:.1}" y="{:.1}">{}{eer}</text>"#,
+            r#"<line x1="{lx}" y1="{ly}" x2="{:.1}" y2="{ly}" stroke="{}" stroke-width="2"/><text x="{:.1}" y="{:.1}">{}</text>"#,
             left + pw + 32.0,
             curve.colour,
             left + pw + 36.0,
             ly + 4.0,
-            escape(&curve.name),
+            escape(legend),
             lx = left + pw + 12.0,
         );
     }
@@ -315,5 +323,31 @@ mod tests {
         assert!(svg.contains("miss rate (impostors accepted)"));
         assert_eq!(svg.matches("<polyline").count(), 1);
         assert_eq!(svg.matches("<circle").count(), 1);
+    }
+
+    #[test]
+    fn a_long_legend_entry_widens_the_figure_instead_of_being_cut() {
+        let curve = |name: &str| FigureCurve {
+            name: name.into(),
+            colour: "#1f77b4".into(),
+            points: vec![(0.0, 1.0), (1.0, 0.0)],
+            eer: Some(0.25),
+        };
+        let long = "Nearest neighbour (Mahalanobis), template update";
+        let width = |svg: String| -> f64 {
+            svg.split("width=\"")
+                .nth(1)
+                .and_then(|rest| rest.split('"').next())
+                .and_then(|w| w.parse().ok())
+                .unwrap()
+        };
+        assert_eq!(width(figure_svg("t", &[curve("short")], false)), 640.0);
+        let width = width(figure_svg("t", &[curve("short"), curve(long)], false));
+        // The entry starts 36 px right of the plot (70 + 400) and needs ~6.5 px a character.
+        let entry = format!("{long} (EER 0.250)").chars().count() as f64;
+        assert!(
+            width >= 506.0 + 6.0 * entry,
+            "{width} for {entry} characters"
+        );
     }
 }
