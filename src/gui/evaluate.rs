@@ -18,8 +18,8 @@ use keystroke_core::capture;
 use keystroke_core::demo::csv_field;
 use keystroke_core::detect::DetectorKind;
 use keystroke_core::eval::{
-    BUNDLED, DET_TICKS, Evaluation, FigureCurve, PROBIT_FLOOR, SubjectResult, equal_error_point,
-    figure_svg, mean_curve, percent, probit, roc_points, store_dataset,
+    BUNDLED, DET_TICKS, Dataset, Evaluation, FigureCurve, PROBIT_FLOOR, Protocol, SubjectResult,
+    equal_error_point, figure_svg, mean_curve, percent, probit, roc_points, store_dataset,
 };
 use keystroke_core::store::{Store, UserId};
 
@@ -122,10 +122,13 @@ impl Workbench {
         let spawned = std::thread::Builder::new()
             .name("eval-worker".into())
             .spawn(move || {
-                let outcomes = detectors
-                    .iter()
-                    .map(|&detector| evaluate(&data, &store, detector, &d, &t))
-                    .collect();
+                let outcomes = load(&data, &store).and_then(|(set, protocol, title)| {
+                    t.store(set.subjects.len() * detectors.len(), Ordering::Relaxed);
+                    detectors
+                        .iter()
+                        .map(|&detector| evaluate(&set, &protocol, &title, detector, &d))
+                        .collect()
+                });
                 let _ = tx.send(outcomes);
             });
         match spawned {
@@ -307,9 +310,12 @@ impl Workbench {
             Some(Err(e)) => {
                 ui.colored_label(Color32::LIGHT_RED, e);
             }
-            Some(Ok(outcomes)) => {
-                let outcomes = outcomes.clone();
-                self.outcome_view(ui, &outcomes);
+            Some(Ok(_)) => {
+                // Taken out while drawn (the view needs the rest of the workbench), not copied.
+                if let Some(Ok(outcomes)) = self.eval.outcome.take() {
+                    self.outcome_view(ui, &outcomes);
+                    self.eval.outcome = Some(Ok(outcomes));
+                }
             }
         }
     }
@@ -487,16 +493,9 @@ struct EvalData {
     train: usize,
 }
 
-/// Runs one detector's evaluation, counting subjects in `done` out of `total` (to which it
-/// adds its subjects).
-fn evaluate(
-    on: &EvalData,
-    store: &Store,
-    detector: DetectorKind,
-    done: &AtomicUsize,
-    total: &AtomicUsize,
-) -> Result<EvalOutcome, String> {
-    let (data, protocol, title) = if on.on_store {
+/// The data set chosen and its protocol, with a title for the figure.
+fn load(on: &EvalData, store: &Store) -> Result<(Dataset, Protocol, String), String> {
+    if on.on_store {
         let user = on
             .user
             .clone()
@@ -509,17 +508,27 @@ fn evaluate(
                 .map_or(String::new(), |s| format!(" ({s} samples)")),
             protocol.train_samples().unwrap_or(0)
         );
-        (data, protocol, title)
+        Ok((data, protocol, title))
     } else {
         let set = BUNDLED[on.set];
         let train = on.train.min(set.full_train);
         let data = set.load().map_err(|e| e.to_string())?;
         let title = format!("{}, {train} training samples", short_title(set.title));
-        (data, set.protocol(train, None), title)
-    };
+        Ok((data, set.protocol(train, None), title))
+    }
+}
+
+/// Runs one detector's evaluation on `data`, counting subjects in `done`.
+fn evaluate(
+    data: &Dataset,
+    protocol: &Protocol,
+    title: &str,
+    detector: DetectorKind,
+    done: &AtomicUsize,
+) -> Result<EvalOutcome, String> {
     let params = detector.default_params().for_ranking();
-    let evaluation = Evaluation::new(&data, protocol, params, &[0]).map_err(|e| e.to_string())?;
-    total.fetch_add(evaluation.n_subjects(), Ordering::Relaxed);
+    let evaluation =
+        Evaluation::new(data, protocol.clone(), params, &[0]).map_err(|e| e.to_string())?;
     let mut curves = Vec::new();
     let mut subjects = Vec::new();
     for i in 0..evaluation.n_subjects() {
