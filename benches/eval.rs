@@ -1,4 +1,5 @@
-//! Speed of the CMU evaluation (`cargo bench --bench eval`).
+//! Speed of the CMU evaluation (`cargo bench --bench eval`), and of the enrolment quality
+//! that /train computes.
 //!
 //! `cmu_eval/isolation-forest` is the full protocol of `eval --detector isolation-forest`
 //! (51 subjects, 100 trees each, one seed) on the machine's cores. Compare it with
@@ -34,5 +35,21 @@ fn cmu_eval(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, cmu_eval);
+/// `enrolment_quality/assess_50`: /train's quality check for a user with 50 samples or more
+/// (each of the newest 50 judged against the other 49; CMU subject s002's first 50
+/// repetitions, 31 timings each).
+fn enrolment_quality(c: &mut Criterion) {
+    let data = CMU.load().expect("the bundled CMU data loads");
+    let rows = data.subjects[0]
+        .samples_ms
+        .slice(ndarray::s![0..50, ..])
+        .to_owned();
+    let mut group = c.benchmark_group("enrolment_quality");
+    group.bench_function("assess_50", |b| {
+        b.iter(|| keystroke_workbench::auth::assess(rows.view()))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, cmu_eval, enrolment_quality);
 criterion_main!(benches);

@@ -13,7 +13,7 @@
 use ndarray::{ArrayView2, Axis};
 use serde::Serialize;
 
-use crate::detect::tempo::robust_template;
+use crate::detect::tempo::{robust_template, shrunk_spread};
 
 /// A timing is typical when it lies within this many spreads of the others' median.
 pub const TYPICAL_Z: f64 = 3.0;
@@ -63,11 +63,9 @@ pub fn assess(samples: ArrayView2<f64>) -> Option<Quality> {
     if window.nrows() <= MIN_OTHERS {
         return None;
     }
-    let every: Vec<usize> = (0..window.nrows()).collect();
-    let judged: Vec<f64> = each_consistency(window, &every)
-        .into_iter()
-        .map(|c| c.expect("each sample of the window has enough others"))
-        .collect();
+    // Each sample of the window against all the others: the window is no larger than the
+    // others `each_consistency` would take, so this is its answer, computed faster.
+    let judged = leave_one_out(window);
     let inconsistent_samples: Vec<usize> = judged
         .iter()
         .enumerate()
@@ -81,6 +79,45 @@ pub fn assess(samples: ArrayView2<f64>) -> Option<Quality> {
         enrolment_consistent: inconsistent_samples.is_empty(),
         inconsistent_samples,
     })
+}
+
+/// Each row's [`consistency`] with all the other rows (at least two rows), with each column
+/// sorted once rather than once per row: on /train's path, 50 samples of 31 timings took
+/// 1.5 ms judged one by one.
+fn leave_one_out(rows: ArrayView2<f64>) -> Vec<f64> {
+    let n = rows.nrows();
+    let others = (n - 1) as f64;
+    let mut typical = vec![0usize; n];
+    for column in rows.columns() {
+        let values = column.to_vec();
+        let mut order: Vec<usize> = (0..n).collect();
+        order.sort_by(|&a, &b| values[a].total_cmp(&values[b]));
+        let sorted: Vec<f64> = order.iter().map(|&k| values[k]).collect();
+        for (rank, &i) in order.iter().enumerate() {
+            let centre = median_without(&sorted, rank);
+            let rest = || (0..n).filter(move |&k| k != i).map(|k| values[k]);
+            let mean = rest().sum::<f64>() / others;
+            let squares: f64 = rest().map(|x| (x - mean) * (x - mean)).sum();
+            if (values[i] - centre).abs() <= TYPICAL_Z * shrunk_spread(centre, squares, others) {
+                typical[i] += 1;
+            }
+        }
+    }
+    let columns = rows.ncols().max(1) as f64;
+    typical.into_iter().map(|t| t as f64 / columns).collect()
+}
+
+/// The median (as `numpy.percentile` computes it) of ascending `sorted` without the value at
+/// position `skip`.
+fn median_without(sorted: &[f64], skip: usize) -> f64 {
+    let at = |k: usize| sorted[if k < skip { k } else { k + 1 }];
+    let m = sorted.len() - 1;
+    if m % 2 == 1 {
+        at(m / 2)
+    } else {
+        let (a, b) = (at(m / 2 - 1), at(m / 2));
+        b - (b - a) * 0.5
+    }
 }
 
 /// Each of a user's samples' consistency with the samples in use (`active`, indices into
@@ -166,6 +203,38 @@ mod tests {
         ];
         let q = assess(rows.view()).unwrap();
         assert!(q.consistent && q.enrolment_consistent, "{q:?}");
+    }
+
+    /// The window's fast leave-one-out judging agrees with judging each sample against the
+    /// others one by one, on every bundled set's first 50 repetitions (or as many as a subject
+    /// has) and on small windows.
+    #[test]
+    fn leave_one_out_agrees_with_judging_one_by_one() {
+        let mut compared = 0;
+        for set in crate::eval::BUNDLED {
+            let data = set.load().unwrap();
+            for subject in &data.subjects {
+                let reps = subject.samples_ms.nrows();
+                for take in [3, 4, 5, 50.min(reps)] {
+                    let rows = subject.samples_ms.slice(ndarray::s![0..take, ..]);
+                    let every: Vec<usize> = (0..take).collect();
+                    let one_by_one: Vec<f64> = each_consistency(rows, &every)
+                        .into_iter()
+                        .map(Option::unwrap)
+                        .collect();
+                    let fast = leave_one_out(rows);
+                    for (a, b) in fast.iter().zip(&one_by_one) {
+                        assert!(
+                            (a - b).abs() < 1e-12,
+                            "{}: {fast:?} vs {one_by_one:?}",
+                            set.id
+                        );
+                    }
+                    compared += take;
+                }
+            }
+        }
+        assert!(compared > 5_000, "{compared}");
     }
 
     /// The constants' rates on every bundled set, judging each of a subject's first 5

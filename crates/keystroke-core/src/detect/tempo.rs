@@ -67,11 +67,17 @@ pub fn robust_template(rows: ArrayView2<f64>) -> (Vec<f64>, Vec<f64>) {
             let centre = numpy_percentile(&mut values, 50.0);
             let mean = column.sum() / n;
             let squares: f64 = column.iter().map(|x| (x - mean) * (x - mean)).sum();
-            let prior = PRIOR_RELATIVE * centre.abs() + PRIOR_MS;
-            // ((n − 1)·sd² + 1·prior²) / (n − 1 + 1), with (n − 1)·sd² = Σ (x − mean)².
-            (centre, ((squares + prior * prior) / n).sqrt())
+            (centre, shrunk_spread(centre, squares, n))
         })
         .unzip()
+}
+
+/// The spread of `n` values with median `centre` and squared deviations from their mean
+/// summing to `squares`, shrunk towards the prior (see [`robust_template`]).
+pub fn shrunk_spread(centre: f64, squares: f64, n: f64) -> f64 {
+    let prior = PRIOR_RELATIVE * centre.abs() + PRIOR_MS;
+    // ((n − 1)·sd² + 1·prior²) / (n − 1 + 1), with (n − 1)·sd² = Σ (x − mean)².
+    ((squares + prior * prior) / n).sqrt()
 }
 
 impl Scorer for TempoTolerantModel {
