@@ -83,7 +83,7 @@ pub fn assess(samples: ArrayView2<f64>) -> Option<Quality> {
 
 /// Each row's [`consistency`] with all the other rows (at least two rows), with each column
 /// sorted once rather than once per row: on /train's path, 50 samples of 31 timings took
-/// 1.5 ms judged one by one.
+/// 1.39 ms judged one by one, 0.26 ms so (`cargo bench --bench eval -- enrolment_quality`).
 fn leave_one_out(rows: ArrayView2<f64>) -> Vec<f64> {
     let n = rows.nrows();
     let others = (n - 1) as f64;
