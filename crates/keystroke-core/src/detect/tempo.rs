@@ -74,7 +74,7 @@ pub fn robust_template(rows: ArrayView2<f64>) -> (Vec<f64>, Vec<f64>) {
 
 /// The spread of `n` values with median `centre` and squared deviations from their mean
 /// summing to `squares`, shrunk towards the prior (see [`robust_template`]).
-pub fn shrunk_spread(centre: f64, squares: f64, n: f64) -> f64 {
+pub(crate) fn shrunk_spread(centre: f64, squares: f64, n: f64) -> f64 {
     let prior = PRIOR_RELATIVE * centre.abs() + PRIOR_MS;
     // ((n − 1)·sd² + 1·prior²) / (n − 1 + 1), with (n − 1)·sd² = Σ (x − mean)².
     ((squares + prior * prior) / n).sqrt()

@@ -224,9 +224,14 @@ impl Store {
             Ok(None) if paths.model.exists() => findings.push(finding(
                 &paths.model,
                 Severity::Uncommitted,
-                "model of an interrupted write, or of a model dropped when samples were \
-                 excluded: never used"
-                    .into(),
+                if metadata.trained_at.is_none() {
+                    "never used: the metadata records no model (one dropped when samples were \
+                     excluded, or an interrupted first training)"
+                } else {
+                    "never used: trained on samples the metadata does not have in use (an \
+                     interrupted write)"
+                }
+                .into(),
                 Fix::Quarantine(vec![paths.model.clone()]),
             )),
             result => findings.extend(one_file(&paths.model, result.map(drop))),

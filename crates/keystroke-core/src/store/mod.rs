@@ -434,13 +434,19 @@ impl Store {
             .collect())
     }
 
-    /// The user's model, if one was trained on committed samples of the enrolled phrase.
+    /// The user's model in use: the metadata records one, and the file was trained on
+    /// committed samples of the enrolled phrase (the one rule every reader and `store check`
+    /// go by).
     pub fn model(
         &self,
         user: &UserId,
         metadata: &Metadata,
     ) -> Result<Option<ModelFile>, StoreError> {
         let path = self.paths(user).model;
+        if metadata.trained_at.is_none() {
+            // No model in use: a file there is a dropped model's, or an interrupted write's.
+            return Ok(None);
+        }
         let Some(bytes) = read_if_exists(&path)? else {
             return Ok(None);
         };
@@ -499,10 +505,7 @@ impl Store {
             let Some(metadata) = self.metadata(user)? else {
                 return Ok(None);
             };
-            let model = match metadata.trained_at {
-                Some(_) => self.model(user, &metadata)?,
-                None => None,
-            };
+            let model = self.model(user, &metadata)?;
             Ok(Some(Snapshot {
                 metadata,
                 model,
