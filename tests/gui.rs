@@ -903,6 +903,20 @@ fn a_sample_excluded_on_the_enrol_tab_is_undone() {
         .decrement_accesskit();
     harness.run_steps(2);
     assert_eq!(shown(&harness).as_deref(), Some("#2"));
+    // A number typed is a store number too (2 is #2, the second in use, not the third); #3 is
+    // excluded, so typing it changes nothing.
+    for (typed, expect) in [("4", "#4"), ("2", "#2"), ("#3", "#2"), ("#1", "#1")] {
+        let spin = harness.get_by_role_and_label(egui::accesskit::Role::SpinButton, "Sample:");
+        spin.click();
+        harness.run_steps(2);
+        harness.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+        harness
+            .get_by_role_and_label(egui::accesskit::Role::SpinButton, "Sample:")
+            .type_text(typed);
+        harness.key_press(egui::Key::Enter);
+        harness.run_steps(2);
+        assert_eq!(shown(&harness).as_deref(), Some(expect), "typed {typed}");
+    }
 }
 
 /// Replaces the text of the field labelled `label`.
@@ -1024,6 +1038,14 @@ fn a_demo_labelled_in_advance_is_judged_explained_saved_reopened_and_exported() 
         .select_user(UserId::parse("bob").unwrap());
     harness.run_steps(2);
     harness.get_by_label("WAITING FOR AN ATTEMPT");
+    // bob's (empty) demo is never saved over alice's, though the path is still typed there.
+    click(&mut harness, "Save demo (JSON)");
+    let refused = harness.state().message().to_string();
+    assert!(
+        refused.starts_with("not saved") && refused.contains("11 attempts against alice"),
+        "{refused}"
+    );
+    assert_eq!(on_disk().0, 11);
     click(&mut harness, "Open demo");
     assert_eq!(harness.state().user(), Some(&alice));
     harness.get_by_label_contains("FAR 0 % of 5 impostor attempts");

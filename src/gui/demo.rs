@@ -137,6 +137,24 @@ impl Workbench {
         };
         let done = chosen_path(&self.demo.path, dialog).and_then(|path| {
             expect_extension(&path, "json")?;
+            // Never over another demo (another user's, or another of this user's).
+            if path.exists() {
+                let existing = DemoSession::read(&path).map_err(|e| {
+                    format!(
+                        "not saved: {} exists and is not a demo ({e})",
+                        path.display()
+                    )
+                })?;
+                if !self.demo.session.extends(&existing) {
+                    return Err(format!(
+                        "not saved: {} holds another demo ({} attempts against {}); choose \
+                         another file",
+                        path.display(),
+                        existing.attempts.len(),
+                        existing.user_id
+                    ));
+                }
+            }
             self.demo.session.write(&path).map_err(|e| e.to_string())?;
             let saved = format!(
                 "{} demo attempts saved to {}; every later attempt is saved there too",

@@ -296,11 +296,14 @@ impl Workbench {
         if let Some(job) = &self.eval.job {
             let (done, total) = (
                 job.done.load(Ordering::Relaxed),
-                job.total.load(Ordering::Relaxed).max(1),
+                job.total.load(Ordering::Relaxed),
             );
             ui.add(
-                egui::ProgressBar::new(done as f32 / total as f32)
-                    .text(format!("subjects: {done} of {total}")),
+                egui::ProgressBar::new(done as f32 / total.max(1) as f32).text(if total == 0 {
+                    "loading the data set…".to_string()
+                } else {
+                    format!("subjects: {done} of {total}")
+                }),
             );
             ui.ctx()
                 .request_repaint_after(std::time::Duration::from_millis(100));

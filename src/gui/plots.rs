@@ -138,13 +138,20 @@ impl Workbench {
                 // The slider walks the samples in use and names each by its number in the
                 // store, as the Enrol tab's table does (excluded ones are skipped).
                 let numbers = self.plotted_numbers();
+                let typed = numbers.clone();
                 let number = move |index: f64| {
                     let index = index.round().max(0.0) as usize;
                     numbers.get(index).map_or(index + 1, |n| *n)
                 };
+                // A typed number (`7` or `#7`) is a store number too.
+                let position = move |text: &str| {
+                    let wanted: usize = text.trim().trim_start_matches('#').parse().ok()?;
+                    typed.iter().position(|&n| n == wanted).map(|p| p as f64)
+                };
                 ui.add(
                     egui::Slider::new(&mut index, 0..=samples - 1)
-                        .custom_formatter(move |index, _| format!("#{}", number(index))),
+                        .custom_formatter(move |index, _| format!("#{}", number(index)))
+                        .custom_parser(position),
                 )
                 .labelled_by(label.id);
                 self.plot.sample = Some(index);

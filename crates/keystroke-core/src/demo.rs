@@ -90,6 +90,19 @@ pub struct DemoSession {
 }
 
 impl DemoSession {
+    /// Whether this demo may be saved over `existing` without losing anything: the same
+    /// user's demo, every attempt of which is one of this demo's first (their labels may have
+    /// changed since).
+    pub fn extends(&self, existing: &DemoSession) -> bool {
+        self.user_id == existing.user_id
+            && existing.attempts.len() <= self.attempts.len()
+            && existing
+                .attempts
+                .iter()
+                .zip(&self.attempts)
+                .all(|(old, new)| old.number == new.number && old.at == new.at)
+    }
+
     /// An empty demo against `user`'s model.
     pub fn new(user: &str) -> DemoSession {
         DemoSession {
@@ -298,6 +311,24 @@ mod tests {
              rejected,Typing pattern anomaly detected"
         );
         assert!(lines[4].ends_with(",,,0.05,accepted,"), "{}", lines[4]);
+    }
+
+    #[test]
+    fn a_demo_extends_only_its_own_earlier_saves() {
+        let mut saved = DemoSession::new("alice");
+        saved.attempts = vec![attempt(1, 0.2, None), attempt(2, -0.3, None)];
+        let mut later = saved.clone();
+        later.attempts[0].label = Some(Label::Genuine);
+        later.attempts.push(attempt(3, 0.1, None));
+        assert!(later.extends(&saved) && saved.extends(&saved));
+        assert!(!saved.extends(&later), "it would lose attempt 3");
+        let mut bobs = later.clone();
+        bobs.user_id = "bob".into();
+        assert!(!bobs.extends(&saved), "another user's demo");
+        let mut other = later.clone();
+        other.attempts[1] = attempt(2, -0.3, None);
+        other.attempts[1].at = attempt(9, 0.0, None).at;
+        assert!(!other.extends(&saved), "another demo of the same user");
     }
 
     #[test]
