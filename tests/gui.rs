@@ -435,6 +435,9 @@ fn live_test_locks_out_after_five_failures_unless_throttling_is_visibly_off() {
         harness.state().message()
     );
     harness.get_by_label_contains("locked out: ");
+    // The verdict reads with its score against the threshold (the gauge under it is painted:
+    // red left of the threshold, green right, the threshold marked).
+    harness.get_by_label("IMPOSTER  confidence -1.000 (threshold 0)");
     type_phrase(&mut harness, 2);
     assert!(
         harness

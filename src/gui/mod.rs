@@ -9,6 +9,7 @@ mod enrol;
 mod evaluate;
 mod exclude;
 mod files;
+mod gauge;
 mod plots;
 mod server_panel;
 mod settings;

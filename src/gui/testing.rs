@@ -7,6 +7,7 @@ use chrono::Local;
 use egui_plot::{Bar, BarChart, Plot};
 
 use super::command::Status;
+use super::gauge::{GENUINE, IMPOSTOR, gauge};
 use super::server_panel::demo_banner;
 use super::state::{Command, Workbench};
 use keystroke_core::auth::Throttle;
@@ -148,21 +149,14 @@ impl Workbench {
             } else {
                 "IMPOSTER"
             };
-            let colour = if last.accepted() {
-                egui::Color32::LIGHT_GREEN
-            } else {
-                egui::Color32::LIGHT_RED
-            };
+            let colour = if last.accepted() { GENUINE } else { IMPOSTOR };
             ui.label(
-                egui::RichText::new(format!("{verdict}  {score:+.3}"))
+                egui::RichText::new(format!("{verdict}  confidence {score:+.3} (threshold 0)"))
                     .size(28.0)
                     .color(colour),
             );
-            // Gauge: −span … +span mapped onto the bar, 0 (the threshold) in the middle.
-            ui.add(
-                egui::ProgressBar::new((((score + span) / (2.0 * span)) as f32).clamp(0.0, 1.0))
-                    .text(format!("confidence {score:+.3} (threshold 0)")),
-            );
+            // −span … +span, the threshold (0) marked in the middle.
+            gauge(ui, score, span);
         }
         if self.attempts.is_empty() {
             return;
