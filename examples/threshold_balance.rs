@@ -1,0 +1,99 @@
+//! Where a per-user threshold learnt from the genuine user alone balances false accepts and
+//! false rejects, on each bundled data set (the question behind issue 14's security levels).
+//!
+//! ```text
+//! cargo run --release --example threshold_balance -- tempo-tolerant outlier-count
+//! ```
+//!
+//! For each set, N ∈ {5, full} and detector: each subject's leave-one-out scores on its
+//! training samples give thresholds — the p-th percentile (p = 5 … 50) and mean − k·sd
+//! (k = 0 … 3) — and the mean FAR/FRR over subjects at each is printed as `FAR/FRR`. A rule
+//! that balanced on every set would show FAR ≈ FRR at the same p (or k) in every row.
+
+use keystroke_workbench::detect::{DetectorKind, Scorer};
+use keystroke_workbench::eval::{BUNDLED, Evaluation};
+use ndarray::{Axis, s};
+
+const PERCENTILES: [f64; 8] = [5.0, 10.0, 15.0, 20.0, 25.0, 30.0, 40.0, 50.0];
+const SPREADS: [f64; 6] = [0.0, 0.5, 1.0, 1.5, 2.0, 3.0];
+
+/// Linear-interpolation percentile of ascending `sorted`.
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let rank = p / 100.0 * (sorted.len() - 1) as f64;
+    let (lo, hi) = (rank.floor() as usize, rank.ceil() as usize);
+    sorted[lo] + (sorted[hi] - sorted[lo]) * (rank - lo as f64)
+}
+
+/// Mean (FAR, FRR) over subjects, for each threshold the subject's `rule` gives.
+fn rates(scores: &[(Vec<f64>, Vec<f64>, Vec<f64>)], rule: impl Fn(&[f64]) -> f64) -> (f64, f64) {
+    let (mut far, mut frr) = (0.0, 0.0);
+    for (loo, genuine, impostor) in scores {
+        let t = rule(loo);
+        frr += genuine.iter().filter(|&&g| g < t).count() as f64 / genuine.len() as f64;
+        far += impostor.iter().filter(|&&i| i >= t).count() as f64 / impostor.len() as f64;
+    }
+    let n = scores.len() as f64;
+    (far / n, frr / n)
+}
+
+fn main() {
+    let kinds: Vec<DetectorKind> = std::env::args()
+        .skip(1)
+        .map(|d| d.parse().unwrap_or_else(|e| panic!("{e}")))
+        .collect();
+    for set in BUNDLED {
+        let data = set.load().expect("the bundled set loads");
+        for n in [5, set.full_train] {
+            for &kind in &kinds {
+                let params = kind.default_params().with_seed(0);
+                let evaluation =
+                    Evaluation::new(&data, set.protocol(n, None), params.clone(), &[0])
+                        .expect("the protocol fits the set");
+                // Per subject: ascending leave-one-out scores, genuine and impostor scores.
+                let scores: Vec<_> = (0..evaluation.n_subjects())
+                    .map(|i| {
+                        let tested = evaluation.subject_scores(i, 0).expect("subject scores");
+                        let rows = evaluation.rows(i);
+                        let train = data.subjects[i]
+                            .samples_ms
+                            .slice(s![rows.train.clone(), ..]);
+                        let mut loo: Vec<f64> = (0..train.nrows())
+                            .map(|out| {
+                                let rest: Vec<usize> =
+                                    (0..train.nrows()).filter(|&k| k != out).collect();
+                                params
+                                    .fit(train.select(Axis(0), &rest).view())
+                                    .expect("fits")
+                                    .score(&train.row(out).to_vec())
+                                    .expect("one length")
+                            })
+                            .collect();
+                        loo.sort_by(f64::total_cmp);
+                        (loo, tested.genuine, tested.impostor)
+                    })
+                    .collect();
+                let by_percentile: Vec<String> = PERCENTILES
+                    .iter()
+                    .map(|&p| {
+                        let (far, frr) = rates(&scores, |loo| percentile(loo, p));
+                        format!("p{p}:{far:.3}/{frr:.3}")
+                    })
+                    .collect();
+                let by_spread: Vec<String> = SPREADS
+                    .iter()
+                    .map(|&k| {
+                        let (far, frr) = rates(&scores, |loo| {
+                            let m = loo.len() as f64;
+                            let mean = loo.iter().sum::<f64>() / m;
+                            let var = loo.iter().map(|x| (x - mean).powi(2)).sum::<f64>();
+                            mean - k * (var / (m - 1.0)).sqrt()
+                        });
+                        format!("k{k}:{far:.3}/{frr:.3}")
+                    })
+                    .collect();
+                println!("{} N={n} {kind}: {}", set.id, by_percentile.join(" "));
+                println!("{} N={n} {kind}: {}", set.id, by_spread.join(" "));
+            }
+        }
+    }
+}
