@@ -9,9 +9,9 @@
 //! Prints one line: mean EER at N = 5 and at the full enrolment of each set (the protocol of
 //! `eval --suite`, randomised detectors with seed 0).
 
-use keystroke_workbench::detect::{DetectorKind, DetectorParams, Scorer};
+use keystroke_workbench::detect::{DetectorKind, DetectorParams};
 use keystroke_workbench::eval::{BUNDLED, Evaluation, error_rates};
-use ndarray::{Axis, s};
+use ndarray::s;
 
 /// A standard deviation below this is taken as this (a detector whose leave-one-out scores
 /// all agree).
@@ -50,16 +50,7 @@ fn main() {
                 let (mut genuine, mut impostor) = (Vec::new(), Vec::new());
                 for ((params, weight), evaluation) in parts.iter().zip(&evaluations) {
                     let tested = evaluation.subject_scores(i, 0).expect("subject scores");
-                    let loo: Vec<f64> = (0..m)
-                        .map(|out| {
-                            let rest: Vec<usize> = (0..m).filter(|&k| k != out).collect();
-                            params
-                                .fit(train.select(Axis(0), &rest).view())
-                                .expect("fits")
-                                .score(&train.row(out).to_vec())
-                                .expect("one length")
-                        })
-                        .collect();
+                    let loo = params.leave_one_out(train).expect("fits");
                     let mean = loo.iter().sum::<f64>() / m as f64;
                     let var = loo.iter().map(|x| (x - mean).powi(2)).sum::<f64>();
                     let sd = (var / (m - 1) as f64).sqrt().max(SD_FLOOR);

@@ -10,9 +10,9 @@
 //! (k = 0 … 3) — and the mean FAR/FRR over subjects at each is printed as `FAR/FRR`. A rule
 //! that balanced on every set would show FAR ≈ FRR at the same p (or k) in every row.
 
-use keystroke_workbench::detect::{DetectorKind, Scorer};
+use keystroke_workbench::detect::DetectorKind;
 use keystroke_workbench::eval::{BUNDLED, Evaluation};
-use ndarray::{Axis, s};
+use ndarray::s;
 
 const PERCENTILES: [f64; 8] = [5.0, 10.0, 15.0, 20.0, 25.0, 30.0, 40.0, 50.0];
 const SPREADS: [f64; 6] = [0.0, 0.5, 1.0, 1.5, 2.0, 3.0];
@@ -57,17 +57,7 @@ fn main() {
                         let train = data.subjects[i]
                             .samples_ms
                             .slice(s![rows.train.clone(), ..]);
-                        let mut loo: Vec<f64> = (0..train.nrows())
-                            .map(|out| {
-                                let rest: Vec<usize> =
-                                    (0..train.nrows()).filter(|&k| k != out).collect();
-                                params
-                                    .fit(train.select(Axis(0), &rest).view())
-                                    .expect("fits")
-                                    .score(&train.row(out).to_vec())
-                                    .expect("one length")
-                            })
-                            .collect();
+                        let mut loo = params.leave_one_out(train).expect("fits");
                         loo.sort_by(f64::total_cmp);
                         (loo, tested.genuine, tested.impostor)
                     })

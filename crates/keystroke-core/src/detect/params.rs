@@ -24,6 +24,7 @@ trait AnyParams: fmt::Debug + Send + Sync {
     fn fit(&self, train: ArrayView2<f64>) -> Result<FittedDetector, FitError>;
     fn with_seed(&self, seed: u64) -> DetectorParams;
     fn for_ranking(&self) -> DetectorParams;
+    fn leave_one_out(&self, train: ArrayView2<f64>) -> Result<Vec<f64>, FitError>;
     fn as_any(&self) -> &dyn Any;
 }
 
@@ -42,6 +43,9 @@ impl<D: Registered> AnyParams for D {
     }
     fn for_ranking(&self) -> DetectorParams {
         DetectorParams::new(self.clone().for_ranking())
+    }
+    fn leave_one_out(&self, train: ArrayView2<f64>) -> Result<Vec<f64>, FitError> {
+        leave_one_out(self, train)
     }
     fn as_any(&self) -> &dyn Any {
         self
@@ -81,6 +85,11 @@ impl DetectorParams {
     /// Fits the detector on `train` (rows = samples).
     pub fn fit(&self, train: ArrayView2<f64>) -> Result<FittedDetector, FitError> {
         self.0.fit(train)
+    }
+
+    /// Each row's score under the detector fitted on the other rows of `train`.
+    pub fn leave_one_out(&self, train: ArrayView2<f64>) -> Result<Vec<f64>, FitError> {
+        self.0.leave_one_out(train)
     }
 
     fn to_json(&self) -> Value {
@@ -275,22 +284,26 @@ impl Scorer for FittedDetector {
 
 /// The `percent`th percentile of each training row's score under `params` refitted on the other
 /// rows. With too few rows to leave one out, the rows' own scores under `model` are used.
+/// Each row's score under `params` fitted on the other rows of `train`.
+fn leave_one_out<D: Detector>(params: &D, train: ArrayView2<f64>) -> Result<Vec<f64>, FitError> {
+    let n = train.nrows();
+    (0..n)
+        .map(|left_out| {
+            let rest: Vec<usize> = (0..n).filter(|&i| i != left_out).collect();
+            let refitted = params.fit(train.select(Axis(0), &rest).view())?;
+            Ok(refitted.score(&train.row(left_out).to_vec())?)
+        })
+        .collect()
+}
+
 pub(super) fn loo_percentile<D: Detector>(
     params: &D,
     model: &D::Model,
     train: ArrayView2<f64>,
     percent: f64,
 ) -> Result<f64, FitError> {
-    let n = train.nrows();
-    let loo = (0..n)
-        .map(|left_out| {
-            let rest: Vec<usize> = (0..n).filter(|&i| i != left_out).collect();
-            let refitted = params.fit(train.select(Axis(0), &rest).view())?;
-            Ok(refitted.score(&train.row(left_out).to_vec())?)
-        })
-        .collect::<Result<Vec<f64>, FitError>>();
-    let mut scores = match loo {
-        Ok(scores) if n >= 2 => scores,
+    let mut scores = match leave_one_out(params, train) {
+        Ok(scores) if train.nrows() >= 2 => scores,
         Err(FitError::TooFewSamples { .. }) | Ok(_) => model.score_rows(train)?,
         Err(e) => return Err(e),
     };
