@@ -9,8 +9,8 @@ use crate::detect::{DetectorKind, DetectorParams, FittedDetector, LengthMismatch
 use crate::features::feature_len;
 
 /// `<id>_metadata.json`. Version 2 adds `excluded` and `participant_records`; a metadata with
-/// neither is still written as version 1, byte for byte as before, so older builds keep
-/// reading it.
+/// neither is still written as version 1, with the same keys and values as before (`format`
+/// and `version` first), so older builds keep reading it.
 pub const METADATA_FORMAT: FileFormat = FileFormat {
     name: "keystroke-workbench/metadata",
     version: 2,
