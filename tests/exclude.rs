@@ -109,7 +109,7 @@ fn a_sample_excluded_from_the_cli_leaves_the_running_servers_model_and_comes_bac
     assert!(ok, "{text}");
     // (The server's /train retrained with its own detector.)
     assert!(
-        text.contains("sample 3 restored; isolation-forest trained on 21"),
+        text.contains("sample 3 restored; fusion trained on 21"),
         "{text}"
     );
     let restored = info(addr);

@@ -174,10 +174,7 @@ fn enrol_plot_train_live_test_and_serve() {
     click(&mut harness, "Train & test");
     click(&mut harness, "Train");
     run_until(&mut harness, 60, |w| w.message().starts_with("trained"));
-    assert_eq!(
-        harness.state().message(),
-        "trained isolation-forest on 5 samples"
-    );
+    assert_eq!(harness.state().message(), "trained fusion on 5 samples");
 
     // Live test: a typed attempt is judged, not stored; the operator labels it.
     harness.get_by_label("Live test").click();
@@ -868,15 +865,12 @@ fn a_sample_excluded_on_the_enrol_tab_is_undone() {
     let message = harness.state().message().to_string();
     assert!(
         message.contains("undid the exclusion of sample 3")
-            && message.contains("isolation-forest trained on 5"),
+            && message.contains("fusion trained on 5"),
         "{message}"
     );
     let metadata = harness.state().store().metadata(&alice).unwrap().unwrap();
     assert!(metadata.excluded.is_empty());
-    assert_eq!(
-        metadata.trained_detector().map(|d| d.id()),
-        Some("isolation-forest")
-    );
+    assert_eq!(metadata.trained_detector().map(|d| d.id()), Some("fusion"));
     harness.get_by_label("samples: 5 of 5");
 
     // The accept before it is undone the same way: that sample is taken out of use.

@@ -208,14 +208,14 @@ fn the_embedded_server_uses_what_its_caller_trains_and_stops_on_drop() {
         get(addr, "/user/alice/info").json()["detector"],
         "manhattan-scaled"
     );
-    // Then an isolation forest.
+    // Then the default detector.
     server
         .store
         .with_user(&alice, |w| w.train(&DetectorParams::default(), now))
         .unwrap();
     assert_eq!(
         get(addr, "/user/alice/info").json()["detector"],
-        "isolation-forest"
+        keystroke_workbench::detect::DEFAULT_DETECTOR.id()
     );
 
     let port = addr.port();

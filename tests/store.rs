@@ -8,7 +8,7 @@ use std::path::Path;
 
 use chrono::NaiveDate;
 use keystroke_workbench::capture::{KeyAction, KeyEvent, Sample};
-use keystroke_workbench::detect::{DetectorParams, Scorer};
+use keystroke_workbench::detect::{DetectorParams, Scorer, TempoTolerant};
 use keystroke_workbench::store::{Store, StoreError, UserId};
 
 fn now() -> chrono::NaiveDateTime {
@@ -237,10 +237,9 @@ fn tampered_model_is_rejected_not_used() {
     let alice = user("alice");
     enrol(&store, &alice, 5, 5);
     let path = dir.path().join("alice.model.json");
-    let text =
-        fs::read_to_string(&path)
-            .unwrap()
-            .replacen("\"feature\": [", "\"feature\": [99, ", 1);
+    let text = fs::read_to_string(&path)
+        .unwrap()
+        .replacen("\"spread\": [", "\"spread\": [99, ", 1);
     fs::write(&path, text).unwrap();
     let metadata = store.metadata(&alice).unwrap().unwrap();
     assert!(matches!(
@@ -303,7 +302,8 @@ fn concurrent_writers_lose_no_sample() {
                     let s = sample(&["x", "y", "z"], f64::from(t * 5 + i));
                     store
                         .with_user(alice, |w| {
-                            w.add_sample(&s, Some(&DetectorParams::default()), now())
+                            // A detector that fits on one sample: the first writer trains too.
+                            w.add_sample(&s, Some(&DetectorParams::new(TempoTolerant)), now())
                         })
                         .unwrap();
                 }

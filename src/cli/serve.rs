@@ -34,9 +34,10 @@ pub struct ServeArgs {
     /// Samples before a user's model is trained [env: KW_MIN_SAMPLES, MIN_SAMPLES] [default: 5]
     #[arg(long, value_name = "N")]
     pub min_samples: Option<usize>,
-    /// The detector /train fits: isolation-forest (what the API contract describes), any other of
-    /// `eval`'s detectors, or `auto`: tempo-tolerant, the best measured with few and with many
-    /// samples (docs/detectors.md) [env: KW_DETECTOR] [default: isolation-forest]
+    /// The detector /train fits: any of `eval`'s detectors; `fusion` (also `auto`) has the lowest
+    /// error rates across the bundled data sets (docs/detectors.md); `isolation-forest` answers
+    /// with scikit-learn's decision_function, as the old backend did [env: KW_DETECTOR]
+    /// [default: fusion]
     #[arg(long, value_name = "NAME|auto")]
     pub detector: Option<String>,
     /// Template update: an attempt accepted well above the threshold joins the user's N newest
@@ -44,7 +45,8 @@ pub struct ServeArgs {
     /// [env: KW_TEMPLATE_UPDATE] [default: 0]
     #[arg(long, value_name = "N")]
     pub template_update: Option<usize>,
-    /// Isolation-forest contamination, a fraction in (0, 0.5] or `auto` [env: KW_CONTAMINATION,
+    /// Isolation-forest contamination, a fraction in (0, 0.5] or `auto`; any of the three forest
+    /// settings, given without --detector, selects the isolation forest [env: KW_CONTAMINATION,
     /// CONTAMINATION] [default: 0.1]
     #[arg(long, value_name = "FRACTION|auto")]
     pub contamination: Option<Contamination>,
@@ -145,17 +147,36 @@ impl ServeArgs {
         forest
             .validate()
             .context("invalid isolation-forest settings")?;
-        let detector = match lookup
-            .value(
-                self.detector.clone(),
-                &["KW_DETECTOR"],
-                "isolation-forest".into(),
-            )?
-            .as_str()
-        {
-            "isolation-forest" => DetectorParams::new(forest),
-            "auto" => DetectorKind::of::<detect::TempoTolerant>().default_params(),
-            name => name
+        // A forest setting (the old backend's variables among them) without a detector named
+        // keeps the old backend's detector; beside another detector it would be ignored.
+        let forest_setting = [
+            (
+                self.contamination.is_some(),
+                "--contamination",
+                &["KW_CONTAMINATION", "CONTAMINATION"][..],
+            ),
+            (
+                self.n_estimators.is_some(),
+                "--n-estimators",
+                &["KW_N_ESTIMATORS"][..],
+            ),
+            (
+                self.random_state.is_some(),
+                "--random-state",
+                &["KW_RANDOM_STATE", "RANDOM_STATE"][..],
+            ),
+        ]
+        .into_iter()
+        .find_map(|(flag, flag_name, names)| lookup.given(flag, flag_name, names));
+        let named: Option<String> = lookup.optional(self.detector.clone(), "KW_DETECTOR")?;
+        let detector = match (named.as_deref(), forest_setting) {
+            (Some("isolation-forest"), _) | (None, Some(_)) => DetectorParams::new(forest),
+            (Some(name), Some(setting)) => anyhow::bail!(
+                "{setting} is an isolation-forest setting, but the detector is {name}: \
+                 set KW_DETECTOR=isolation-forest, or drop {setting}"
+            ),
+            (None | Some("auto"), None) => detect::DEFAULT_DETECTOR.default_params(),
+            (Some(name), None) => name
                 .parse::<DetectorKind>()
                 .map_err(|e| anyhow::anyhow!("KW_DETECTOR: {e}, auto"))?
                 .default_params(),
@@ -287,6 +308,18 @@ impl Lookup<'_> {
         Ok(default)
     }
 
+    /// What sets a value: `flag_name` when the flag is `given`, else the first variable of
+    /// `names` that is set and not empty.
+    fn given(&self, given: bool, flag_name: &str, names: &[&str]) -> Option<String> {
+        if given {
+            return Some(flag_name.to_string());
+        }
+        names
+            .iter()
+            .find(|name| (self.env)(name).is_some_and(|v| !v.trim().is_empty()))
+            .map(|name| name.to_string())
+    }
+
     /// The flag, else the variable `name` if it is set and not empty.
     fn optional<T: FromStr>(&self, flag: Option<T>, name: &str) -> anyhow::Result<Option<T>>
     where
@@ -408,7 +441,7 @@ mod tests {
         assert_eq!(s.server.port, 5000);
         assert_eq!(s.models, PathBuf::from("user_models"));
         assert_eq!(s.api.min_samples, 5);
-        assert_eq!(s.api.detector, DetectorParams::default());
+        assert_eq!(s.api.detector, DetectorParams::new(detect::Fusion));
         assert_eq!(s.api.api_token, None);
         assert_eq!(s.api.cors, Cors::Off);
         assert_eq!(s.log, "info");
@@ -482,12 +515,42 @@ mod tests {
     }
 
     #[test]
+    fn forest_settings_keep_the_forest_and_clash_with_another_detector() {
+        let s = resolve(&ServeArgs::default(), &[("KW_N_ESTIMATORS", "50")]).unwrap();
+        assert_eq!(
+            s.api.detector,
+            DetectorParams::new(IsolationForest::params().n_trees(50))
+        );
+        let env = [("KW_DETECTOR", "fusion"), ("RANDOM_STATE", "7")];
+        let err = resolve(&ServeArgs::default(), &env)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(
+                "RANDOM_STATE is an isolation-forest setting, but the detector is fusion"
+            ),
+            "{err}"
+        );
+        let flags = ServeArgs {
+            detector: Some("outlier-count".into()),
+            contamination: Some(Contamination::Auto),
+            ..ServeArgs::default()
+        };
+        assert!(
+            resolve(&flags, &[])
+                .unwrap_err()
+                .to_string()
+                .starts_with("--contamination")
+        );
+    }
+
+    #[test]
     fn detector_and_template_update_are_opt_in() {
         let s = resolve(&ServeArgs::default(), &[]).unwrap();
         assert_eq!(s.api.template_window, 0);
         let env = [("KW_DETECTOR", "auto"), ("KW_TEMPLATE_UPDATE", "20")];
         let s = resolve(&ServeArgs::default(), &env).unwrap();
-        assert_eq!(s.api.detector, DetectorParams::new(detect::TempoTolerant));
+        assert_eq!(s.api.detector, DetectorParams::new(detect::Fusion));
         assert_eq!(s.api.template_window, 20);
         let flags = ServeArgs {
             detector: Some("manhattan-scaled".into()),

@@ -79,13 +79,18 @@ pub fn table(
 ) -> std::io::Result<()> {
     let columns = columns(update);
     let widths: Vec<usize> = columns.iter().map(|c| c.0.len().max(7)).collect();
-    write!(out, "{:<42}", "detector")?;
+    // As wide as the longest detector's name (at least 42 characters, as before).
+    let names = detectors
+        .iter()
+        .map(|d| label(d).chars().count() + 1)
+        .fold(42, usize::max);
+    write!(out, "{:<names$}", "detector")?;
     for ((heading, _), width) in columns.iter().zip(&widths) {
         write!(out, " {heading:>width$}")?;
     }
     writeln!(out, " {:>8}", "seconds")?;
     for d in detectors {
-        write!(out, "{:<42}", label(d))?;
+        write!(out, "{:<names$}", label(d))?;
         for (cell, width) in cells(d, update).iter().zip(&widths) {
             write!(out, " {cell:>width$}")?;
         }

@@ -9,7 +9,9 @@ use std::time::Instant;
 use anyhow::Context;
 
 use super::{DetectorReport, evaluate, format};
-use keystroke_core::detect::{DEFAULT_DETECTOR, DEFAULT_WINDOW, DetectorKind};
+use keystroke_core::detect::{
+    DEFAULT_DETECTOR, DEFAULT_WINDOW, DetectorKind, IsolationForestParams,
+};
 use keystroke_core::eval::{BUNDLED, BundledSet, Dataset, IMPOSTOR_REPS};
 
 /// The product's enrolment count.
@@ -86,6 +88,52 @@ fn eer_of(reports: &[DetectorReport], kind: DetectorKind) -> Option<f64> {
         .iter()
         .find(|d| d.result.name == kind.id())
         .map(|d| d.result.eer_mean)
+}
+
+/// The default detector's mean EER in each column beside the column's best and the isolation
+/// forest's (the old default).
+fn write_default_against_best(out: &mut impl Write, results: &[SetResults]) -> std::io::Result<()> {
+    let forest = DetectorKind::of::<IsolationForestParams>();
+    writeln!(out, "## The default against the best")?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "The default is the sum of two detectors' scores, each normalised per user by its \
+         leave-one-out scores on the user's own samples, with equal weights: the tempo-tolerant \
+         Manhattan (the best on the desktop set) and the outlier count (the best on the phone and \
+         keypad sets). Equal weights tune nothing on any set; the two parts keep their own \
+         constants (`crates/keystroke-core/src/detect/fusion.rs`)."
+    )?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "| set | N | default | best | best EER | default − best | isolation forest |"
+    )?;
+    writeln!(out, "|---|---:|---:|---|---:|---:|---:|")?;
+    for r in results {
+        for (n, reports) in [(FEW, &r.few), (r.set.full_train, &r.full)] {
+            let best = reports
+                .iter()
+                .min_by(|a, b| a.result.eer_mean.total_cmp(&b.result.eer_mean));
+            let (Some(default), Some(best), Some(forest)) = (
+                eer_of(reports, DEFAULT_DETECTOR),
+                best,
+                eer_of(reports, forest),
+            ) else {
+                continue;
+            };
+            writeln!(
+                out,
+                "| `{}` | {n} | {default:.4} | {} | {:.4} | {:+.4} | {forest:.4} |",
+                r.set.id,
+                best.result.name,
+                best.result.eer_mean,
+                default - best.result.eer_mean
+            )?;
+        }
+    }
+    writeln!(out)?;
+    Ok(())
 }
 
 fn write_report(
@@ -195,6 +243,7 @@ fn write_report(
     writeln!(out)?;
     writeln!(out, "The best of each column is in bold.")?;
     writeln!(out)?;
+    write_default_against_best(out, results)?;
     for r in results {
         writeln!(out, "## `{}`: {}", r.set.id, r.set.title)?;
         writeln!(out)?;

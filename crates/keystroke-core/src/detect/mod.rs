@@ -8,6 +8,7 @@
 //! and validate what they load.
 
 mod centroid;
+mod fusion;
 mod iforest;
 mod mahalanobis;
 mod outlier_count;
@@ -24,6 +25,7 @@ use thiserror::Error;
 pub use centroid::{
     Euclidean, EuclideanModel, Manhattan, ManhattanModel, ManhattanScaled, ManhattanScaledModel,
 };
+pub use fusion::{Fusion, FusionModel};
 pub(crate) use iforest::numpy_percentile;
 pub use iforest::{
     Contamination, IsolationForest, IsolationForestParams, MaxSamples, average_path_length,

@@ -282,8 +282,6 @@ impl Scorer for FittedDetector {
     }
 }
 
-/// The `percent`th percentile of each training row's score under `params` refitted on the other
-/// rows. With too few rows to leave one out, the rows' own scores under `model` are used.
 /// Each row's score under `params` fitted on the other rows of `train`.
 fn leave_one_out<D: Detector>(params: &D, train: ArrayView2<f64>) -> Result<Vec<f64>, FitError> {
     let n = train.nrows();
@@ -296,30 +294,43 @@ fn leave_one_out<D: Detector>(params: &D, train: ArrayView2<f64>) -> Result<Vec<
         .collect()
 }
 
+/// Each training row's leave-one-out score under `params`; with too few rows to leave one out,
+/// the rows' own scores under `model` (fitted on all of `train`).
+pub(super) fn held_out_scores<D: Detector>(
+    params: &D,
+    model: &D::Model,
+    train: ArrayView2<f64>,
+) -> Result<Vec<f64>, FitError> {
+    match leave_one_out(params, train) {
+        Ok(scores) if train.nrows() >= 2 => Ok(scores),
+        Err(FitError::TooFewSamples { .. }) | Ok(_) => Ok(model.score_rows(train)?),
+        Err(e) => Err(e),
+    }
+}
+
+/// The `percent`th percentile of the training rows' [`held_out_scores`].
 pub(super) fn loo_percentile<D: Detector>(
     params: &D,
     model: &D::Model,
     train: ArrayView2<f64>,
     percent: f64,
 ) -> Result<f64, FitError> {
-    let mut scores = match leave_one_out(params, train) {
-        Ok(scores) if train.nrows() >= 2 => scores,
-        Err(FitError::TooFewSamples { .. }) | Ok(_) => model.score_rows(train)?,
-        Err(e) => return Err(e),
-    };
+    let mut scores = held_out_scores(params, model, train)?;
     Ok(super::numpy_percentile(&mut scores, percent))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detect::{Mahalanobis, ManhattanScaled, NearestNeighbor, TempoTolerant};
+    use crate::detect::{
+        IsolationForestParams, Mahalanobis, ManhattanScaled, NearestNeighbor, TempoTolerant,
+    };
     use ndarray::array;
     use serde_json::json;
 
     #[test]
     fn params_serialise_with_a_name_tag() {
-        let p = DetectorParams::default().with_seed(3);
+        let p = DetectorParams::new(IsolationForestParams::default()).with_seed(3);
         let v = serde_json::to_value(&p).unwrap();
         assert_eq!(v["name"], "isolation-forest");
         assert_eq!(v["seed"], 3);
@@ -437,7 +448,7 @@ mod tests {
                 .parse::<DetectorKind>()
                 .unwrap_err()
                 .to_string()
-                .contains("known: isolation-forest")
+                .contains("known: fusion, isolation-forest")
         );
     }
 }
