@@ -1,5 +1,5 @@
-//! Speed of the CMU evaluation (`cargo bench --bench eval`), and of the enrolment quality
-//! that /train computes.
+//! Speed of the CMU evaluation (`cargo bench --bench eval`), and of what /train computes: the
+//! enrolment quality, and the model with its thresholds.
 //!
 //! `cmu_eval/isolation-forest` is the full protocol of `eval --detector isolation-forest`
 //! (51 subjects, 100 trees each, one seed) on the machine's cores. Compare it with
@@ -51,5 +51,28 @@ fn enrolment_quality(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, cmu_eval, enrolment_quality);
+/// `train/<detector>/<n>`: what /train fits for a user with `n` samples — the model, its
+/// threshold and its update guard — for the default detector and the two it is built on or
+/// replaced (CMU subject s002's first `n` repetitions).
+fn train(c: &mut Criterion) {
+    let data = CMU.load().expect("the bundled CMU data loads");
+    let mut group = c.benchmark_group("train");
+    group.sample_size(20);
+    for id in ["fusion", "tempo-tolerant", "isolation-forest"] {
+        let params = id.parse::<DetectorKind>().expect("registered").default_params();
+        for n in [5, 50, 200, 400] {
+            let rows = data.subjects[0].samples_ms.slice(ndarray::s![0..n, ..]);
+            group.bench_function(format!("{id}/{n}"), |b| {
+                b.iter(|| {
+                    let model = params.fit(rows).expect("fits");
+                    let threshold = model.threshold(rows).expect("threshold");
+                    (threshold, model.update_guard(rows).expect("guard"))
+                })
+            });
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, cmu_eval, enrolment_quality, train);
 criterion_main!(benches);

@@ -1,6 +1,7 @@
 //! Mean EER of a score-level fusion on every bundled data set (issue 14's search for a default):
-//! each detector's scores are normalised per user by the mean and standard deviation of its
-//! leave-one-out scores on the training samples, weighted and summed.
+//! each detector's scores are normalised per user by the mean and standard deviation (at least
+//! the product's `MIN_SPREAD`) of its leave-one-out scores on the training samples, weighted and
+//! summed. `tempo-tolerant=1 outlier-count=1` is the product's default detector, `fusion`.
 //!
 //! ```text
 //! cargo run --release --example fusion -- tempo-tolerant=2 outlier-count=1
@@ -9,13 +10,10 @@
 //! Prints one line: mean EER at N = 5 and at the full enrolment of each set (the protocol of
 //! `eval --suite`, randomised detectors with seed 0).
 
+use keystroke_workbench::detect::fusion::MIN_SPREAD;
 use keystroke_workbench::detect::{DetectorKind, DetectorParams};
 use keystroke_workbench::eval::{BUNDLED, Evaluation, error_rates};
 use ndarray::s;
-
-/// A standard deviation below this is taken as this (a detector whose leave-one-out scores
-/// all agree).
-const SD_FLOOR: f64 = 1e-9;
 
 fn main() {
     let parts: Vec<(DetectorParams, f64)> = std::env::args()
@@ -53,7 +51,7 @@ fn main() {
                     let loo = params.leave_one_out(train).expect("fits");
                     let mean = loo.iter().sum::<f64>() / m as f64;
                     let var = loo.iter().map(|x| (x - mean).powi(2)).sum::<f64>();
-                    let sd = (var / (m - 1) as f64).sqrt().max(SD_FLOOR);
+                    let sd = (var / (m - 1) as f64).sqrt().max(MIN_SPREAD);
                     let add = |sum: &mut Vec<f64>, scores: Vec<f64>| {
                         sum.resize(scores.len(), 0.0);
                         for (total, score) in sum.iter_mut().zip(scores) {

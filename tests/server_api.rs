@@ -133,6 +133,37 @@ fn the_minimum_is_configurable_and_named_in_the_message() {
 }
 
 #[test]
+fn the_default_detector_trains_at_every_minimum_from_one() {
+    for min in 1..=4 {
+        let server = TestServer::with_config(ApiConfig {
+            min_samples: min,
+            ..ApiConfig::default()
+        });
+        let replies = train(&server, "alice", min);
+        let last = &replies[min - 1];
+        assert_eq!(last.status, 200, "min {min}: {}", last.text());
+        assert_eq!(last.json()["model_trained"], true, "min {min}");
+        let reply = post(
+            server.addr(),
+            "/predict",
+            &sample_body("alice", genuine(50)),
+        );
+        assert_eq!(reply.status, 200, "min {min}: {}", reply.text());
+        assert!(
+            reply.json()["confidence_score"]
+                .as_f64()
+                .unwrap()
+                .is_finite()
+        );
+        let info = get(server.addr(), "/user/alice/info").json();
+        assert_eq!(
+            info["detector"],
+            keystroke_workbench::detect::DEFAULT_DETECTOR.id()
+        );
+    }
+}
+
+#[test]
 fn predict_answers_genuine_and_imposter_shapes() {
     let server = TestServer::start();
     train(&server, "alice", 20);

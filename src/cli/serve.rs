@@ -118,7 +118,14 @@ pub struct ServeSettings {
     pub models: PathBuf,
     /// The log filter.
     pub log: String,
+    /// Settings that were given but do not apply, to log at start-up.
+    pub warnings: Vec<String>,
 }
+
+/// The isolation forest's settings' variables, newest name first (the old backend's last).
+const CONTAMINATION_VARS: &[&str] = &["KW_CONTAMINATION", "CONTAMINATION"];
+const N_ESTIMATORS_VARS: &[&str] = &["KW_N_ESTIMATORS"];
+const RANDOM_STATE_VARS: &[&str] = &["KW_RANDOM_STATE", "RANDOM_STATE"];
 
 impl ServeArgs {
     /// Resolves the settings, reading the environment through `env`.
@@ -127,19 +134,12 @@ impl ServeArgs {
         let defaults = IsolationForest::params();
         let contamination = lookup.value(
             self.contamination,
-            &["KW_CONTAMINATION", "CONTAMINATION"],
+            CONTAMINATION_VARS,
             defaults.get_contamination(),
         )?;
-        let n_estimators = lookup.value(
-            self.n_estimators,
-            &["KW_N_ESTIMATORS"],
-            defaults.get_n_trees(),
-        )?;
-        let seed = lookup.value(
-            self.random_state,
-            &["KW_RANDOM_STATE", "RANDOM_STATE"],
-            defaults.get_seed(),
-        )?;
+        let n_estimators =
+            lookup.value(self.n_estimators, N_ESTIMATORS_VARS, defaults.get_n_trees())?;
+        let seed = lookup.value(self.random_state, RANDOM_STATE_VARS, defaults.get_seed())?;
         let forest = defaults
             .n_trees(n_estimators)
             .contamination(contamination)
@@ -148,38 +148,47 @@ impl ServeArgs {
             .validate()
             .context("invalid isolation-forest settings")?;
         // A forest setting (the old backend's variables among them) without a detector named
-        // keeps the old backend's detector; beside another detector it would be ignored.
+        // keeps the old backend's detector; beside another detector it is ignored, and said so.
         let forest_setting = [
             (
                 self.contamination.is_some(),
                 "--contamination",
-                &["KW_CONTAMINATION", "CONTAMINATION"][..],
+                CONTAMINATION_VARS,
             ),
             (
                 self.n_estimators.is_some(),
                 "--n-estimators",
-                &["KW_N_ESTIMATORS"][..],
+                N_ESTIMATORS_VARS,
             ),
             (
                 self.random_state.is_some(),
                 "--random-state",
-                &["KW_RANDOM_STATE", "RANDOM_STATE"][..],
+                RANDOM_STATE_VARS,
             ),
         ]
         .into_iter()
         .find_map(|(flag, flag_name, names)| lookup.given(flag, flag_name, names));
         let named: Option<String> = lookup.optional(self.detector.clone(), "KW_DETECTOR")?;
+        let mut warnings = Vec::new();
         let detector = match (named.as_deref(), forest_setting) {
             (Some("isolation-forest"), _) | (None, Some(_)) => DetectorParams::new(forest),
-            (Some(name), Some(setting)) => anyhow::bail!(
-                "{setting} is an isolation-forest setting, but the detector is {name}: \
-                 set KW_DETECTOR=isolation-forest, or drop {setting}"
-            ),
-            (None | Some("auto"), None) => detect::DEFAULT_DETECTOR.default_params(),
-            (Some(name), None) => name
-                .parse::<DetectorKind>()
-                .map_err(|e| anyhow::anyhow!("KW_DETECTOR: {e}, auto"))?
-                .default_params(),
+            (Some(name), setting) => {
+                let kind = match name {
+                    "auto" => detect::DEFAULT_DETECTOR,
+                    name => name
+                        .parse::<DetectorKind>()
+                        .map_err(|e| anyhow::anyhow!("KW_DETECTOR: {e}, auto"))?,
+                };
+                if let Some(setting) = setting {
+                    warnings.push(format!(
+                        "{setting} is an isolation-forest setting and the detector is {}: it is \
+                         ignored (KW_DETECTOR=isolation-forest would use it)",
+                        kind.id()
+                    ));
+                }
+                kind.default_params()
+            }
+            (None, None) => detect::DEFAULT_DETECTOR.default_params(),
         };
         let template_window = lookup.value(self.template_update, &["KW_TEMPLATE_UPDATE"], 0)?;
         let min_samples = lookup.value(
@@ -283,6 +292,7 @@ impl ServeArgs {
                 "user_models".into(),
             )?,
             log: lookup.value(self.log.clone(), &["KW_LOG"], "info".into())?,
+            warnings,
         })
     }
 }
@@ -346,6 +356,9 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
         .parse_filters(&settings.log)
         .format_timestamp_millis()
         .init();
+    for warning in &settings.warnings {
+        log::warn!("{warning}");
+    }
     let store =
         Arc::new(Store::open(&settings.models).with_context(|| {
             format!("cannot open the model store {}", settings.models.display())
@@ -515,32 +528,46 @@ mod tests {
     }
 
     #[test]
-    fn forest_settings_keep_the_forest_and_clash_with_another_detector() {
+    fn forest_settings_keep_the_forest_and_are_ignored_beside_another_detector() {
+        let forest = |n| DetectorParams::new(IsolationForest::params().n_trees(n));
+        // The old backend's variables alone keep its detector.
         let s = resolve(&ServeArgs::default(), &[("KW_N_ESTIMATORS", "50")]).unwrap();
-        assert_eq!(
-            s.api.detector,
-            DetectorParams::new(IsolationForest::params().n_trees(50))
-        );
-        let env = [("KW_DETECTOR", "fusion"), ("RANDOM_STATE", "7")];
-        let err = resolve(&ServeArgs::default(), &env)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.starts_with(
-                "RANDOM_STATE is an isolation-forest setting, but the detector is fusion"
-            ),
-            "{err}"
-        );
+        assert_eq!((s.api.detector, s.warnings.len()), (forest(50), 0));
+        let env = [
+            ("KW_DETECTOR", "isolation-forest"),
+            ("KW_N_ESTIMATORS", "60"),
+        ];
+        let s = resolve(&ServeArgs::default(), &env).unwrap();
+        assert_eq!((s.api.detector, s.warnings.len()), (forest(60), 0));
+        // Beside another detector: that detector, and a warning naming the setting.
+        for detector in ["fusion", "auto"] {
+            let env = [("KW_DETECTOR", detector), ("RANDOM_STATE", "7")];
+            let s = resolve(&ServeArgs::default(), &env).unwrap();
+            assert_eq!(s.api.detector, DetectorParams::new(detect::Fusion));
+            assert_eq!(
+                s.warnings,
+                [
+                    "RANDOM_STATE is an isolation-forest setting and the detector is fusion: it is \
+                  ignored (KW_DETECTOR=isolation-forest would use it)"
+                ]
+            );
+        }
         let flags = ServeArgs {
             detector: Some("outlier-count".into()),
             contamination: Some(Contamination::Auto),
             ..ServeArgs::default()
         };
+        let s = resolve(&flags, &[]).unwrap();
         assert!(
-            resolve(&flags, &[])
-                .unwrap_err()
-                .to_string()
-                .starts_with("--contamination")
+            s.warnings[0].starts_with("--contamination is"),
+            "{:?}",
+            s.warnings
+        );
+        assert!(
+            resolve(&ServeArgs::default(), &[])
+                .unwrap()
+                .warnings
+                .is_empty()
         );
     }
 

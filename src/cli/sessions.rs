@@ -6,7 +6,7 @@ use anyhow::Context;
 use chrono::Local;
 use clap::Args;
 
-use keystroke_core::detect::DetectorKind;
+use keystroke_core::detect::{DEFAULT_DETECTOR, DetectorKind};
 use keystroke_core::eval::{CMU, load_csv};
 use keystroke_core::session::SessionFile;
 use keystroke_core::store::{Store, UserId};
@@ -69,8 +69,8 @@ pub struct TrainArgs {
     /// The store holding the user.
     #[command(flatten)]
     pub store: StoreArgs,
-    /// Detector
-    #[arg(long, value_name = "NAME", default_value = "isolation-forest")]
+    /// Detector (by default the product's, which `serve` and the workbench fit too)
+    #[arg(long, value_name = "NAME", default_value_t = DEFAULT_DETECTOR)]
     pub detector: DetectorKind,
 }
 

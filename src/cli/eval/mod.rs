@@ -26,8 +26,8 @@ pub struct EvalArgs {
     /// Where the data comes from and the protocol.
     #[command(flatten)]
     pub data: DataArgs,
-    /// Detector to evaluate, or `all`: isolation-forest, tempo-tolerant, manhattan-scaled,
-    /// nn-mahalanobis, outlier-count, mahalanobis, manhattan, euclidean.
+    /// Detector to evaluate, or `all`: fusion (the default), isolation-forest, tempo-tolerant,
+    /// manhattan-scaled, nn-mahalanobis, outlier-count, mahalanobis, manhattan, euclidean.
     #[arg(long, value_name = "NAME|all", default_value = "all")]
     pub detector: String,
     /// Average randomised detectors over seeds 0..K−1.

@@ -98,11 +98,11 @@ fn write_default_against_best(out: &mut impl Write, results: &[SetResults]) -> s
     writeln!(out)?;
     writeln!(
         out,
-        "The default is the sum of two detectors' scores, each normalised per user by its \
-         leave-one-out scores on the user's own samples, with equal weights: the tempo-tolerant \
-         Manhattan (the best on the desktop set) and the outlier count (the best on the phone and \
-         keypad sets). Equal weights tune nothing on any set; the two parts keep their own \
-         constants (`crates/keystroke-core/src/detect/fusion.rs`)."
+        "The default is the sum of two detectors' scores, the tempo-tolerant Manhattan's and the \
+         outlier count's, each normalised per user by its leave-one-out scores on the user's own \
+         samples, with equal weights: equal weights tune nothing on any set, and the two parts \
+         keep their own constants (`crates/keystroke-core/src/detect/fusion.rs`). Each row: the \
+         default's mean EER, the best detector's, and the isolation forest's (the default before)."
     )?;
     writeln!(out)?;
     writeln!(

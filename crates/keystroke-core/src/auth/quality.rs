@@ -13,6 +13,7 @@
 use ndarray::{ArrayView2, Axis};
 use serde::Serialize;
 
+use crate::detect::median_without;
 use crate::detect::tempo::{robust_template, shrunk_spread};
 
 /// A timing is typical when it lies within this many spreads of the others' median.
@@ -120,19 +121,6 @@ fn leave_one_out(rows: ArrayView2<f64>) -> Vec<f64> {
         .into_iter()
         .map(|t| t as f64 / columns)
         .collect()
-}
-
-/// The median (as `numpy.percentile` computes it) of ascending `sorted` without the value at
-/// position `skip`.
-fn median_without(sorted: &[f64], skip: usize) -> f64 {
-    let at = |k: usize| sorted[if k < skip { k } else { k + 1 }];
-    let m = sorted.len() - 1;
-    if m % 2 == 1 {
-        at(m / 2)
-    } else {
-        let (a, b) = (at(m / 2 - 1), at(m / 2));
-        b - (b - a) * 0.5
-    }
 }
 
 /// Each of a user's samples' consistency with the samples in use (`active`, indices into

@@ -22,60 +22,80 @@ use super::{
     TempoTolerantModel, check_training, numpy_percentile,
 };
 
-/// The least spread a part's leave-one-out scores are taken to have, in that part's units (half
-/// an outlying feature, or half a unit of tempo-tolerant distance): training samples that all
-/// score alike must not make one part's z-scores unbounded.
+/// The least spread a part's leave-one-out scores are taken to have, in that part's units (one
+/// outlying feature, or one unit of tempo-tolerant distance): training samples that all score
+/// alike must not make one part's z-scores unbounded.
 pub const MIN_SPREAD: f64 = 1.0;
+
+/// Training rows below which the outlier count is left out: its leave-one-out models would be
+/// fitted on two rows or fewer, whose standard deviations say little (a feature that happened
+/// to agree twice would flag any attempt).
+pub const OUTLIER_MIN_ROWS: usize = 4;
+
+/// The largest typical score a loaded model may normalise by (a part's scores are sums over
+/// the features, far smaller): a tampered file cannot push a z-score to infinity.
+const MAX_NORM_MEAN: f64 = 1e9;
 
 /// The fused detector (no parameters: the parts keep their own, the weights are equal).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Fusion;
 
-/// Fitted [`Fusion`]: both parts, and how each part's scores are normalised.
+/// Fitted [`Fusion`]: the parts, each with how its scores are normalised.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FusionModel {
-    tempo: TempoTolerantModel,
-    outlier: OutlierCountModel,
-    /// Mean and spread of the tempo-tolerant part's leave-one-out scores.
-    tempo_norm: Norm,
-    /// Mean and spread of the outlier count's leave-one-out scores.
-    outlier_norm: Norm,
+    tempo: Part<TempoTolerantModel>,
+    /// Absent when fitted on fewer than [`OUTLIER_MIN_ROWS`] rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    outlier: Option<Part<OutlierCountModel>>,
 }
 
-/// A part's typical score and spread on the user's training samples, held out one at a time.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+/// One part: its fitted model, and the mean and spread of its leave-one-out scores on the
+/// user's training samples.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Norm {
+struct Part<M> {
+    model: M,
     mean: f64,
     sd: f64,
 }
 
-impl Norm {
-    /// Mean and sample standard deviation (at least [`MIN_SPREAD`]) of `scores`.
-    fn of(scores: &[f64]) -> Norm {
-        let n = scores.len() as f64;
-        let mean = scores.iter().sum::<f64>() / n;
-        let squares: f64 = scores.iter().map(|s| (s - mean) * (s - mean)).sum();
-        let sd = if scores.len() > 1 {
+impl<M: Scorer> Part<M> {
+    /// `model` normalised by `held_out`, its scores on the training rows each left out.
+    fn new(model: M, held_out: &[f64]) -> Result<Part<M>, FitError> {
+        let n = held_out.len() as f64;
+        let mean = held_out.iter().sum::<f64>() / n;
+        let squares: f64 = held_out.iter().map(|s| (s - mean) * (s - mean)).sum();
+        let sd = if held_out.len() > 1 {
             (squares / (n - 1.0)).sqrt()
         } else {
             0.0
         };
-        Norm {
+        let part = Part {
+            model,
             mean,
             sd: sd.max(MIN_SPREAD),
-        }
+        };
+        part.check().map_err(|e| {
+            FitError::InvalidParam(format!(
+                "the training samples' scores are out of range: {e}"
+            ))
+        })?;
+        Ok(part)
     }
 
     fn z(&self, score: f64) -> f64 {
         (score - self.mean) / self.sd
     }
 
-    fn check(&self, name: &str) -> Result<(), String> {
-        if !self.mean.is_finite() || !self.sd.is_finite() || self.sd < MIN_SPREAD {
+    fn check(&self) -> Result<(), String> {
+        if !self.mean.is_finite() || self.mean.abs() > MAX_NORM_MEAN {
+            return Err(format!("mean {} is beyond ±{MAX_NORM_MEAN}", self.mean));
+        }
+        if !self.sd.is_finite() || self.sd < MIN_SPREAD {
             return Err(format!(
-                "{name} must be finite with sd at least {MIN_SPREAD}"
+                "sd {} is not a finite number ≥ {MIN_SPREAD}",
+                self.sd
             ));
         }
         Ok(())
@@ -85,17 +105,18 @@ impl Norm {
 impl Detector for Fusion {
     type Model = FusionModel;
     fn fit(&self, train: ArrayView2<f64>) -> Result<FusionModel, FitError> {
-        check_training("Fusion (tempo-tolerant + outlier count)", train, 2)?;
+        check_training(Self::LABEL, train, 1)?;
         let tempo = TempoTolerant.fit(train)?;
-        let outlier = OutlierCount.fit(train)?;
-        let tempo_norm = Norm::of(&held_out_scores(&TempoTolerant, &tempo, train)?);
-        let outlier_norm = Norm::of(&held_out_scores(&OutlierCount, &outlier, train)?);
-        Ok(FusionModel {
-            tempo,
-            outlier,
-            tempo_norm,
-            outlier_norm,
-        })
+        let held_out = held_out_scores(&TempoTolerant, &tempo, train)?;
+        let tempo = Part::new(tempo, &held_out)?;
+        let outlier = if train.nrows() >= OUTLIER_MIN_ROWS {
+            let outlier = OutlierCount.fit(train)?;
+            let held_out = held_out_scores(&OutlierCount, &outlier, train)?;
+            Some(Part::new(outlier, &held_out)?)
+        } else {
+            None
+        };
+        Ok(FusionModel { tempo, outlier })
     }
 }
 
@@ -103,23 +124,31 @@ impl FusionModel {
     /// The fused score of each training row held out (each part's leave-one-out score,
     /// normalised as the model normalises it).
     fn held_out(&self, train: ArrayView2<f64>) -> Result<Vec<f64>, FitError> {
-        let tempo = held_out_scores(&TempoTolerant, &self.tempo, train)?;
-        let outlier = held_out_scores(&OutlierCount, &self.outlier, train)?;
-        Ok(tempo
-            .iter()
-            .zip(&outlier)
-            .map(|(&t, &o)| self.tempo_norm.z(t) + self.outlier_norm.z(o))
-            .collect())
+        let mut fused: Vec<f64> = held_out_scores(&TempoTolerant, &self.tempo.model, train)?
+            .into_iter()
+            .map(|t| self.tempo.z(t))
+            .collect();
+        if let Some(outlier) = &self.outlier {
+            let scores = held_out_scores(&OutlierCount, &outlier.model, train)?;
+            for (total, o) in fused.iter_mut().zip(scores) {
+                *total += outlier.z(o);
+            }
+        }
+        Ok(fused)
     }
 }
 
 impl Scorer for FusionModel {
     fn n_features(&self) -> usize {
-        self.tempo.n_features()
+        self.tempo.model.n_features()
     }
     fn score_unchecked_len(&self, x: &[f64]) -> f64 {
-        self.tempo_norm.z(self.tempo.score_unchecked_len(x))
-            + self.outlier_norm.z(self.outlier.score_unchecked_len(x))
+        let tempo = self.tempo.z(self.tempo.model.score_unchecked_len(x));
+        let outlier = self
+            .outlier
+            .as_ref()
+            .map_or(0.0, |o| o.z(o.model.score_unchecked_len(x)));
+        tempo + outlier
     }
 }
 
@@ -127,20 +156,27 @@ impl Registered for Fusion {
     const ID: &'static str = "fusion";
     const LABEL: &'static str = "Fusion (tempo-tolerant + outlier count)";
     fn validate(model: &FusionModel) -> Result<(), String> {
-        TempoTolerant::validate(&model.tempo).map_err(|e| format!("tempo: {e}"))?;
-        OutlierCount::validate(&model.outlier).map_err(|e| format!("outlier: {e}"))?;
-        if model.tempo.n_features() != model.outlier.n_features() {
-            return Err(format!(
-                "tempo takes {} features, outlier {}",
-                model.tempo.n_features(),
-                model.outlier.n_features()
-            ));
+        TempoTolerant::validate(&model.tempo.model).map_err(|e| format!("tempo: {e}"))?;
+        model.tempo.check().map_err(|e| format!("tempo: {e}"))?;
+        if let Some(outlier) = &model.outlier {
+            OutlierCount::validate(&outlier.model).map_err(|e| format!("outlier: {e}"))?;
+            outlier.check().map_err(|e| format!("outlier: {e}"))?;
+            if outlier.model.n_features() != model.n_features() {
+                return Err(format!(
+                    "tempo takes {} features, outlier {}",
+                    model.n_features(),
+                    outlier.model.n_features()
+                ));
+            }
         }
-        model.tempo_norm.check("tempo_norm")?;
-        model.outlier_norm.check("outlier_norm")
+        Ok(())
     }
     fn heap_bytes(model: &FusionModel) -> usize {
-        TempoTolerant::heap_bytes(&model.tempo) + OutlierCount::heap_bytes(&model.outlier)
+        TempoTolerant::heap_bytes(&model.tempo.model)
+            + model
+                .outlier
+                .as_ref()
+                .map_or(0, |o| OutlierCount::heap_bytes(&o.model))
     }
     fn threshold(model: &FusionModel, train: ArrayView2<f64>) -> Result<f64, FitError> {
         Ok(numpy_percentile(
@@ -159,7 +195,7 @@ impl Registered for Fusion {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ndarray::{Array2, array};
+    use ndarray::{Array2, Axis, array};
 
     /// Two keys (`H1, DD1, UD1, H2`), six samples that vary.
     fn rows() -> Array2<f64> {
@@ -173,38 +209,57 @@ mod tests {
         ]
     }
 
+    /// Mean and sd (n − 1, at least [`MIN_SPREAD`]).
+    fn norm(scores: &[f64]) -> (f64, f64) {
+        let n = scores.len() as f64;
+        let mean = scores.iter().sum::<f64>() / n;
+        let sd = (scores.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
+        (mean, sd.max(MIN_SPREAD))
+    }
+
+    /// Each row's score under `D` refitted on the other rows.
+    fn refitted<D: Detector>(detector: D, train: &Array2<f64>) -> Vec<f64> {
+        let n = train.nrows();
+        (0..n)
+            .map(|out| {
+                let rest: Vec<usize> = (0..n).filter(|&i| i != out).collect();
+                let model = detector.fit(train.select(Axis(0), &rest).view()).unwrap();
+                model.score(train.row(out).as_slice().unwrap()).unwrap()
+            })
+            .collect()
+    }
+
     #[test]
-    fn the_score_is_the_sum_of_the_parts_z_scores() {
+    fn the_score_and_threshold_are_the_parts_z_scores_summed() {
         let train = rows();
         let model = Fusion.fit(train.view()).unwrap();
+        let tempo_loo = refitted(TempoTolerant, &train);
+        let outlier_loo = refitted(OutlierCount, &train);
+        let (tm, ts) = norm(&tempo_loo);
+        let (om, os) = norm(&outlier_loo);
+        let fused = |t: f64, o: f64| (t - tm) / ts + (o - om) / os;
+        let attempt = [130.0, 260.0, 130.0, 70.0];
         let tempo = TempoTolerant.fit(train.view()).unwrap();
         let outlier = OutlierCount.fit(train.view()).unwrap();
-        let norm = |scores: Vec<f64>| {
-            let n = scores.len() as f64;
-            let mean = scores.iter().sum::<f64>() / n;
-            let sd = (scores.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
-            (mean, sd.max(MIN_SPREAD))
-        };
-        // The parts' leave-one-out scores, by refitting on the other five rows.
-        let loo = |fit_score: &dyn Fn(Array2<f64>, &[f64]) -> f64| -> Vec<f64> {
-            (0..6)
-                .map(|out| {
-                    let rest: Vec<usize> = (0..6).filter(|&i| i != out).collect();
-                    let others = train.select(ndarray::Axis(0), &rest);
-                    fit_score(others, train.row(out).as_slice().unwrap())
-                })
-                .collect()
-        };
-        let (tm, ts) = norm(loo(&|t, x| {
-            TempoTolerant.fit(t.view()).unwrap().score(x).unwrap()
-        }));
-        let (om, os) = norm(loo(&|t, x| {
-            OutlierCount.fit(t.view()).unwrap().score(x).unwrap()
-        }));
-        let attempt = [130.0, 260.0, 130.0, 70.0];
-        let expected = (tempo.score(&attempt).unwrap() - tm) / ts
-            + (outlier.score(&attempt).unwrap() - om) / os;
+        let expected = fused(
+            tempo.score(&attempt).unwrap(),
+            outlier.score(&attempt).unwrap(),
+        );
         assert!((model.score(&attempt).unwrap() - expected).abs() < 1e-12);
+        // The threshold and guard: percentiles of the training rows' fused held-out scores.
+        let mut held_out: Vec<f64> = tempo_loo
+            .iter()
+            .zip(&outlier_loo)
+            .map(|(&t, &o)| fused(t, o))
+            .collect();
+        let threshold = Fusion::threshold(&model, train.view()).unwrap();
+        let guard = Fusion::update_guard(&model, train.view()).unwrap();
+        assert_eq!(
+            threshold,
+            numpy_percentile(&mut held_out.clone(), LOO_REJECT_PERCENT)
+        );
+        assert_eq!(guard, numpy_percentile(&mut held_out, UPDATE_GUARD_PERCENT));
+        assert!(threshold < guard);
         // Further from the user's timings scores lower.
         assert!(
             model.score(&attempt).unwrap() < model.score(&[100.0, 200.0, 100.0, 90.0]).unwrap()
@@ -212,39 +267,52 @@ mod tests {
     }
 
     #[test]
-    fn samples_that_all_agree_keep_the_z_scores_bounded() {
+    fn few_rows_fit_the_tempo_part_alone_and_agreeing_rows_stay_bounded() {
         let same = array![[100.0, 200.0, 100.0, 90.0], [100.0, 200.0, 100.0, 90.0]];
-        let model = Fusion.fit(same.view()).unwrap();
-        assert_eq!(model.tempo_norm.sd, MIN_SPREAD);
-        assert_eq!(model.outlier_norm.sd, MIN_SPREAD);
-        let score = model.score(&[101.0, 200.0, 100.0, 90.0]).unwrap();
-        assert!(score.is_finite() && score > -1e6, "{score}");
-        assert!(Fusion.fit(same.slice(ndarray::s![..1, ..])).is_err());
-    }
-
-    #[test]
-    fn the_threshold_rejects_about_the_lowest_held_out_scores() {
+        for n in 1..=2 {
+            let model = Fusion.fit(same.slice(ndarray::s![..n, ..])).unwrap();
+            assert!(model.outlier.is_none());
+            assert_eq!(model.tempo.sd, MIN_SPREAD);
+            let tempo = TempoTolerant.fit(same.slice(ndarray::s![..n, ..])).unwrap();
+            let attempt = [101.0, 200.0, 100.0, 90.0];
+            assert_eq!(
+                model.score(&attempt).unwrap(),
+                model.tempo.z(tempo.score(&attempt).unwrap())
+            );
+        }
         let train = rows();
-        let model = Fusion.fit(train.view()).unwrap();
-        let held_out = model.held_out(train.view()).unwrap();
-        let threshold = Fusion::threshold(&model, train.view()).unwrap();
-        let guard = Fusion::update_guard(&model, train.view()).unwrap();
-        let lowest = held_out.iter().copied().fold(f64::INFINITY, f64::min);
-        assert!(
-            threshold >= lowest && threshold < guard,
-            "{threshold} {guard}"
-        );
+        let three = Fusion.fit(train.slice(ndarray::s![..3, ..])).unwrap();
+        assert!(three.outlier.is_none());
+        let four = Fusion.fit(train.slice(ndarray::s![..4, ..])).unwrap();
+        assert!(four.outlier.is_some());
     }
 
     #[test]
     fn a_loaded_model_is_checked() {
-        let mut model = Fusion.fit(rows().view()).unwrap();
-        assert!(Fusion::validate(&model).is_ok());
-        model.outlier_norm.sd = 0.0;
-        assert!(
+        let model = Fusion.fit(rows().view()).unwrap();
+        let json = serde_json::to_value(&model).unwrap();
+        let load = |edit: &dyn Fn(&mut serde_json::Value)| {
+            let mut json = json.clone();
+            edit(&mut json);
+            let model: FusionModel = serde_json::from_value(json).map_err(|e| e.to_string())?;
             Fusion::validate(&model)
-                .unwrap_err()
-                .contains("outlier_norm")
+        };
+        assert_eq!(load(&|_| {}), Ok(()));
+        let err = load(&|j| j["outlier"]["sd"] = 0.0.into()).unwrap_err();
+        assert!(err.starts_with("outlier: sd 0"), "{err}");
+        let err = load(&|j| j["tempo"]["mean"] = (-1e300).into()).unwrap_err();
+        assert!(err.starts_with("tempo: mean"), "{err}");
+        let err = load(&|j| {
+            j["outlier"]["model"]["mean"] = serde_json::json!([1.0, 2.0]);
+            j["outlier"]["model"]["sd"] = serde_json::json!([1.0, 2.0]);
+        })
+        .unwrap_err();
+        assert!(err.contains("tempo takes 4 features, outlier 2"), "{err}");
+        assert!(load(&|j| j["extra"] = 1.into()).is_err());
+        // Without the outlier part (a model fitted on few rows) it loads.
+        assert_eq!(
+            load(&|j| drop(j.as_object_mut().unwrap().remove("outlier"))),
+            Ok(())
         );
     }
 }

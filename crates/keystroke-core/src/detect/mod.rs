@@ -8,8 +8,9 @@
 //! and validate what they load.
 
 mod centroid;
-mod fusion;
+pub mod fusion;
 mod iforest;
+mod left_out;
 mod mahalanobis;
 mod outlier_count;
 mod params;
@@ -30,6 +31,7 @@ pub(crate) use iforest::numpy_percentile;
 pub use iforest::{
     Contamination, IsolationForest, IsolationForestParams, MaxSamples, average_path_length,
 };
+pub(crate) use left_out::median_without;
 pub use mahalanobis::{Mahalanobis, MahalanobisModel, NearestNeighbor, NearestNeighborModel};
 pub use outlier_count::{OutlierCount, OutlierCountModel};
 pub use params::{DetectorParams, FittedDetector};

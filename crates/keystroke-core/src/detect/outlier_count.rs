@@ -4,6 +4,8 @@
 use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
 
+use super::left_out::moments_without_each_row;
+use super::params::refit_each_left_out;
 use super::{
     Detector, FitError, Registered, Scorer, check_loaded_vec, check_training, column_means,
 };
@@ -81,6 +83,30 @@ impl Registered for OutlierCount {
     fn heap_bytes(model: &OutlierCountModel) -> usize {
         super::vec_bytes(&model.mean) + super::vec_bytes(&model.sd)
     }
+    /// The means and deviations of every row but one without refitting ([`super::left_out`]).
+    fn leave_one_out_scores(&self, train: ArrayView2<f64>) -> Result<Vec<f64>, FitError> {
+        let n = train.nrows();
+        // Too few rows to fit on all but one, bad values (the refit says which), or one column
+        // (whose sums a refit adds in another order).
+        if n < 3 || train.ncols() < 2 || check_training(Self::LABEL, train, 1).is_err() {
+            return refit_each_left_out(self, train);
+        }
+        let (means, squares) = moments_without_each_row(train);
+        let divisor = (n - 2) as f64;
+        Ok((0..n)
+            .map(|i| {
+                let model = OutlierCountModel {
+                    mean: means.row(i).to_vec(),
+                    sd: squares
+                        .row(i)
+                        .iter()
+                        .map(|sq| (sq / divisor).sqrt())
+                        .collect(),
+                };
+                model.score_unchecked_len(&train.row(i).to_vec())
+            })
+            .collect())
+    }
 }
 
 #[cfg(test)]
@@ -107,5 +133,23 @@ mod tests {
             .unwrap();
         assert_eq!(m.score(&[5.0, 0.5]).unwrap(), 0.0);
         assert_eq!(m.score(&[5.1, 0.5]).unwrap(), -1.0);
+    }
+
+    #[test]
+    fn leave_one_out_equals_refitting_on_every_bundled_subject() {
+        use crate::detect::left_out::tests::{bundled_subjects, refitted};
+        let subjects = bundled_subjects(40);
+        assert!(subjects.len() > 100, "the bundled sets load");
+        let constant = array![[5.0, 0.0], [5.0, 1.0], [5.0, 3.0], [5.0, 2.0]];
+        for train in subjects.iter().chain([&constant]) {
+            let fast = OutlierCount.leave_one_out_scores(train.view()).unwrap();
+            assert_eq!(fast, refitted(&OutlierCount, train).unwrap());
+        }
+        // Two rows: each refit would have one, too few; the error is the refit's.
+        let two = array![[1.0, 2.0], [3.0, 4.0]];
+        assert!(matches!(
+            OutlierCount.leave_one_out_scores(two.view()),
+            Err(FitError::TooFewSamples { got: 1, .. })
+        ));
     }
 }

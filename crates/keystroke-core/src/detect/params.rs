@@ -45,7 +45,7 @@ impl<D: Registered> AnyParams for D {
         DetectorParams::new(self.clone().for_ranking())
     }
     fn leave_one_out(&self, train: ArrayView2<f64>) -> Result<Vec<f64>, FitError> {
-        leave_one_out(self, train)
+        self.leave_one_out_scores(train)
     }
     fn as_any(&self) -> &dyn Any {
         self
@@ -282,8 +282,12 @@ impl Scorer for FittedDetector {
     }
 }
 
-/// Each row's score under `params` fitted on the other rows of `train`.
-fn leave_one_out<D: Detector>(params: &D, train: ArrayView2<f64>) -> Result<Vec<f64>, FitError> {
+/// Each row's score under `params` fitted on the other rows of `train`, refitting once per row
+/// (the default [`Registered::leave_one_out_scores`]).
+pub(super) fn refit_each_left_out<D: Detector>(
+    params: &D,
+    train: ArrayView2<f64>,
+) -> Result<Vec<f64>, FitError> {
     let n = train.nrows();
     (0..n)
         .map(|left_out| {
@@ -296,12 +300,12 @@ fn leave_one_out<D: Detector>(params: &D, train: ArrayView2<f64>) -> Result<Vec<
 
 /// Each training row's leave-one-out score under `params`; with too few rows to leave one out,
 /// the rows' own scores under `model` (fitted on all of `train`).
-pub(super) fn held_out_scores<D: Detector>(
+pub(super) fn held_out_scores<D: Registered>(
     params: &D,
     model: &D::Model,
     train: ArrayView2<f64>,
 ) -> Result<Vec<f64>, FitError> {
-    match leave_one_out(params, train) {
+    match params.leave_one_out_scores(train) {
         Ok(scores) if train.nrows() >= 2 => Ok(scores),
         Err(FitError::TooFewSamples { .. }) | Ok(_) => Ok(model.score_rows(train)?),
         Err(e) => Err(e),
@@ -309,7 +313,7 @@ pub(super) fn held_out_scores<D: Detector>(
 }
 
 /// The `percent`th percentile of the training rows' [`held_out_scores`].
-pub(super) fn loo_percentile<D: Detector>(
+pub(super) fn loo_percentile<D: Registered>(
     params: &D,
     model: &D::Model,
     train: ArrayView2<f64>,

@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
-use super::params::{DetectorParams, FittedDetector, loo_percentile};
+use super::params::{DetectorParams, FittedDetector, loo_percentile, refit_each_left_out};
 use super::{
     Detector, Euclidean, FitError, Fusion, IsolationForestParams, Mahalanobis, Manhattan,
     ManhattanScaled, NearestNeighbor, OutlierCount, TempoTolerant,
@@ -102,6 +102,13 @@ pub trait Registered:
     /// threshold: by default the [`UPDATE_GUARD_PERCENT`]th percentile of leave-one-out scores.
     fn update_guard(model: &Self::Model, train: ArrayView2<f64>) -> Result<f64, FitError> {
         loo_percentile(&Self::default(), model, train, UPDATE_GUARD_PERCENT)
+    }
+
+    /// Each row of `train`'s score under these parameters fitted on the other rows. By default
+    /// the detector is refitted once per row; a detector whose fit has a quicker form for "every
+    /// row but one" overrides this, giving the same scores.
+    fn leave_one_out_scores(&self, train: ArrayView2<f64>) -> Result<Vec<f64>, FitError> {
+        refit_each_left_out(self, train)
     }
 
     /// The same parameters with another seed (unchanged for deterministic detectors).
