@@ -59,7 +59,10 @@ fn train(c: &mut Criterion) {
     let mut group = c.benchmark_group("train");
     group.sample_size(20);
     for id in ["fusion", "tempo-tolerant", "isolation-forest"] {
-        let params = id.parse::<DetectorKind>().expect("registered").default_params();
+        let params = id
+            .parse::<DetectorKind>()
+            .expect("registered")
+            .default_params();
         for n in [5, 50, 200, 400] {
             let rows = data.subjects[0].samples_ms.slice(ndarray::s![0..n, ..]);
             group.bench_function(format!("{id}/{n}"), |b| {

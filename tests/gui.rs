@@ -1244,3 +1244,48 @@ fn the_status_line_belongs_to_its_tab_and_user() {
     click(&mut harness, "Evaluate");
     assert!(harness.state().message().contains("mean EER"));
 }
+
+#[test]
+fn the_security_level_picker_moves_the_live_tests_threshold() {
+    let dir = tempfile::tempdir().unwrap();
+    let alice = UserId::parse("alice").unwrap();
+    {
+        let store = keystroke_workbench::store::Store::open(dir.path()).unwrap();
+        let now = chrono::Local::now().naive_local();
+        for variant in 0..8 {
+            let events = serde_json::from_value(typing(variant, 1.0)).unwrap();
+            let sample = keystroke_workbench::capture::Sample::from_events(events).unwrap();
+            let config = keystroke_workbench::auth::EnrolConfig::default();
+            keystroke_workbench::auth::enrol(&store, &config, &alice, &sample, None, now).unwrap();
+        }
+    }
+    let mut harness = with_options(Options {
+        tab: Some(keystroke_workbench::gui::Tab::Test),
+        ..live_test_options(dir.path(), "alice")
+    });
+    harness.run_steps(2);
+    feed(harness.state_mut(), &typing(20, 1.0));
+    harness.run_steps(2);
+    let balanced = harness.state().last_score().expect("judged");
+    harness.get_by_label("Security level").click();
+    harness.run_steps(2);
+    click(&mut harness, "strict");
+    // The same typing again: judged at the strict threshold (a new verifier, so no replay).
+    feed(harness.state_mut(), &typing(20, 1.0));
+    harness.run_steps(2);
+    let strict = harness.state().last_score().expect("judged");
+    let store = harness.state().store();
+    let metadata = store.metadata(&alice).unwrap().unwrap();
+    let levels = store
+        .model(&alice, &metadata)
+        .unwrap()
+        .unwrap()
+        .levels
+        .unwrap();
+    let gap = levels.strict - levels.balanced;
+    assert!(gap > 0.0, "{levels:?}");
+    assert!(
+        ((balanced - strict) - gap).abs() < 1e-9,
+        "{balanced} {strict} {levels:?}"
+    );
+}

@@ -10,7 +10,7 @@ use keystroke_workbench::api::body::decode_sample;
 use keystroke_workbench::capture::{KeyAction, KeyEvent, Sample};
 use keystroke_workbench::detect::{
     DetectorParams, Euclidean, IsolationForestParams, Mahalanobis, Manhattan, ManhattanScaled,
-    NearestNeighbor, OutlierCount,
+    NearestNeighbor, OutlierCount, SecurityLevel,
 };
 use keystroke_workbench::features::{Features, feature_len};
 use keystroke_workbench::store::{Store, UserId, parse};
@@ -130,9 +130,15 @@ fn check_loaders(bytes: &[u8]) {
     if let Ok(model) = parse::model(&user, path, bytes) {
         let n = feature_len(model.key_sequence.len());
         for x in [vec![0.0; n], vec![1e300; n], vec![-1e300; n]] {
-            assert!(model.decision(&x).unwrap().is_finite());
+            for level in SecurityLevel::ALL {
+                assert!(model.decision_at(level, &x).unwrap().is_finite());
+            }
         }
-        assert!(model.decision(&vec![0.0; n + 1]).is_err());
+        assert!(
+            model
+                .decision_at(SecurityLevel::Strict, &vec![0.0; n + 1])
+                .is_err()
+        );
     }
     if let Ok(matrix) = parse::features(&user, path, bytes) {
         assert!(matrix.len() * 8 <= bytes.len());

@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use common::*;
 use keystroke_workbench::api::{ApiConfig, Cors};
+use keystroke_workbench::detect::{DetectorParams, IsolationForestParams, SecurityLevel};
+use keystroke_workbench::store::UserId;
 use serde_json::{Value, json};
 
 fn keys(value: &Value) -> Vec<&str> {
@@ -161,6 +163,53 @@ fn the_default_detector_trains_at_every_minimum_from_one() {
             keystroke_workbench::detect::DEFAULT_DETECTOR.id()
         );
     }
+}
+
+#[test]
+fn the_security_level_moves_the_threshold_and_info_names_it() {
+    let at = |security| ApiConfig {
+        security,
+        ..ApiConfig::default()
+    };
+    let server = TestServer::with_config(at(SecurityLevel::Convenient));
+    train(&server, "alice", 20);
+    let info = get(server.addr(), "/user/alice/info").json();
+    assert_eq!(info["security_level"], "convenient");
+    let attempt = sample_body("alice", genuine(50));
+    let score = |server: &TestServer| {
+        let reply = post(server.addr(), "/predict", &attempt);
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        reply.json()["confidence_score"].as_f64().unwrap()
+    };
+    let convenient = score(&server);
+    // The same folder served strictly: the same attempt scores lower, by exactly the gap
+    // between the model's two thresholds (a new process: no replay memory).
+    let server = server.restart(at(SecurityLevel::Strict));
+    assert_eq!(
+        get(server.addr(), "/user/alice/info").json()["security_level"],
+        "strict"
+    );
+    let strict = score(&server);
+    let alice = UserId::parse("alice").unwrap();
+    let metadata = server.store.metadata(&alice).unwrap().unwrap();
+    let model = server.store.model(&alice, &metadata).unwrap().unwrap();
+    let levels = model.levels.expect("the default detector has levels");
+    assert!(levels.strict > levels.convenient, "{levels:?}");
+    let gap = levels.strict - levels.convenient;
+    assert!(
+        ((convenient - strict) - gap).abs() < 1e-9,
+        "{convenient} {strict} {levels:?}"
+    );
+    // An isolation forest's threshold is scikit-learn's at every level: /info names none.
+    let forest = ApiConfig {
+        detector: DetectorParams::new(IsolationForestParams::default()),
+        ..at(SecurityLevel::Strict)
+    };
+    let server = server.restart(forest);
+    train(&server, "bob", 5);
+    let info = get(server.addr(), "/user/bob/info").json();
+    assert_eq!(info["detector"], "isolation-forest");
+    assert!(info.get("security_level").is_none(), "{info}");
 }
 
 #[test]

@@ -14,6 +14,7 @@ use clap::Args;
 
 use keystroke_core::auth::Throttle;
 use keystroke_core::detect;
+use keystroke_core::detect::SecurityLevel;
 use keystroke_core::detect::{Contamination, DetectorKind, DetectorParams, IsolationForest};
 use keystroke_core::store::Store;
 use keystroke_server::api::{Api, ApiConfig, Cors, DEFAULT_MIN_SAMPLES, DEFAULT_MODEL_CACHE_BYTES};
@@ -45,6 +46,12 @@ pub struct ServeArgs {
     /// [env: KW_TEMPLATE_UPDATE] [default: 0]
     #[arg(long, value_name = "N")]
     pub template_update: Option<usize>,
+    /// Which of each model's thresholds /predict judges by: convenient (fewest genuine
+    /// rejections), balanced (false accepts and rejects about alike), strict (fewest impostors
+    /// accepted); the rates of each are in docs/detectors.md. The isolation forest keeps
+    /// scikit-learn's threshold at every level [env: KW_SECURITY] [default: balanced]
+    #[arg(long, value_name = "LEVEL")]
+    pub security: Option<SecurityLevel>,
     /// Isolation-forest contamination, a fraction in (0, 0.5] or `auto`; any of the three forest
     /// settings, given without --detector, selects the isolation forest [env: KW_CONTAMINATION,
     /// CONTAMINATION] [default: 0.1]
@@ -268,6 +275,11 @@ impl ServeArgs {
                 throttle,
                 hide_scores: scores == "hidden",
                 template_window,
+                security: lookup.value(
+                    self.security,
+                    &["KW_SECURITY"],
+                    SecurityLevel::default(),
+                )?,
                 max_samples_per_user: lookup.value(
                     self.max_samples_per_user,
                     &["KW_MAX_SAMPLES_PER_USER"],
@@ -579,6 +591,15 @@ mod tests {
         let s = resolve(&ServeArgs::default(), &env).unwrap();
         assert_eq!(s.api.detector, DetectorParams::new(detect::Fusion));
         assert_eq!(s.api.template_window, 20);
+        assert_eq!(s.api.security, SecurityLevel::Balanced);
+        let s = resolve(&ServeArgs::default(), &[("KW_SECURITY", "strict")]).unwrap();
+        assert_eq!(s.api.security, SecurityLevel::Strict);
+        let err = resolve(&ServeArgs::default(), &[("KW_SECURITY", "lax")]).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("known: convenient, balanced, strict"),
+            "{err}"
+        );
         let flags = ServeArgs {
             detector: Some("manhattan-scaled".into()),
             ..ServeArgs::default()

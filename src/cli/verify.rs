@@ -15,6 +15,7 @@ use keystroke_core::auth::{
     DEFAULT_MODEL_CACHE_BYTES, ModelCache, Throttle, Verifier, VerifyConfig, VerifyError,
 };
 use keystroke_core::capture::Sample;
+use keystroke_core::detect::SecurityLevel;
 use keystroke_core::session::SessionFile;
 use keystroke_core::store::UserId;
 
@@ -40,6 +41,10 @@ pub struct VerifyArgs {
     /// `reason` as /predict gives them, or `error` when it was not judged
     #[arg(long)]
     pub json: bool,
+    /// Which of the model's thresholds judges: convenient, balanced or strict, as `serve
+    /// --security`
+    #[arg(long, value_name = "LEVEL", default_value_t = SecurityLevel::default())]
+    pub security: SecurityLevel,
 }
 
 /// Judges each sample of the file. An attempt refused before judging (locked out, too many at
@@ -68,6 +73,7 @@ pub fn run(args: &VerifyArgs, now: NaiveDateTime, out: &mut dyn Write) -> anyhow
         store,
         VerifyConfig {
             throttle,
+            security: args.security,
             ..VerifyConfig::default()
         },
         ModelCache::new(DEFAULT_MODEL_CACHE_BYTES),

@@ -17,6 +17,7 @@ use keystroke_core::auth::{
     enrol, sample_table,
 };
 use keystroke_core::capture::{Capture, Recorded, Recorder, Sample, ShiftFold};
+use keystroke_core::detect::SecurityLevel;
 use keystroke_core::eval::Attempt;
 use keystroke_core::features::Features;
 use keystroke_core::store::{Store, StoreError, UserId};
@@ -36,11 +37,12 @@ pub(super) fn throttle_for(throttling: bool) -> Throttle {
 }
 
 /// The live test's verifier.
-fn live_verifier(store: &Arc<Store>, throttling: bool) -> Verifier {
+fn live_verifier(store: &Arc<Store>, throttling: bool, security: SecurityLevel) -> Verifier {
     Verifier::new(
         Arc::clone(store),
         VerifyConfig {
             throttle: throttle_for(throttling),
+            security,
             ..VerifyConfig::default()
         },
         ModelCache::new(keystroke_core::auth::DEFAULT_MODEL_CACHE_BYTES),
@@ -68,7 +70,7 @@ impl Workbench {
             user_input: user.as_ref().map(|u| u.to_string()).unwrap_or_default(),
             settings,
             settings_path: options.settings_path,
-            verifier: live_verifier(&store, true),
+            verifier: live_verifier(&store, true, SecurityLevel::default()),
             store,
             tab: options.tab.unwrap_or(Tab::Enrol),
             source,
@@ -89,6 +91,7 @@ impl Workbench {
             live_test: options.live_test,
             attempts: Vec::new(),
             throttling: true,
+            security: SecurityLevel::default(),
             server_throttling: true,
             server_token: String::new(),
             enrolment_code: None,
@@ -403,8 +406,10 @@ impl Workbench {
         sample: &Sample,
     ) -> Result<(Verdict, String), String> {
         let now = Local::now().naive_local();
-        if (self.verifier.config().throttle.max_failures > 0) != self.throttling {
-            self.verifier = live_verifier(&self.store, self.throttling);
+        let config = self.verifier.config();
+        if (config.throttle.max_failures > 0) != self.throttling || config.security != self.security
+        {
+            self.verifier = live_verifier(&self.store, self.throttling, self.security);
         }
         let verdict = match self.verifier.verify(user, sample, now) {
             Ok(verdict) => verdict,

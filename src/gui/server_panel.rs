@@ -19,6 +19,7 @@ impl Workbench {
             ApiConfig {
                 min_samples: self.settings.min_samples.max(1),
                 throttle: super::app::throttle_for(self.throttling),
+                security: self.security,
                 api_token: Some(self.server_token.trim().to_string()).filter(|t| !t.is_empty()),
                 ..ApiConfig::default()
             },

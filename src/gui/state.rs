@@ -16,7 +16,7 @@ use super::watch::StoreWatch;
 use keystroke_core::auth::{SampleRow, Verifier};
 use keystroke_core::capture::{Participant, Recorder, Sample, ShiftFold};
 use keystroke_core::demo::{DemoSession, Deviation};
-use keystroke_core::detect::{self, DetectorKind};
+use keystroke_core::detect::{self, DetectorKind, SecurityLevel};
 use keystroke_core::eval::{Attempt, DetectorResult, Label, RocPoint};
 use keystroke_core::features::Features;
 use keystroke_core::store::{CommitStamp, LocalTime, Metadata, Store, StoreError, UserId};
@@ -290,6 +290,9 @@ pub struct Workbench {
     /// Lock a user out after repeated failed attempts, as the server does. Off only for demos
     /// (an imposter trying again and again), never remembered between runs.
     pub(super) throttling: bool,
+    /// Which of a model's thresholds the live test, the demo and a server started now judge
+    /// by (`serve --security`).
+    pub(super) security: SecurityLevel,
     /// Whether the running server was started with throttling.
     pub(super) server_throttling: bool,
     /// The API token the next server starts with (empty: none). Kept in memory only.

@@ -11,7 +11,7 @@ use super::gauge::{GENUINE, IMPOSTOR, gauge};
 use super::server_panel::demo_banner;
 use super::state::{Command, Workbench};
 use keystroke_core::auth::Throttle;
-use keystroke_core::detect::DetectorKind;
+use keystroke_core::detect::{DetectorKind, SecurityLevel};
 use keystroke_core::eval::{Attempt, Label, SessionRates, histogram};
 use keystroke_core::store::LocalTime;
 
@@ -35,6 +35,23 @@ impl Workbench {
     /// the window), with the demo banner when it is off or the lockout countdown.
     pub(super) fn throttling_row(&mut self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
+            egui::ComboBox::from_label("Security level")
+                .selected_text(self.security.id())
+                .show_ui(ui, |ui| {
+                    for level in SecurityLevel::ALL {
+                        ui.selectable_value(&mut self.security, level, level.id())
+                            .on_hover_text(format!(
+                                "threshold: the {}th percentile of the user's own held-out \
+                                 scores (docs/detectors.md gives each level's error rates)",
+                                level.percent()
+                            ));
+                    }
+                })
+                .response
+                .on_hover_text(
+                    "Which of the model's thresholds the live test, the demo and a server \
+                     started now judge by; the isolation forest keeps scikit-learn's",
+                );
             ui.checkbox(
                 &mut self.throttling,
                 format!(

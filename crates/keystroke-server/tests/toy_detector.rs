@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use chrono::NaiveDateTime;
 use keystroke_core::capture::Sample;
-use keystroke_core::detect::{DetectorKind, Scorer, toy::Toy};
+use keystroke_core::detect::{DetectorKind, Scorer, SecurityLevel, toy::Toy};
 use keystroke_core::features::Features;
 use keystroke_core::store::{Store, UserId};
 use keystroke_server::api::{Api, ApiConfig, Request, Response, body::decode_sample};
@@ -85,7 +85,9 @@ fn the_toy_detector_is_trained_and_scored_through_the_api() {
     assert!(model.model.get::<Toy>().is_some());
     let genuine = typing(90.0, 150.0, 2.5);
     let reply = call(&api, "POST", "/predict", &genuine, 20);
-    let expected = model.decision(&features(&genuine)).unwrap();
+    let expected = model
+        .decision_at(SecurityLevel::default(), &features(&genuine))
+        .unwrap();
     assert_eq!(
         reply.body["confidence_score"],
         json!(expected),

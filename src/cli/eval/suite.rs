@@ -10,7 +10,7 @@ use anyhow::Context;
 
 use super::{DetectorReport, evaluate, format};
 use keystroke_core::detect::{
-    DEFAULT_DETECTOR, DEFAULT_WINDOW, DetectorKind, IsolationForestParams,
+    DEFAULT_DETECTOR, DEFAULT_WINDOW, DetectorKind, IsolationForestParams, SecurityLevel,
 };
 use keystroke_core::eval::{BUNDLED, BundledSet, Dataset, IMPOSTOR_REPS};
 
@@ -136,6 +136,48 @@ fn write_default_against_best(out: &mut impl Write, results: &[SetResults]) -> s
     Ok(())
 }
 
+/// The default detector's false-accept and false-reject rates at each security level.
+fn write_security_levels(out: &mut impl Write, results: &[SetResults]) -> std::io::Result<()> {
+    writeln!(out, "## Security levels")?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "The default detector's mean false-accept and false-reject rates (FAR / FRR) at each \
+         level (`serve --security`, `KW_SECURITY`): a user's threshold is the given percentile \
+         of the user's own held-out scores, learnt from the genuine user alone. The last column \
+         is |FAR − FRR| at `balanced`, the default."
+    )?;
+    writeln!(out)?;
+    write!(out, "| set | N |")?;
+    for level in SecurityLevel::ALL {
+        write!(out, " `{level}` ({}th) |", level.percent())?;
+    }
+    writeln!(out, " \\|FAR − FRR\\| at `balanced` |")?;
+    writeln!(out, "|---|---:|---:|---:|---:|---:|")?;
+    for r in results {
+        for (n, reports) in [(FEW, &r.few), (r.set.full_train, &r.full)] {
+            let Some(levels) = reports
+                .iter()
+                .find(|d| d.result.name == DEFAULT_DETECTOR.id())
+                .and_then(|d| d.result.levels_mean.as_ref())
+            else {
+                continue;
+            };
+            write!(out, "| `{}` | {n} |", r.set.id)?;
+            for rates in levels {
+                write!(out, " {:.3} / {:.3} |", rates.far, rates.frr)?;
+            }
+            let balanced = levels
+                .iter()
+                .find(|l| l.level == SecurityLevel::Balanced)
+                .map_or(f64::NAN, |l| (l.far - l.frr).abs());
+            writeln!(out, " {balanced:.3} |")?;
+        }
+    }
+    writeln!(out)?;
+    Ok(())
+}
+
 fn write_report(
     out: &mut impl Write,
     results: &[SetResults],
@@ -195,7 +237,8 @@ fn write_report(
     )?;
     writeln!(
         out,
-        "- **FRR / FAR at threshold**: the rates at the threshold the product uses for that detector."
+        "- **FRR / FAR at threshold**: the rates at the threshold the product uses for that detector \
+         (at the default security level, `balanced`; the isolation forest's is scikit-learn's)."
     )?;
     writeln!(
         out,
@@ -244,6 +287,7 @@ fn write_report(
     writeln!(out, "The best of each column is in bold.")?;
     writeln!(out)?;
     write_default_against_best(out, results)?;
+    write_security_levels(out, results)?;
     for r in results {
         writeln!(out, "## `{}`: {}", r.set.id, r.set.title)?;
         writeln!(out)?;

@@ -23,6 +23,7 @@ use chrono::NaiveDateTime;
 use thiserror::Error;
 
 use crate::capture::Sample;
+use crate::detect::SecurityLevel;
 use crate::features::{Features, fingerprint};
 use crate::store::{Store, StoreError, UserId};
 pub use cache::{DEFAULT_MODEL_CACHE_BYTES, Lookup, ModelCache};
@@ -46,6 +47,8 @@ pub struct VerifyConfig {
     /// Template update: an accepted attempt well above the threshold joins the user's newest
     /// this-many accepted attempts and the model is retrained on them; 0 = off.
     pub template_window: usize,
+    /// Which of the model's thresholds judges an attempt.
+    pub security: SecurityLevel,
 }
 
 /// Why an attempt that was judged was rejected.
@@ -190,13 +193,12 @@ impl Verifier {
         } else if replayed {
             (-1.0, Some(Rejection::Replay))
         } else {
-            let score =
-                model
-                    .decision(&features.values_ms)
-                    .map_err(|e| VerifyError::UnusableModel {
-                        user: user.clone(),
-                        message: e.to_string(),
-                    })?;
+            let score = model
+                .decision_at(self.config.security, &features.values_ms)
+                .map_err(|e| VerifyError::UnusableModel {
+                    user: user.clone(),
+                    message: e.to_string(),
+                })?;
             (score, (score < 0.0).then_some(Rejection::Anomaly))
         };
         let lockout = attempt.finish(rejection.is_none(), now).map_err(|e| {

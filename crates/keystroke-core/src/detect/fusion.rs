@@ -184,6 +184,12 @@ impl Registered for Fusion {
             LOO_REJECT_PERCENT,
         ))
     }
+    fn level_scores(
+        model: &FusionModel,
+        train: ArrayView2<f64>,
+    ) -> Result<Option<Vec<f64>>, FitError> {
+        Ok(Some(model.held_out(train)?))
+    }
     fn update_guard(model: &FusionModel, train: ArrayView2<f64>) -> Result<f64, FitError> {
         Ok(numpy_percentile(
             &mut model.held_out(train)?,

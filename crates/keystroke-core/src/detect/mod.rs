@@ -15,6 +15,7 @@ mod mahalanobis;
 mod outlier_count;
 mod params;
 mod registry;
+mod security;
 mod template;
 pub mod tempo;
 #[cfg(feature = "toy-detector")]
@@ -39,6 +40,7 @@ pub use registry::{
     DEFAULT_DETECTOR, DetectorKind, LOO_REJECT_PERCENT, Registered, UPDATE_GUARD_PERCENT,
     UnknownDetector,
 };
+pub use security::{LevelThresholds, SecurityLevel};
 pub use template::{DEFAULT_WINDOW, Template, TemplateModel};
 pub use tempo::{TempoTolerant, TempoTolerantModel};
 

@@ -11,6 +11,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
 use super::registry::{DEFAULT_DETECTOR, DetectorKind, Registered};
+use super::security::LevelThresholds;
 use super::{Detector, FitError, LengthMismatch, Scorer};
 
 /// Which detector to fit, with its parameters.
@@ -152,6 +153,7 @@ trait AnyModel: fmt::Debug + Send + Sync {
     fn heap_bytes(&self) -> usize;
     fn threshold(&self, train: ArrayView2<f64>) -> Result<f64, FitError>;
     fn update_guard(&self, train: ArrayView2<f64>) -> Result<f64, FitError>;
+    fn level_scores(&self, train: ArrayView2<f64>) -> Result<Option<Vec<f64>>, FitError>;
     fn as_any(&self) -> &dyn Any;
 }
 
@@ -187,6 +189,9 @@ impl<D: Registered> AnyModel for Fitted<D> {
     }
     fn update_guard(&self, train: ArrayView2<f64>) -> Result<f64, FitError> {
         D::update_guard(&self.0, train)
+    }
+    fn level_scores(&self, train: ArrayView2<f64>) -> Result<Option<Vec<f64>>, FitError> {
+        D::level_scores(&self.0, train)
     }
     fn as_any(&self) -> &dyn Any {
         &self.0
@@ -228,6 +233,24 @@ impl FittedDetector {
     /// impostor; [`Registered::update_guard`]).
     pub fn update_guard(&self, train: ArrayView2<f64>) -> Result<f64, FitError> {
         self.0.update_guard(train)
+    }
+
+    /// The threshold at each security level, given the training rows the model was fitted on:
+    /// percentiles of [`level_scores`](Self::level_scores) (`None` for the isolation forest,
+    /// whose threshold is scikit-learn's at every level).
+    pub fn level_thresholds(
+        &self,
+        train: ArrayView2<f64>,
+    ) -> Result<Option<LevelThresholds>, FitError> {
+        Ok(self
+            .level_scores(train)?
+            .map(LevelThresholds::from_held_out))
+    }
+
+    /// The training rows' held-out scores that the security levels' thresholds are
+    /// percentiles of ([`Registered::level_scores`]).
+    pub fn level_scores(&self, train: ArrayView2<f64>) -> Result<Option<Vec<f64>>, FitError> {
+        self.0.level_scores(train)
     }
 
     /// Approximate heap size, in bytes (for caches that bound their memory).

@@ -16,7 +16,9 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
-use super::params::{DetectorParams, FittedDetector, loo_percentile, refit_each_left_out};
+use super::params::{
+    DetectorParams, FittedDetector, held_out_scores, loo_percentile, refit_each_left_out,
+};
 use super::{
     Detector, Euclidean, FitError, Fusion, IsolationForestParams, Mahalanobis, Manhattan,
     ManhattanScaled, NearestNeighbor, OutlierCount, TempoTolerant,
@@ -102,6 +104,17 @@ pub trait Registered:
     /// threshold: by default the [`UPDATE_GUARD_PERCENT`]th percentile of leave-one-out scores.
     fn update_guard(model: &Self::Model, train: ArrayView2<f64>) -> Result<f64, FitError> {
         loo_percentile(&Self::default(), model, train, UPDATE_GUARD_PERCENT)
+    }
+
+    /// The scores whose percentiles are the model's thresholds at each
+    /// [`SecurityLevel`](super::SecurityLevel): each row the model was fitted on, scored held
+    /// out. `None` for a detector whose threshold is its own at every level (the isolation
+    /// forest's `offset_`, as scikit-learn decides).
+    fn level_scores(
+        model: &Self::Model,
+        train: ArrayView2<f64>,
+    ) -> Result<Option<Vec<f64>>, FitError> {
+        Ok(Some(held_out_scores(&Self::default(), model, train)?))
     }
 
     /// Each row of `train`'s score under these parameters fitted on the other rows. By default

@@ -13,7 +13,9 @@ use thiserror::Error;
 use super::bundled::CMU;
 use super::dataset::{Dataset, Subject};
 use super::eer::{error_rates, frr_at_far, rates_at};
-use crate::detect::{DetectorParams, FitError, LengthMismatch, Scorer, Template};
+use crate::detect::{
+    DetectorParams, FitError, LengthMismatch, LevelThresholds, Scorer, SecurityLevel, Template,
+};
 
 /// Which samples train and test.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -220,12 +222,27 @@ pub struct SubjectScores {
     pub genuine: Vec<f64>,
     /// Scores of the impostor rows.
     pub impostor: Vec<f64>,
-    /// The product's acceptance threshold for the final model.
+    /// The product's acceptance threshold for the final model (at the default security level
+    /// where the detector has levels).
     pub threshold: f64,
+    /// The final model's threshold at each security level (none for the isolation forest).
+    pub levels: Option<LevelThresholds>,
     /// Share of the update phase's attempts the template took (0 without one).
     pub updates_taken: f64,
     /// Share of the impostor probes that would have passed the update guard (0 without one).
     pub impostor_updates: f64,
+}
+
+impl SubjectScores {
+    /// The rates at each security level, where the model has levels.
+    fn level_rates(&self) -> Option<Vec<LevelRates>> {
+        let levels = self.levels?;
+        let rates = SecurityLevel::ALL.map(|level| {
+            let (frr, far) = rates_at(&self.genuine, &self.impostor, levels.at(level));
+            LevelRates { level, far, frr }
+        });
+        Some(rates.to_vec())
+    }
 }
 
 /// One subject's rates, averaged over seeds.
@@ -250,6 +267,43 @@ pub struct SubjectResult {
     pub updates_taken: f64,
     /// Share of impostor probes that would have been taken.
     pub impostor_updates: f64,
+    /// The rates at each security level (absent for the isolation forest).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub levels: Option<Vec<LevelRates>>,
+}
+
+/// False-accept and false-reject rates at one security level.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct LevelRates {
+    /// The level.
+    pub level: SecurityLevel,
+    /// Share of impostor attempts accepted.
+    pub far: f64,
+    /// Share of genuine attempts rejected.
+    pub frr: f64,
+}
+
+/// The mean of `rates` (each a list in [`SecurityLevel::ALL`]'s order), or `None` unless every
+/// one has levels.
+fn mean_level_rates<'a>(
+    rates: impl ExactSizeIterator<Item = Option<&'a [LevelRates]>>,
+) -> Option<Vec<LevelRates>> {
+    let n = rates.len() as f64;
+    let mut sums: Vec<LevelRates> = SecurityLevel::ALL
+        .iter()
+        .map(|&level| LevelRates {
+            level,
+            far: 0.0,
+            frr: 0.0,
+        })
+        .collect();
+    for one in rates {
+        for (sum, rate) in sums.iter_mut().zip(one?) {
+            sum.far += rate.far / n;
+            sum.frr += rate.frr / n;
+        }
+    }
+    Some(sums)
 }
 
 impl SubjectResult {
@@ -264,6 +318,8 @@ impl SubjectResult {
         let frr = |r: &SubjectScores, far| {
             frr_at_far(&r.genuine, &r.impostor, far).expect("non-empty sets")
         };
+        let per_run: Vec<Option<Vec<LevelRates>>> =
+            runs.iter().map(SubjectScores::level_rates).collect();
         SubjectResult {
             subject,
             eer: mean(&|r| rates(r).eer),
@@ -274,6 +330,7 @@ impl SubjectResult {
             threshold_far: mean(&|r| rates_at(&r.genuine, &r.impostor, r.threshold).1),
             updates_taken: mean(&|r| r.updates_taken),
             impostor_updates: mean(&|r| r.impostor_updates),
+            levels: mean_level_rates(per_run.iter().map(Option::as_deref)),
         }
     }
 }
@@ -301,6 +358,9 @@ pub struct DetectorResult {
     pub updates_taken_mean: f64,
     /// Mean share of impostor probes that would have been taken.
     pub impostor_updates_mean: f64,
+    /// Mean rates at each security level (absent for the isolation forest).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub levels_mean: Option<Vec<LevelRates>>,
     /// Per-subject rates (not serialised: reports give the means).
     #[serde(skip_serializing)]
     pub subjects: Vec<SubjectResult>,
@@ -420,9 +480,14 @@ impl<'a> Evaluation<'a> {
         }
         let kept = template.rows();
         let model = params.fit(kept.view()).map_err(fit_error)?;
-        let threshold = model.threshold(kept.view()).map_err(fit_error)?;
+        let levels = model.level_thresholds(kept.view()).map_err(fit_error)?;
+        let threshold = match levels {
+            Some(levels) => levels.at(SecurityLevel::default()),
+            None => model.threshold(kept.view()).map_err(fit_error)?,
+        };
         let genuine = subject.samples_ms.slice(s![rows.genuine.clone(), ..]);
         Ok(SubjectScores {
+            levels,
             genuine: model.score_rows(genuine)?,
             impostor: model.score_rows(self.impostor_rows(index).view())?,
             threshold,
@@ -491,6 +556,7 @@ impl<'a> Evaluation<'a> {
             threshold_far_mean: mean(|s| s.threshold_far),
             updates_taken_mean: mean(|s| s.updates_taken),
             impostor_updates_mean: mean(|s| s.impostor_updates),
+            levels_mean: mean_level_rates(subjects.iter().map(|s| s.levels.as_deref())),
             subjects,
         }
     }

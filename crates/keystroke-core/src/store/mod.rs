@@ -891,7 +891,9 @@ impl UserWriter<'_> {
         let model = params.fit(rows.view()).map_err(fit_error)?;
         let threshold = model.threshold(rows.view()).map_err(fit_error)?;
         let update_guard = model.update_guard(rows.view()).map_err(fit_error)?;
+        let levels = model.level_thresholds(rows.view()).map_err(fit_error)?;
         Ok(ModelFile {
+            levels,
             threshold,
             user_id: self.user.clone(),
             trained_at: now.into(),

@@ -5,7 +5,10 @@ use serde::{Deserialize, Serialize};
 
 use super::versioned::FileFormat;
 use super::{LocalTime, UserId};
-use crate::detect::{DetectorKind, DetectorParams, FittedDetector, LengthMismatch, Scorer};
+use crate::detect::{
+    DetectorKind, DetectorParams, FittedDetector, LengthMismatch, LevelThresholds, Scorer,
+    SecurityLevel,
+};
 use crate::features::feature_len;
 
 /// `<id>_metadata.json`. Version 2 adds `excluded` and `participant_records`; a metadata with
@@ -189,6 +192,11 @@ pub struct ModelFile {
     /// ([`FittedDetector::update_guard`]); absent in models written before template update.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub update_guard: Option<f64>,
+    /// The threshold at each security level ([`FittedDetector::level_thresholds`]); absent for
+    /// the isolation forest and in models written before levels, which use `threshold` at
+    /// every level.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub levels: Option<LevelThresholds>,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -196,11 +204,23 @@ fn is_zero(n: &usize) -> bool {
 }
 
 impl ModelFile {
-    /// `score − threshold`: non-negative means genuine. For the isolation forest this is
-    /// scikit-learn's `decision_function`. Always finite (JSON has no infinity): timings so far
-    /// off that a distance overflows saturate at ±`f64::MAX`, and a NaN counts as −`f64::MAX`.
-    pub fn decision(&self, x: &[f64]) -> Result<f64, LengthMismatch> {
-        let decision = self.model.score(x)? - self.threshold;
+    /// The threshold at `level` (`threshold` where the model has none per level).
+    pub fn threshold_at(&self, level: SecurityLevel) -> f64 {
+        self.levels
+            .map_or(self.threshold, |levels| levels.at(level))
+    }
+
+    /// Whether `level` changes this model's threshold (not for the isolation forest).
+    pub fn has_levels(&self) -> bool {
+        self.levels.is_some()
+    }
+
+    /// `score − threshold at level`: non-negative means genuine. For the isolation forest this
+    /// is scikit-learn's `decision_function` at every level. Always finite (JSON has no
+    /// infinity): timings so far off that a distance overflows saturate at ±`f64::MAX`, and a
+    /// NaN counts as −`f64::MAX`.
+    pub fn decision_at(&self, level: SecurityLevel, x: &[f64]) -> Result<f64, LengthMismatch> {
+        let decision = self.model.score(x)? - self.threshold_at(level);
         Ok(if decision.is_nan() {
             -f64::MAX
         } else {
@@ -225,6 +245,9 @@ impl ModelFile {
         }
         if !self.threshold.is_finite() {
             return Err(format!("threshold {} is not finite", self.threshold));
+        }
+        if let Some(levels) = &self.levels {
+            levels.validate()?;
         }
         if self.model.kind() != self.params.kind() {
             return Err("model and params are of different detectors".into());

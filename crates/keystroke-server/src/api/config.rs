@@ -1,7 +1,7 @@
 //! What the API is configured with (the spec's "Configuration" section, minus the transport).
 
 use keystroke_core::auth::Throttle;
-use keystroke_core::detect::DetectorParams;
+use keystroke_core::detect::{DetectorParams, SecurityLevel};
 
 pub use keystroke_core::auth::{
     DEFAULT_MAX_SAMPLES_PER_USER, DEFAULT_MAX_USERS, DEFAULT_MIN_FREE_BYTES, DEFAULT_MIN_SAMPLES,
@@ -39,6 +39,8 @@ pub struct ApiConfig {
     /// Free space (bytes) /train leaves on the store's file system: below it, /train answers
     /// 507 while /predict and /info keep working (`KW_MIN_FREE_MB`).
     pub min_free_bytes: u64,
+    /// Which of each model's thresholds /predict judges by (`KW_SECURITY`).
+    pub security: SecurityLevel,
 }
 
 impl Default for ApiConfig {
@@ -55,6 +57,7 @@ impl Default for ApiConfig {
             max_samples_per_user: DEFAULT_MAX_SAMPLES_PER_USER,
             max_users: DEFAULT_MAX_USERS,
             min_free_bytes: DEFAULT_MIN_FREE_BYTES,
+            security: SecurityLevel::default(),
         }
     }
 }

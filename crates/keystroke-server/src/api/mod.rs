@@ -139,6 +139,7 @@ impl Api {
             VerifyConfig {
                 throttle: config.throttle,
                 template_window: config.template_window,
+                security: config.security,
             },
             ModelCache::new(config.model_cache_bytes),
         );
@@ -512,6 +513,11 @@ impl Api {
             if let Some(model) = &snapshot.model {
                 body["has_trained_model"] = true.into();
                 body["detector"] = model.params.kind().id().into();
+                // Only where the level moves the threshold: an isolation-forest model, or one
+                // written before levels, answers as it did.
+                if model.has_levels() {
+                    body["security_level"] = self.config.security.id().into();
+                }
                 body["trained_at"] = model.trained_at.to_string().into();
             }
         }

@@ -37,6 +37,14 @@ impl Registered for IsolationForestParams {
         Ok(model.offset())
     }
 
+    /// None: the contract keeps scikit-learn's `decision_function` at every level.
+    fn level_scores(
+        _model: &IsolationForest,
+        _train: ArrayView2<f64>,
+    ) -> Result<Option<Vec<f64>>, FitError> {
+        Ok(None)
+    }
+
     fn update_guard(model: &IsolationForest, train: ArrayView2<f64>) -> Result<f64, FitError> {
         let mut scores = model.score_rows(train)?;
         Ok(numpy_percentile(&mut scores, UPDATE_GUARD_PERCENT))
