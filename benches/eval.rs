@@ -52,8 +52,9 @@ fn enrolment_quality(c: &mut Criterion) {
 }
 
 /// `train/<detector>/<n>`: what /train fits for a user with `n` samples — the model, its
-/// threshold and its update guard — for the default detector and the two it is built on or
-/// replaced (CMU subject s002's first `n` repetitions).
+/// threshold, its thresholds at each security level and its update guard — for the default
+/// detector, one it is built on and the one it replaced (CMU subject s002's first `n`
+/// repetitions).
 fn train(c: &mut Criterion) {
     let data = CMU.load().expect("the bundled CMU data loads");
     let mut group = c.benchmark_group("train");
@@ -69,7 +70,8 @@ fn train(c: &mut Criterion) {
                 b.iter(|| {
                     let model = params.fit(rows).expect("fits");
                     let threshold = model.threshold(rows).expect("threshold");
-                    (threshold, model.update_guard(rows).expect("guard"))
+                    let levels = model.level_thresholds(rows).expect("levels");
+                    (threshold, levels, model.update_guard(rows).expect("guard"))
                 })
             });
         }

@@ -208,6 +208,9 @@ fn enrol_plot_train_live_test_and_serve() {
     let info = common::get(addr, "/user/alice/info").json();
     assert_eq!(info["training_samples"], 5);
     assert_eq!(info["has_trained_model"], true);
+    // The level the live test used is the server's, and the panel names it.
+    assert_eq!(info["security_level"], "balanced");
+    harness.get_by_label("security level: balanced (as it was when the server started)");
     click(&mut harness, "Stop server");
     assert!(harness.state().server().is_none());
     assert!(std::net::TcpStream::connect(addr).is_err(), "stopped");

@@ -82,7 +82,10 @@ fn a_store_written_by_earlier_code_answers_as_it_did() {
         // A model retrained here has security levels, and /info names the level (an extension
         // key the earlier code did not send); everything else is as it was.
         let mut body = answer.body.clone();
-        if let Some(level) = body.as_object_mut().and_then(|b| b.remove("security_level")) {
+        if let Some(level) = body
+            .as_object_mut()
+            .and_then(|b| b.remove("security_level"))
+        {
             assert_eq!(level, "convenient", "{detector} {target}");
         }
         assert_eq!(

@@ -138,22 +138,27 @@ impl ServeArgs {
     /// Resolves the settings, reading the environment through `env`.
     pub fn resolve(&self, env: &dyn Fn(&str) -> Option<String>) -> anyhow::Result<ServeSettings> {
         let lookup = Lookup { env };
-        let defaults = IsolationForest::params();
-        let contamination = lookup.value(
-            self.contamination,
-            CONTAMINATION_VARS,
-            defaults.get_contamination(),
-        )?;
-        let n_estimators =
-            lookup.value(self.n_estimators, N_ESTIMATORS_VARS, defaults.get_n_trees())?;
-        let seed = lookup.value(self.random_state, RANDOM_STATE_VARS, defaults.get_seed())?;
-        let forest = defaults
-            .n_trees(n_estimators)
-            .contamination(contamination)
-            .seed(seed);
-        forest
-            .validate()
-            .context("invalid isolation-forest settings")?;
+        // The forest's settings are read only when the forest is the detector: beside another
+        // one they are ignored, bad values included.
+        let forest = || -> anyhow::Result<DetectorParams> {
+            let defaults = IsolationForest::params();
+            let contamination = lookup.value(
+                self.contamination,
+                CONTAMINATION_VARS,
+                defaults.get_contamination(),
+            )?;
+            let n_estimators =
+                lookup.value(self.n_estimators, N_ESTIMATORS_VARS, defaults.get_n_trees())?;
+            let seed = lookup.value(self.random_state, RANDOM_STATE_VARS, defaults.get_seed())?;
+            let forest = defaults
+                .n_trees(n_estimators)
+                .contamination(contamination)
+                .seed(seed);
+            forest
+                .validate()
+                .context("invalid isolation-forest settings")?;
+            Ok(DetectorParams::new(forest))
+        };
         // A forest setting (the old backend's variables among them) without a detector named
         // keeps the old backend's detector; beside another detector it is ignored, and said so.
         let forest_setting = [
@@ -178,7 +183,7 @@ impl ServeArgs {
         let named: Option<String> = lookup.optional(self.detector.clone(), "KW_DETECTOR")?;
         let mut warnings = Vec::new();
         let detector = match (named.as_deref(), forest_setting) {
-            (Some("isolation-forest"), _) | (None, Some(_)) => DetectorParams::new(forest),
+            (Some("isolation-forest"), _) | (None, Some(_)) => forest()?,
             (Some(name), setting) => {
                 let kind = match name {
                     "auto" => detect::DEFAULT_DETECTOR,
@@ -207,6 +212,15 @@ impl ServeArgs {
             min_samples >= 1,
             "the minimum number of samples must be at least 1"
         );
+        let fewest = detector.kind().min_rows();
+        if min_samples < fewest {
+            warnings.push(format!(
+                "the minimum number of samples is {min_samples}, but the {} detector needs {fewest}: \
+                 users are trained from their {fewest}th sample",
+                detector.kind().id()
+            ));
+        }
+        let min_samples = min_samples.max(fewest);
         let workers = lookup.value(self.workers, &["KW_WORKERS"], default_workers())?;
         anyhow::ensure!(workers >= 1, "KW_WORKERS must be at least 1");
         let cache_mb = lookup.value(
@@ -551,6 +565,12 @@ mod tests {
         ];
         let s = resolve(&ServeArgs::default(), &env).unwrap();
         assert_eq!((s.api.detector, s.warnings.len()), (forest(60), 0));
+        // Ignored beside another detector, even when it would not parse.
+        let odd = [("KW_DETECTOR", "fusion"), ("CONTAMINATION", "lots")];
+        assert_eq!(
+            resolve(&ServeArgs::default(), &odd).unwrap().warnings.len(),
+            1
+        );
         // Beside another detector: that detector, and a warning naming the setting.
         for detector in ["fusion", "auto"] {
             let env = [("KW_DETECTOR", detector), ("RANDOM_STATE", "7")];
@@ -581,6 +601,20 @@ mod tests {
                 .warnings
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn a_minimum_below_what_the_detector_fits_on_is_raised_with_a_warning() {
+        let s = resolve(&ServeArgs::default(), &[("KW_MIN_SAMPLES", "1")]).unwrap();
+        assert_eq!(s.api.min_samples, 2);
+        assert!(
+            s.warnings[0].contains("the fusion detector needs 2"),
+            "{:?}",
+            s.warnings
+        );
+        let env = [("KW_MIN_SAMPLES", "1"), ("KW_DETECTOR", "tempo-tolerant")];
+        let s = resolve(&ServeArgs::default(), &env).unwrap();
+        assert_eq!((s.api.min_samples, s.warnings.len()), (1, 0));
     }
 
     #[test]

@@ -43,7 +43,7 @@ pub struct VerifyArgs {
     pub json: bool,
     /// Which of the model's thresholds judges: convenient, balanced or strict, as `serve
     /// --security`
-    #[arg(long, value_name = "LEVEL", default_value_t = SecurityLevel::default())]
+    #[arg(long, value_name = "LEVEL", env = "KW_SECURITY", default_value_t = SecurityLevel::default())]
     pub security: SecurityLevel,
 }
 

@@ -92,6 +92,7 @@ impl Workbench {
             attempts: Vec::new(),
             throttling: true,
             security: SecurityLevel::default(),
+            server_security: SecurityLevel::default(),
             server_throttling: true,
             server_token: String::new(),
             enrolment_code: None,

@@ -47,6 +47,7 @@ impl Workbench {
                 let listening = format!("server listening on {}", server.addr());
                 self.server = Some(server);
                 self.server_throttling = self.throttling;
+                self.server_security = self.security;
                 Some(self.save_settings().unwrap_or(listening))
             }
             Err(e) => Some(e.to_string()),
@@ -144,6 +145,10 @@ impl Workbench {
                 "THROTTLING OFF (demo): /predict never locks a user out",
             ));
         }
+        ui.label(format!(
+            "security level: {} (as it was when the server started)",
+            self.server_security
+        ));
         let urls = server.urls();
         ui.horizontal_top(|ui| {
             ui.vertical(|ui| {

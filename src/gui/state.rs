@@ -293,6 +293,8 @@ pub struct Workbench {
     /// Which of a model's thresholds the live test, the demo and a server started now judge
     /// by (`serve --security`).
     pub(super) security: SecurityLevel,
+    /// The security level the running server was started with.
+    pub(super) server_security: SecurityLevel,
     /// Whether the running server was started with throttling.
     pub(super) server_throttling: bool,
     /// The API token the next server starts with (empty: none). Kept in memory only.

@@ -100,6 +100,10 @@ fn the_toy_detector_is_trained_and_scored_through_the_api() {
     assert_eq!(reply.body["authenticated"], false, "{}", reply.body);
     assert_eq!(
         reply.body["confidence_score"],
-        json!(model.model.score(&features(&imposter)).unwrap() - model.threshold)
+        json!(
+            model
+                .decision_at(SecurityLevel::default(), &features(&imposter))
+                .unwrap()
+        )
     );
 }

@@ -9,8 +9,8 @@
 //! score is turned into a z-score against that part's leave-one-out scores on the user's own
 //! training samples — how far below the user's typical held-out score an attempt lands, in the
 //! user's own spreads — and the two z-scores are added. Equal weights are the choice that needs
-//! no tuning on any data set. The threshold, like the parts', comes from leave-one-out scores
-//! ([`LOO_REJECT_PERCENT`](super::LOO_REJECT_PERCENT)).
+//! no tuning on any data set. Its thresholds, like the parts', are percentiles of held-out
+//! scores, one per security level ([`SecurityLevel`](super::SecurityLevel)).
 
 use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
@@ -105,7 +105,7 @@ impl<M: Scorer> Part<M> {
 impl Detector for Fusion {
     type Model = FusionModel;
     fn fit(&self, train: ArrayView2<f64>) -> Result<FusionModel, FitError> {
-        check_training(Self::LABEL, train, 1)?;
+        check_training(Self::LABEL, train, Self::MIN_ROWS)?;
         let tempo = TempoTolerant.fit(train)?;
         let held_out = held_out_scores(&TempoTolerant, &tempo, train)?;
         let tempo = Part::new(tempo, &held_out)?;
@@ -155,6 +155,9 @@ impl Scorer for FusionModel {
 impl Registered for Fusion {
     const ID: &'static str = "fusion";
     const LABEL: &'static str = "Fusion (tempo-tolerant + outlier count)";
+    /// One sample has no spread to learn a threshold from: its held-out score would be its own
+    /// perfect score, and every other attempt would fall below it.
+    const MIN_ROWS: usize = 2;
     fn validate(model: &FusionModel) -> Result<(), String> {
         TempoTolerant::validate(&model.tempo.model).map_err(|e| format!("tempo: {e}"))?;
         model.tempo.check().map_err(|e| format!("tempo: {e}"))?;
@@ -275,17 +278,24 @@ mod tests {
     #[test]
     fn few_rows_fit_the_tempo_part_alone_and_agreeing_rows_stay_bounded() {
         let same = array![[100.0, 200.0, 100.0, 90.0], [100.0, 200.0, 100.0, 90.0]];
-        for n in 1..=2 {
-            let model = Fusion.fit(same.slice(ndarray::s![..n, ..])).unwrap();
-            assert!(model.outlier.is_none());
-            assert_eq!(model.tempo.sd, MIN_SPREAD);
-            let tempo = TempoTolerant.fit(same.slice(ndarray::s![..n, ..])).unwrap();
-            let attempt = [101.0, 200.0, 100.0, 90.0];
-            assert_eq!(
-                model.score(&attempt).unwrap(),
-                model.tempo.z(tempo.score(&attempt).unwrap())
-            );
-        }
+        let model = Fusion.fit(same.view()).unwrap();
+        assert!(model.outlier.is_none());
+        assert_eq!(model.tempo.sd, MIN_SPREAD);
+        let tempo = TempoTolerant.fit(same.view()).unwrap();
+        let attempt = [101.0, 200.0, 100.0, 90.0];
+        assert_eq!(
+            model.score(&attempt).unwrap(),
+            model.tempo.z(tempo.score(&attempt).unwrap())
+        );
+        // One sample has no spread to learn a threshold from.
+        assert!(matches!(
+            Fusion.fit(same.slice(ndarray::s![..1, ..])),
+            Err(FitError::TooFewSamples {
+                needed: 2,
+                got: 1,
+                ..
+            })
+        ));
         let train = rows();
         let three = Fusion.fit(train.slice(ndarray::s![..3, ..])).unwrap();
         assert!(three.outlier.is_none());

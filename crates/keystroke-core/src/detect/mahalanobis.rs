@@ -80,7 +80,7 @@ fn project(projection: &[Vec<f64>], z: impl Fn(usize) -> f64) -> Vec<f64> {
 impl Detector for Mahalanobis {
     type Model = MahalanobisModel;
     fn fit(&self, train: ArrayView2<f64>) -> Result<MahalanobisModel, FitError> {
-        check_training("Mahalanobis", train, 2)?;
+        check_training("Mahalanobis", train, <Mahalanobis as Registered>::MIN_ROWS)?;
         let mean = column_means(train);
         let projection = whitening(train, &mean);
         Ok(MahalanobisModel { mean, projection })
@@ -102,7 +102,11 @@ impl Scorer for MahalanobisModel {
 impl Detector for NearestNeighbor {
     type Model = NearestNeighborModel;
     fn fit(&self, train: ArrayView2<f64>) -> Result<NearestNeighborModel, FitError> {
-        check_training("Nearest neighbour (Mahalanobis)", train, 2)?;
+        check_training(
+            "Nearest neighbour (Mahalanobis)",
+            train,
+            <NearestNeighbor as Registered>::MIN_ROWS,
+        )?;
         let projection = whitening(train, &column_means(train));
         let projected_train = train
             .rows()
@@ -153,6 +157,7 @@ fn check_projection(projection: &[Vec<f64>], d: usize) -> Result<(), String> {
 impl Registered for NearestNeighbor {
     const ID: &'static str = "nn-mahalanobis";
     const LABEL: &'static str = "Nearest neighbour (Mahalanobis)";
+    const MIN_ROWS: usize = 2;
     fn validate(model: &NearestNeighborModel) -> Result<(), String> {
         if model.n_features == 0 {
             return Err("n_features must be at least 1".into());
@@ -185,6 +190,7 @@ impl Registered for NearestNeighbor {
 impl Registered for Mahalanobis {
     const ID: &'static str = "mahalanobis";
     const LABEL: &'static str = "Mahalanobis";
+    const MIN_ROWS: usize = 2;
     fn validate(model: &MahalanobisModel) -> Result<(), String> {
         check_loaded_vec("mean", &model.mean, model.mean.len())?;
         check_projection(&model.projection, model.mean.len())

@@ -30,7 +30,7 @@ pub struct OutlierCountModel {
 impl Detector for OutlierCount {
     type Model = OutlierCountModel;
     fn fit(&self, train: ArrayView2<f64>) -> Result<OutlierCountModel, FitError> {
-        check_training("Outlier count", train, 2)?;
+        check_training("Outlier count", train, Self::MIN_ROWS)?;
         let mean = column_means(train);
         let n = train.nrows() as f64;
         let sd = train
@@ -71,6 +71,7 @@ impl Scorer for OutlierCountModel {
 impl Registered for OutlierCount {
     const ID: &'static str = "outlier-count";
     const LABEL: &'static str = "Outlier count (z-score)";
+    const MIN_ROWS: usize = 2;
     fn validate(model: &OutlierCountModel) -> Result<(), String> {
         let n = model.mean.len();
         check_loaded_vec("mean", &model.mean, n)?;

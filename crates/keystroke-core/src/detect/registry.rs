@@ -45,8 +45,9 @@ const REGISTERED: &[DetectorKind] = &[
 /// the bundled data sets, not on one (`docs/detectors.md`, written by `eval --suite`).
 pub const DEFAULT_DETECTOR: DetectorKind = DetectorKind::of::<Fusion>();
 
-/// Percentile of the leave-one-out scores that sets a detector's threshold unless it has its
-/// own rule: about 5 % of genuine attempts rejected.
+/// Percentile of the leave-one-out scores that sets a detector's own threshold unless it has its
+/// own rule: about 5 % of genuine attempts rejected. The `convenient` security level's; the
+/// other levels' are in [`SecurityLevel::percent`](super::SecurityLevel::percent).
 pub const LOO_REJECT_PERCENT: f64 = 5.0;
 
 /// Percentile of the training scores a sample must reach to update a template.
@@ -71,6 +72,8 @@ pub trait Registered:
     const LABEL: &'static str;
     /// Whether the fit depends on a seed.
     const RANDOMISED: bool = false;
+    /// The fewest training rows it fits on (and learns a threshold from).
+    const MIN_ROWS: usize = 1;
 
     /// The parameters' fields as written in files, beside `name` (none by default: a detector
     /// without parameters).
@@ -94,8 +97,8 @@ pub trait Registered:
     /// on: by default the [`LOO_REJECT_PERCENT`]th percentile of leave-one-out scores, so that
     /// about the same share of a genuine user's attempts is rejected at 5 enrolment samples as
     /// at 200. The default refits `Self::default()` (a model does not keep its parameters): a
-    /// detector whose parameters change its scores must override this and
-    /// [`update_guard`](Self::update_guard).
+    /// detector whose parameters change its scores must override this,
+    /// [`update_guard`](Self::update_guard) and [`level_scores`](Self::level_scores).
     fn threshold(model: &Self::Model, train: ArrayView2<f64>) -> Result<f64, FitError> {
         loo_percentile(&Self::default(), model, train, LOO_REJECT_PERCENT)
     }
@@ -143,6 +146,7 @@ trait Entry: Sync {
     fn id(&self) -> &'static str;
     fn label(&self) -> &'static str;
     fn is_randomised(&self) -> bool;
+    fn min_rows(&self) -> usize;
     fn default_params(&self) -> DetectorParams;
     fn params_from_fields(&self, fields: Map<String, Value>) -> Result<DetectorParams, String>;
     fn model_from_fields(&self, fields: Map<String, Value>) -> Result<FittedDetector, String>;
@@ -163,6 +167,9 @@ impl<D: Registered> Entry for EntryOf<D> {
     }
     fn is_randomised(&self) -> bool {
         D::RANDOMISED
+    }
+    fn min_rows(&self) -> usize {
+        D::MIN_ROWS
     }
     fn default_params(&self) -> DetectorParams {
         DetectorParams::new(D::default())
@@ -209,6 +216,12 @@ impl DetectorKind {
     /// Whether the fit depends on a seed.
     pub fn is_randomised(self) -> bool {
         self.0.is_randomised()
+    }
+
+    /// The fewest training samples it fits on ([`Registered::MIN_ROWS`]): a setting that would
+    /// train on fewer is refused up front.
+    pub fn min_rows(self) -> usize {
+        self.0.min_rows()
     }
 
     /// Default parameters for this detector.

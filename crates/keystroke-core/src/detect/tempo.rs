@@ -13,8 +13,8 @@
 //!   outweigh a dozen features that match.
 //!
 //! Score = −Σ √(z), z = |x − c| / s for holds and (max(x − c, 0) + 0.1 · max(c − x, 0)) / s for
-//! flights. Its threshold, like every non-forest detector's, is per user, from leave-one-out
-//! scores of the enrolment samples ([`super::FittedDetector::threshold`]).
+//! flights. Its thresholds, like every non-forest detector's, are per user, percentiles of
+//! leave-one-out scores of the enrolment samples ([`super::FittedDetector::level_thresholds`]).
 
 use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};

@@ -183,7 +183,9 @@ pub struct ModelFile {
     pub params: DetectorParams,
     /// The fitted detector.
     pub model: FittedDetector,
-    /// Scores at or above it are genuine ([`FittedDetector::threshold`]).
+    /// The detector's own threshold ([`FittedDetector::threshold`]): scores at or above it are
+    /// genuine where the model has no `levels` (the isolation forest's `offset_`; for the
+    /// others it equals `levels.convenient`).
     pub threshold: f64,
     /// Accepted attempts (`<id>_updates.npy`) it was trained on besides the samples.
     #[serde(default, skip_serializing_if = "is_zero")]

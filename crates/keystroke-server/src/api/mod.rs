@@ -133,7 +133,9 @@ pub struct Api {
 
 impl Api {
     /// The API over `store` (shared with the caller, e.g. the GUI).
-    pub fn new(store: Arc<Store>, config: ApiConfig) -> Api {
+    pub fn new(store: Arc<Store>, mut config: ApiConfig) -> Api {
+        // Never train on fewer samples than the detector fits on.
+        config.min_samples = config.min_samples.max(config.detector.kind().min_rows());
         let verifier = Verifier::new(
             Arc::clone(&store),
             VerifyConfig {
