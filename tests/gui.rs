@@ -931,6 +931,18 @@ fn set_field(harness: &mut Harness<'_, Workbench>, label: &str, text: &str) {
     harness.run_steps(2);
 }
 
+/// Enrols `user` with typing variants 0–7 through the API's path (trained at the fifth).
+fn enrol_eight(dir: &std::path::Path, user: &UserId) {
+    let store = keystroke_workbench::store::Store::open(dir).unwrap();
+    let now = chrono::Local::now().naive_local();
+    for variant in 0..8 {
+        let events = serde_json::from_value(typing(variant, 1.0)).unwrap();
+        let sample = keystroke_workbench::capture::Sample::from_events(events).unwrap();
+        let config = keystroke_workbench::auth::EnrolConfig::default();
+        keystroke_workbench::auth::enrol(&store, &config, user, &sample, None, now).unwrap();
+    }
+}
+
 /// A live impostor demo as a presenter runs it: five genuine and five impostor attempts
 /// labelled in advance, judged (never enrolled), each explained by the timings that gave it
 /// away, then saved, reopened and exported: ten rows with their labels and scores.
@@ -938,16 +950,7 @@ fn set_field(harness: &mut Harness<'_, Workbench>, label: &str, text: &str) {
 fn a_demo_labelled_in_advance_is_judged_explained_saved_reopened_and_exported() {
     let dir = tempfile::tempdir().unwrap();
     let alice = UserId::parse("alice").unwrap();
-    {
-        let store = keystroke_workbench::store::Store::open(dir.path()).unwrap();
-        let now = chrono::Local::now().naive_local();
-        for variant in 0..8 {
-            let events = serde_json::from_value(typing(variant, 1.0)).unwrap();
-            let sample = keystroke_workbench::capture::Sample::from_events(events).unwrap();
-            let config = keystroke_workbench::auth::EnrolConfig::default();
-            keystroke_workbench::auth::enrol(&store, &config, &alice, &sample, None, now).unwrap();
-        }
-    }
+    enrol_eight(dir.path(), &alice);
     let mut harness = with_options(Options {
         tab: Some(keystroke_workbench::gui::Tab::Demo),
         live_test: false,
@@ -1252,16 +1255,7 @@ fn the_status_line_belongs_to_its_tab_and_user() {
 fn the_security_level_picker_moves_the_live_tests_threshold() {
     let dir = tempfile::tempdir().unwrap();
     let alice = UserId::parse("alice").unwrap();
-    {
-        let store = keystroke_workbench::store::Store::open(dir.path()).unwrap();
-        let now = chrono::Local::now().naive_local();
-        for variant in 0..8 {
-            let events = serde_json::from_value(typing(variant, 1.0)).unwrap();
-            let sample = keystroke_workbench::capture::Sample::from_events(events).unwrap();
-            let config = keystroke_workbench::auth::EnrolConfig::default();
-            keystroke_workbench::auth::enrol(&store, &config, &alice, &sample, None, now).unwrap();
-        }
-    }
+    enrol_eight(dir.path(), &alice);
     let mut harness = with_options(Options {
         tab: Some(keystroke_workbench::gui::Tab::Test),
         ..live_test_options(dir.path(), "alice")
