@@ -216,7 +216,7 @@ impl ServeArgs {
         if min_samples < fewest {
             warnings.push(format!(
                 "the minimum number of samples is {min_samples}, but the {} detector needs {fewest}: \
-                 users are trained from their {fewest}th sample",
+                 users are trained once they have {fewest}",
                 detector.kind().id()
             ));
         }
