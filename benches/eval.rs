@@ -69,9 +69,7 @@ fn train(c: &mut Criterion) {
             group.bench_function(format!("{id}/{n}"), |b| {
                 b.iter(|| {
                     let model = params.fit(rows).expect("fits");
-                    let threshold = model.threshold(rows).expect("threshold");
-                    let levels = model.level_thresholds(rows).expect("levels");
-                    (threshold, levels, model.update_guard(rows).expect("guard"))
+                    model.thresholds(rows).expect("thresholds")
                 })
             });
         }

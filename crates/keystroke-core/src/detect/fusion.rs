@@ -16,10 +16,9 @@ use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
 
 use super::params::held_out_scores;
-use super::registry::{LOO_REJECT_PERCENT, UPDATE_GUARD_PERCENT};
 use super::{
     Detector, FitError, OutlierCount, OutlierCountModel, Registered, Scorer, TempoTolerant,
-    TempoTolerantModel, check_training, numpy_percentile,
+    TempoTolerantModel, check_training,
 };
 
 /// The least spread a part's leave-one-out scores are taken to have, in that part's units (one
@@ -181,30 +180,20 @@ impl Registered for Fusion {
                 .as_ref()
                 .map_or(0, |o| OutlierCount::heap_bytes(&o.model))
     }
-    fn threshold(model: &FusionModel, train: ArrayView2<f64>) -> Result<f64, FitError> {
-        Ok(numpy_percentile(
-            &mut model.held_out(train)?,
-            LOO_REJECT_PERCENT,
-        ))
-    }
     fn level_scores(
         model: &FusionModel,
         train: ArrayView2<f64>,
     ) -> Result<Option<Vec<f64>>, FitError> {
         Ok(Some(model.held_out(train)?))
     }
-    fn update_guard(model: &FusionModel, train: ArrayView2<f64>) -> Result<f64, FitError> {
-        Ok(numpy_percentile(
-            &mut model.held_out(train)?,
-            UPDATE_GUARD_PERCENT,
-        ))
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ndarray::{Array2, Axis, array};
+    use crate::detect::left_out::tests::refitted;
+    use crate::detect::{LOO_REJECT_PERCENT, UPDATE_GUARD_PERCENT, numpy_percentile};
+    use ndarray::{Array2, array};
 
     /// Two keys (`H1, DD1, UD1, H2`), six samples that vary.
     fn rows() -> Array2<f64> {
@@ -226,24 +215,12 @@ mod tests {
         (mean, sd.max(MIN_SPREAD))
     }
 
-    /// Each row's score under `D` refitted on the other rows.
-    fn refitted<D: Detector>(detector: D, train: &Array2<f64>) -> Vec<f64> {
-        let n = train.nrows();
-        (0..n)
-            .map(|out| {
-                let rest: Vec<usize> = (0..n).filter(|&i| i != out).collect();
-                let model = detector.fit(train.select(Axis(0), &rest).view()).unwrap();
-                model.score(train.row(out).as_slice().unwrap()).unwrap()
-            })
-            .collect()
-    }
-
     #[test]
     fn the_score_and_threshold_are_the_parts_z_scores_summed() {
         let train = rows();
         let model = Fusion.fit(train.view()).unwrap();
-        let tempo_loo = refitted(TempoTolerant, &train);
-        let outlier_loo = refitted(OutlierCount, &train);
+        let tempo_loo = refitted(&TempoTolerant, &train).unwrap();
+        let outlier_loo = refitted(&OutlierCount, &train).unwrap();
         let (tm, ts) = norm(&tempo_loo);
         let (om, os) = norm(&outlier_loo);
         let fused = |t: f64, o: f64| (t - tm) / ts + (o - om) / os;
@@ -261,8 +238,8 @@ mod tests {
             .zip(&outlier_loo)
             .map(|(&t, &o)| fused(t, o))
             .collect();
-        let threshold = Fusion::threshold(&model, train.view()).unwrap();
-        let guard = Fusion::update_guard(&model, train.view()).unwrap();
+        let thresholds = Fusion::thresholds(&model, train.view()).unwrap();
+        let (threshold, guard) = (thresholds.threshold, thresholds.update_guard);
         assert_eq!(
             threshold,
             numpy_percentile(&mut held_out.clone(), LOO_REJECT_PERCENT)

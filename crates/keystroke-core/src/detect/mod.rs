@@ -40,7 +40,7 @@ pub use registry::{
     DEFAULT_DETECTOR, DetectorKind, LOO_REJECT_PERCENT, Registered, UPDATE_GUARD_PERCENT,
     UnknownDetector,
 };
-pub use security::{LevelThresholds, SecurityLevel};
+pub use security::{LevelThresholds, SecurityLevel, Thresholds};
 pub use template::{DEFAULT_WINDOW, Template, TemplateModel};
 pub use tempo::{TempoTolerant, TempoTolerantModel};
 

@@ -84,7 +84,7 @@ impl Registered for OutlierCount {
     fn heap_bytes(model: &OutlierCountModel) -> usize {
         super::vec_bytes(&model.mean) + super::vec_bytes(&model.sd)
     }
-    /// The means and deviations of every row but one without refitting ([`super::left_out`]).
+    /// The means and deviations of every row but one without refitting (`detect/left_out.rs`).
     fn leave_one_out_scores(&self, train: ArrayView2<f64>) -> Result<Vec<f64>, FitError> {
         let n = train.nrows();
         // Too few rows to fit on all but one, bad values (the refit says which), or one column

@@ -11,7 +11,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
 use super::registry::{DEFAULT_DETECTOR, DetectorKind, Registered};
-use super::security::LevelThresholds;
+use super::security::Thresholds;
 use super::{Detector, FitError, LengthMismatch, Scorer};
 
 /// Which detector to fit, with its parameters.
@@ -151,8 +151,7 @@ trait AnyModel: fmt::Debug + Send + Sync {
     fn scorer(&self) -> &dyn Scorer;
     fn to_json(&self) -> serde_json::Result<Value>;
     fn heap_bytes(&self) -> usize;
-    fn threshold(&self, train: ArrayView2<f64>) -> Result<f64, FitError>;
-    fn update_guard(&self, train: ArrayView2<f64>) -> Result<f64, FitError>;
+    fn thresholds(&self, train: ArrayView2<f64>) -> Result<Thresholds, FitError>;
     fn level_scores(&self, train: ArrayView2<f64>) -> Result<Option<Vec<f64>>, FitError>;
     fn as_any(&self) -> &dyn Any;
 }
@@ -184,11 +183,8 @@ impl<D: Registered> AnyModel for Fitted<D> {
     fn heap_bytes(&self) -> usize {
         D::heap_bytes(&self.0)
     }
-    fn threshold(&self, train: ArrayView2<f64>) -> Result<f64, FitError> {
-        D::threshold(&self.0, train)
-    }
-    fn update_guard(&self, train: ArrayView2<f64>) -> Result<f64, FitError> {
-        D::update_guard(&self.0, train)
+    fn thresholds(&self, train: ArrayView2<f64>) -> Result<Thresholds, FitError> {
+        D::thresholds(&self.0, train)
     }
     fn level_scores(&self, train: ArrayView2<f64>) -> Result<Option<Vec<f64>>, FitError> {
         D::level_scores(&self.0, train)
@@ -220,31 +216,13 @@ impl FittedDetector {
         self.0.as_any().downcast_ref::<D::Model>()
     }
 
-    /// The score at and above which a sample is taken as genuine, given the training rows the
-    /// model was fitted on ([`Registered::threshold`]: the isolation forest's `offset_`, so
-    /// that `score − threshold` is scikit-learn's `decision_function`; for the others a
-    /// per-user threshold from leave-one-out scores).
-    pub fn threshold(&self, train: ArrayView2<f64>) -> Result<f64, FitError> {
-        self.0.threshold(train)
-    }
-
-    /// The score a sample must reach for a template update to take it, well above the
-    /// acceptance [`threshold`](Self::threshold) (a guard against drifting towards an
-    /// impostor; [`Registered::update_guard`]).
-    pub fn update_guard(&self, train: ArrayView2<f64>) -> Result<f64, FitError> {
-        self.0.update_guard(train)
-    }
-
-    /// The threshold at each security level, given the training rows the model was fitted on:
-    /// percentiles of [`level_scores`](Self::level_scores) (`None` for the isolation forest,
-    /// whose threshold is scikit-learn's at every level).
-    pub fn level_thresholds(
-        &self,
-        train: ArrayView2<f64>,
-    ) -> Result<Option<LevelThresholds>, FitError> {
-        Ok(self
-            .level_scores(train)?
-            .map(LevelThresholds::from_held_out))
+    /// The model's thresholds, given the training rows it was fitted on
+    /// ([`Registered::thresholds`]): its own threshold (the isolation forest's `offset_`, so
+    /// that `score − threshold` is scikit-learn's `decision_function`; for the others a per-user
+    /// one from held-out scores), the update guard, well above it (a guard against drifting
+    /// towards an impostor), and the threshold at each security level.
+    pub fn thresholds(&self, train: ArrayView2<f64>) -> Result<Thresholds, FitError> {
+        self.0.thresholds(train)
     }
 
     /// The training rows' held-out scores that the security levels' thresholds are
@@ -335,17 +313,6 @@ pub(super) fn held_out_scores<D: Registered>(
     }
 }
 
-/// The `percent`th percentile of the training rows' [`held_out_scores`].
-pub(super) fn loo_percentile<D: Registered>(
-    params: &D,
-    model: &D::Model,
-    train: ArrayView2<f64>,
-    percent: f64,
-) -> Result<f64, FitError> {
-    let mut scores = held_out_scores(params, model, train)?;
-    Ok(super::numpy_percentile(&mut scores, percent))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -388,23 +355,26 @@ mod tests {
                 })
                 .collect();
             loo.sort_by(f64::total_cmp);
-            let threshold = model.threshold(train.view()).unwrap();
+            let thresholds = model.thresholds(train.view()).unwrap();
+            let threshold = thresholds.threshold;
             // The 5th percentile of four values lies between the two lowest.
             assert!(
                 threshold > loo[0] && threshold < loo[1],
                 "{threshold} {loo:?}"
             );
-            let guard = model.update_guard(train.view()).unwrap();
-            assert!(guard > threshold, "the update guard is stricter");
+            assert!(
+                thresholds.update_guard > threshold,
+                "the update guard is stricter"
+            );
         }
         // One row: nothing to leave out; its own score under the model.
         let one = train.slice(ndarray::s![..1, ..]);
         let model = DetectorParams::new(TempoTolerant).fit(one).unwrap();
-        assert_eq!(model.threshold(one).unwrap(), 0.0);
+        assert_eq!(model.thresholds(one).unwrap().threshold, 0.0);
         // Mahalanobis cannot be refitted on one row: the rows' own scores are used.
         let two = train.slice(ndarray::s![..2, ..]);
         let model = DetectorParams::new(Mahalanobis).fit(two).unwrap();
-        assert!(model.threshold(two).unwrap().is_finite());
+        assert!(model.thresholds(two).unwrap().threshold.is_finite());
     }
 
     #[test]

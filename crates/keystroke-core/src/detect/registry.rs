@@ -16,9 +16,8 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
-use super::params::{
-    DetectorParams, FittedDetector, held_out_scores, loo_percentile, refit_each_left_out,
-};
+use super::params::{DetectorParams, FittedDetector, held_out_scores, refit_each_left_out};
+use super::security::Thresholds;
 use super::{
     Detector, Euclidean, FitError, Fusion, IsolationForestParams, Mahalanobis, Manhattan,
     ManhattanScaled, NearestNeighbor, OutlierCount, TempoTolerant,
@@ -93,26 +92,23 @@ pub trait Registered:
     /// Approximate heap size of a model, in bytes (for caches that bound their memory).
     fn heap_bytes(model: &Self::Model) -> usize;
 
-    /// The score at and above which a sample is genuine, given the rows the model was fitted
-    /// on: by default the [`LOO_REJECT_PERCENT`]th percentile of leave-one-out scores, so that
-    /// about the same share of a genuine user's attempts is rejected at 5 enrolment samples as
-    /// at 200. The default refits `Self::default()` (a model does not keep its parameters): a
-    /// detector whose parameters change its scores must override this,
-    /// [`update_guard`](Self::update_guard) and [`level_scores`](Self::level_scores).
-    fn threshold(model: &Self::Model, train: ArrayView2<f64>) -> Result<f64, FitError> {
-        loo_percentile(&Self::default(), model, train, LOO_REJECT_PERCENT)
-    }
-
-    /// The score a sample must reach for a template update to take it, well above the
-    /// threshold: by default the [`UPDATE_GUARD_PERCENT`]th percentile of leave-one-out scores.
-    fn update_guard(model: &Self::Model, train: ArrayView2<f64>) -> Result<f64, FitError> {
-        loo_percentile(&Self::default(), model, train, UPDATE_GUARD_PERCENT)
+    /// The model's thresholds, given the rows it was fitted on: by default percentiles of its
+    /// [`level_scores`](Self::level_scores), computed once ([`Thresholds::from_held_out`]), so
+    /// that about the same share of a genuine user's attempts is rejected at 5 enrolment
+    /// samples as at 200. A detector without level scores (the isolation forest) overrides it.
+    fn thresholds(model: &Self::Model, train: ArrayView2<f64>) -> Result<Thresholds, FitError> {
+        let scores = Self::level_scores(model, train)?.ok_or_else(|| {
+            FitError::InvalidParam(format!("{} has no held-out scores", Self::LABEL))
+        })?;
+        Ok(Thresholds::from_held_out(scores))
     }
 
     /// The scores whose percentiles are the model's thresholds at each
     /// [`SecurityLevel`](super::SecurityLevel): each row the model was fitted on, scored held
     /// out. `None` for a detector whose threshold is its own at every level (the isolation
-    /// forest's `offset_`, as scikit-learn decides).
+    /// forest's `offset_`, as scikit-learn decides). The default refits `Self::default()` (a
+    /// model does not keep its parameters): a detector whose parameters change its scores must
+    /// override this.
     fn level_scores(
         model: &Self::Model,
         train: ArrayView2<f64>,

@@ -73,6 +73,31 @@ impl FromStr for SecurityLevel {
     }
 }
 
+/// What a model is judged and updated by, learnt with it from the rows it was fitted on.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Thresholds {
+    /// The detector's own threshold: scores at or above it are genuine where there are no
+    /// `levels` (the isolation forest's `offset_`); otherwise `levels.convenient`.
+    pub threshold: f64,
+    /// The score an accepted attempt must reach to update the template.
+    pub update_guard: f64,
+    /// The threshold at each level (none for the isolation forest).
+    pub levels: Option<LevelThresholds>,
+}
+
+impl Thresholds {
+    /// The thresholds that are percentiles of a user's held-out scores: the acceptance
+    /// threshold at [`LOO_REJECT_PERCENT`](super::LOO_REJECT_PERCENT), the update guard at
+    /// [`UPDATE_GUARD_PERCENT`](super::UPDATE_GUARD_PERCENT) and each level's.
+    pub fn from_held_out(mut scores: Vec<f64>) -> Thresholds {
+        Thresholds {
+            threshold: super::numpy_percentile(&mut scores, super::LOO_REJECT_PERCENT),
+            update_guard: super::numpy_percentile(&mut scores, super::UPDATE_GUARD_PERCENT),
+            levels: Some(LevelThresholds::from_held_out(scores)),
+        }
+    }
+}
+
 /// A model's threshold at each level.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -1,7 +1,7 @@
 //! Template update: the rows a user's model is fitted on are the enrolment samples, kept frozen as
 //! an anchor, plus a sliding window of the most recent accepted attempts, so the model follows a
 //! user whose typing speeds up with practice. An attempt only enters the window when it scores at
-//! or above the model's [`update guard`](FittedDetector::update_guard), well above the
+//! or above the model's [`update guard`](FittedDetector::thresholds), well above the
 //! acceptance threshold, so a string of borderline impostor attempts cannot drag the template
 //! towards the impostor.
 
@@ -75,7 +75,7 @@ impl Template {
     pub fn fit(&self, params: &DetectorParams) -> Result<TemplateModel, FitError> {
         let rows = self.rows();
         let model = params.fit(rows.view())?;
-        let guard = model.update_guard(rows.view())?;
+        let guard = model.thresholds(rows.view())?.update_guard;
         Ok(TemplateModel { model, guard })
     }
 

@@ -14,7 +14,7 @@
 //!
 //! Score = −Σ √(z), z = |x − c| / s for holds and (max(x − c, 0) + 0.1 · max(c − x, 0)) / s for
 //! flights. Its thresholds, like every non-forest detector's, are per user, percentiles of
-//! leave-one-out scores of the enrolment samples ([`super::FittedDetector::level_thresholds`]).
+//! leave-one-out scores of the enrolment samples ([`super::FittedDetector::thresholds`]).
 
 use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
@@ -120,7 +120,7 @@ impl Registered for TempoTolerant {
     fn heap_bytes(model: &TempoTolerantModel) -> usize {
         super::vec_bytes(&model.centre) + super::vec_bytes(&model.spread)
     }
-    /// The medians and spreads of every row but one without refitting ([`super::left_out`]).
+    /// The medians and spreads of every row but one without refitting (`detect/left_out.rs`).
     fn leave_one_out_scores(&self, train: ArrayView2<f64>) -> Result<Vec<f64>, FitError> {
         let n = train.nrows();
         // Too few rows, bad values (the refit says which), or one column (whose sums a refit

@@ -15,6 +15,7 @@ use super::dataset::{Dataset, Subject};
 use super::eer::{error_rates, frr_at_far, rates_at};
 use crate::detect::{
     DetectorParams, FitError, LengthMismatch, LevelThresholds, Scorer, SecurityLevel, Template,
+    Thresholds,
 };
 
 /// Which samples train and test.
@@ -480,11 +481,10 @@ impl<'a> Evaluation<'a> {
         }
         let kept = template.rows();
         let model = params.fit(kept.view()).map_err(fit_error)?;
-        let levels = model.level_thresholds(kept.view()).map_err(fit_error)?;
-        let threshold = match levels {
-            Some(levels) => levels.at(SecurityLevel::default()),
-            None => model.threshold(kept.view()).map_err(fit_error)?,
-        };
+        let Thresholds {
+            threshold, levels, ..
+        } = model.thresholds(kept.view()).map_err(fit_error)?;
+        let threshold = levels.map_or(threshold, |levels| levels.at(SecurityLevel::default()));
         let genuine = subject.samples_ms.slice(s![rows.genuine.clone(), ..]);
         Ok(SubjectScores {
             levels,

@@ -889,12 +889,10 @@ impl UserWriter<'_> {
         let rows = ndarray::concatenate(Axis(0), &[matrix.view(), updates.view()])
             .expect("updates have the samples' feature length");
         let model = params.fit(rows.view()).map_err(fit_error)?;
-        let threshold = model.threshold(rows.view()).map_err(fit_error)?;
-        let update_guard = model.update_guard(rows.view()).map_err(fit_error)?;
-        let levels = model.level_thresholds(rows.view()).map_err(fit_error)?;
+        let thresholds = model.thresholds(rows.view()).map_err(fit_error)?;
         Ok(ModelFile {
-            levels,
-            threshold,
+            levels: thresholds.levels,
+            threshold: thresholds.threshold,
             user_id: self.user.clone(),
             trained_at: now.into(),
             trained_on_samples: matrix.nrows(),
@@ -902,7 +900,7 @@ impl UserWriter<'_> {
             params: params.clone(),
             model,
             trained_on_updates: updates.nrows(),
-            update_guard: Some(update_guard),
+            update_guard: Some(thresholds.update_guard),
         })
     }
 

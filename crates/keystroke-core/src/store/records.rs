@@ -183,7 +183,7 @@ pub struct ModelFile {
     pub params: DetectorParams,
     /// The fitted detector.
     pub model: FittedDetector,
-    /// The detector's own threshold ([`FittedDetector::threshold`]): scores at or above it are
+    /// The detector's own threshold ([`FittedDetector::thresholds`]): scores at or above it are
     /// genuine where the model has no `levels` (the isolation forest's `offset_`; for the
     /// others it equals `levels.convenient`).
     pub threshold: f64,
@@ -191,10 +191,10 @@ pub struct ModelFile {
     #[serde(default, skip_serializing_if = "is_zero")]
     pub trained_on_updates: usize,
     /// Score an accepted attempt must reach to update the template
-    /// ([`FittedDetector::update_guard`]); absent in models written before template update.
+    /// ([`FittedDetector::thresholds`]); absent in models written before template update.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub update_guard: Option<f64>,
-    /// The threshold at each security level ([`FittedDetector::level_thresholds`]); absent for
+    /// The threshold at each security level ([`FittedDetector::thresholds`]); absent for
     /// the isolation forest and in models written before levels, which use `threshold` at
     /// every level.
     #[serde(default, skip_serializing_if = "Option::is_none")]

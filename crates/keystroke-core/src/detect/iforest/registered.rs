@@ -6,7 +6,9 @@ use ndarray::ArrayView2;
 use serde_json::{Map, Value};
 
 use super::{Contamination, IsolationForest, IsolationForestParams};
-use crate::detect::{FitError, Registered, Scorer, UPDATE_GUARD_PERCENT, numpy_percentile};
+use crate::detect::{
+    FitError, Registered, Scorer, Thresholds, UPDATE_GUARD_PERCENT, numpy_percentile,
+};
 
 impl Registered for IsolationForestParams {
     const ID: &'static str = "isolation-forest";
@@ -33,8 +35,15 @@ impl Registered for IsolationForestParams {
         model.heap_bytes()
     }
 
-    fn threshold(model: &IsolationForest, _train: ArrayView2<f64>) -> Result<f64, FitError> {
-        Ok(model.offset())
+    /// `offset_`, as scikit-learn's `decision_function` subtracts it; the update guard a
+    /// percentile of the training rows' own scores; no levels.
+    fn thresholds(model: &IsolationForest, train: ArrayView2<f64>) -> Result<Thresholds, FitError> {
+        let mut scores = model.score_rows(train)?;
+        Ok(Thresholds {
+            threshold: model.offset(),
+            update_guard: numpy_percentile(&mut scores, UPDATE_GUARD_PERCENT),
+            levels: None,
+        })
     }
 
     /// None: the contract keeps scikit-learn's `decision_function` at every level.
@@ -43,11 +52,6 @@ impl Registered for IsolationForestParams {
         _train: ArrayView2<f64>,
     ) -> Result<Option<Vec<f64>>, FitError> {
         Ok(None)
-    }
-
-    fn update_guard(model: &IsolationForest, train: ArrayView2<f64>) -> Result<f64, FitError> {
-        let mut scores = model.score_rows(train)?;
-        Ok(numpy_percentile(&mut scores, UPDATE_GUARD_PERCENT))
     }
 
     fn with_seed(self, seed: u64) -> Self {
