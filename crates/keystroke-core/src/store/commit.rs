@@ -1,11 +1,11 @@
 //! Group commit: concurrent writers share their fsyncs. A writer hands the files it wrote (and
 //! the folders whose entries it changed) to [`Committer::sync`] and waits; the first writer to
 //! arrive while no batch is being gathered leads: it waits at most `max_wait` for others to
-//! join, takes every job queued, fsyncs all their files at once (in parallel, so the file system
-//! can fold them into one journal commit), fsyncs each folder once for the whole batch, and
-//! wakes the writers of that batch with their own results. Once a batch is taken the next
-//! writer may lead the next one, so batches overlap and the device always has work queued. No
-//! thread of its own: leading is done by the writers themselves, in turn.
+//! join, takes every job queued, fsyncs all their files at once (side by side on the
+//! committer's fsync threads, so the file system can fold them into one journal commit), fsyncs
+//! each folder once for the whole batch, and wakes the writers of that batch with their own
+//! results. Once a batch is taken the next writer may lead the next one, so batches overlap and
+//! the device always has work queued. Leading is done by the writers themselves, in turn.
 //!
 //! A caller is answered only after its own files are durable. Anything that must be durable
 //! before a reply (samples, the audit log, throttle state) can go through the same committer.
@@ -15,8 +15,9 @@ use std::fs::File;
 use std::io;
 use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
-use std::thread;
 use std::time::{Duration, Instant};
+
+use super::sync_pool::SyncPool;
 
 /// Default longest a batch leader waits for other writers to join: not at all. A batch is then
 /// whoever queued while the previous one was being taken, which adds no latency; measured on a
@@ -27,9 +28,6 @@ pub const DEFAULT_MAX_WAIT: Duration = Duration::ZERO;
 /// Most jobs in one batch (a full batch starts at once).
 const MAX_BATCH: usize = 64;
 
-/// Most fsyncs issued at the same time by a batch leader.
-const MAX_PARALLEL_SYNCS: usize = 32;
-
 /// Shares fsyncs between the writers of one process.
 #[derive(Debug)]
 pub struct Committer {
@@ -37,6 +35,7 @@ pub struct Committer {
     max_wait: Option<Duration>,
     state: Mutex<State>,
     changed: Condvar,
+    pool: SyncPool,
 }
 
 #[derive(Debug, Default)]
@@ -59,6 +58,7 @@ impl Committer {
             max_wait: Some(max_wait),
             state: Mutex::default(),
             changed: Condvar::new(),
+            pool: SyncPool::default(),
         }
     }
 
@@ -68,6 +68,7 @@ impl Committer {
             max_wait: None,
             state: Mutex::default(),
             changed: Condvar::new(),
+            pool: SyncPool::default(),
         }
     }
 
@@ -85,7 +86,7 @@ impl Committer {
                 dirs,
                 result: Arc::default(),
             };
-            return sync_batch(&[job]).pop().expect("one job, one result");
+            return sync_batch(&[job], None).pop().expect("one job, one result");
         };
         let result = Arc::new(Mutex::new(None));
         let mut state = self.lock();
@@ -130,7 +131,7 @@ impl Committer {
             state.leading = false;
             self.changed.notify_all();
             drop(state);
-            for (job, outcome) in batch.iter().zip(sync_batch(&batch)) {
+            for (job, outcome) in batch.iter().zip(sync_batch(&batch, Some(&self.pool))) {
                 *lock(&job.result) = Some(outcome);
             }
             state = self.lock();
@@ -152,19 +153,20 @@ fn copy(error: &io::Error) -> io::Error {
     io::Error::new(error.kind(), error.to_string())
 }
 
-/// Fsyncs every file of `batch` (several at a time), then each distinct folder once; returns
-/// each job's outcome (its first failure).
-fn sync_batch(batch: &[Job]) -> Vec<io::Result<()>> {
+/// Fsyncs every file of `batch` (several at a time through `pool`, else one after another),
+/// then each distinct folder once; returns each job's outcome (its first failure).
+fn sync_batch(batch: &[Job], pool: Option<&SyncPool>) -> Vec<io::Result<()>> {
     // One fsync per file, however many jobs wrote it (the audit log): each job sharing it gets
     // its outcome.
     let mut files: Vec<(Vec<usize>, &File)> = Vec::new();
     let mut index: BTreeMap<(u64, u64), usize> = BTreeMap::new();
     for (i, job) in batch.iter().enumerate() {
         for file in &job.files {
-            match identity(file).and_then(|id| index.get(&id).copied()) {
+            let id = identity(file);
+            match id.and_then(|id| index.get(&id).copied()) {
                 Some(at) => files[at].0.push(i),
                 None => {
-                    if let Some(id) = identity(file) {
+                    if let Some(id) = id {
                         index.insert(id, files.len());
                     }
                     files.push((vec![i], file));
@@ -172,25 +174,19 @@ fn sync_batch(batch: &[Job]) -> Vec<io::Result<()>> {
             }
         }
     }
-    let failures: Vec<(usize, io::Error)> = if files.len() <= 1 {
-        sync_files(&files)
-    } else {
-        let per_thread = files.len().div_ceil(MAX_PARALLEL_SYNCS);
-        thread::scope(|scope| {
-            let handles: Vec<_> = files
-                .chunks(per_thread)
-                .map(|chunk| scope.spawn(move || sync_files(chunk)))
-                .collect();
-            handles
-                .into_iter()
-                .flat_map(|h| h.join().expect("fsync does not panic"))
-                .collect()
-        })
+    let handles: Vec<&File> = files.iter().map(|(_, file)| *file).collect();
+    let outcomes = match pool {
+        Some(pool) => pool.sync_all(&handles),
+        None => handles.iter().map(|file| file.sync_all()).collect(),
     };
     let mut results: Vec<io::Result<()>> = batch.iter().map(|_| Ok(())).collect();
-    for (i, error) in failures {
-        if results[i].is_ok() {
-            results[i] = Err(error);
+    for ((jobs, _), outcome) in files.iter().zip(outcomes) {
+        if let Err(error) = outcome {
+            for &i in jobs {
+                if results[i].is_ok() {
+                    results[i] = Err(copy(&error));
+                }
+            }
         }
     }
     let dirs: BTreeMap<&PathBuf, io::Result<()>> = batch
@@ -224,20 +220,11 @@ fn identity(file: &File) -> Option<(u64, u64)> {
     }
 }
 
-fn sync_files(files: &[(Vec<usize>, &File)]) -> Vec<(usize, io::Error)> {
-    let mut failures = Vec::new();
-    for (jobs, file) in files {
-        if let Err(error) = file.sync_all() {
-            failures.extend(jobs.iter().map(|&i| (i, copy(&error))));
-        }
-    }
-    failures
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::io::Write;
+    use std::thread;
 
     fn written(dir: &std::path::Path, name: &str) -> File {
         let mut file = File::create(dir.join(name)).unwrap();

@@ -17,6 +17,7 @@ pub mod parse;
 mod records;
 mod space;
 mod stamp;
+mod sync_pool;
 mod throttle_log;
 mod time;
 mod user_id;
