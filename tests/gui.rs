@@ -1267,22 +1267,34 @@ fn the_security_level_picker_moves_the_live_tests_threshold() {
     harness.get_by_label("Security level").click();
     harness.run_steps(2);
     click(&mut harness, "strict");
-    // The same typing again: judged at the strict threshold (a new verifier, so no replay).
+    // The same typing again is still a replay: the level changed, the verifier's memory stayed.
     feed(harness.state_mut(), &typing(20, 1.0));
+    harness.run_steps(2);
+    assert_eq!(harness.state().last_score(), Some(-1.0));
+    let message = harness.state().message().to_string();
+    assert!(message.contains("Replayed sample"), "{message}");
+    // Another typing is judged at the strict threshold, the first one was at balanced.
+    feed(harness.state_mut(), &typing(21, 1.0));
     harness.run_steps(2);
     let strict = harness.state().last_score().expect("judged");
     let store = harness.state().store();
     let metadata = store.metadata(&alice).unwrap().unwrap();
-    let levels = store
-        .model(&alice, &metadata)
-        .unwrap()
-        .unwrap()
-        .levels
-        .unwrap();
-    let gap = levels.strict - levels.balanced;
-    assert!(gap > 0.0, "{levels:?}");
+    let model = store.model(&alice, &metadata).unwrap().unwrap();
+    let levels = model.levels.unwrap();
+    assert!(levels.strict > levels.balanced, "{levels:?}");
+    use keystroke_workbench::detect::SecurityLevel::{Balanced, Strict};
+    let decision = |level, variant| model.decision_at(level, &features_of(variant)).unwrap();
+    assert!((strict - decision(Strict, 21)).abs() < 1e-9, "{strict}");
     assert!(
-        ((balanced - strict) - gap).abs() < 1e-9,
-        "{balanced} {strict} {levels:?}"
+        (balanced - decision(Balanced, 20)).abs() < 1e-9,
+        "{balanced}"
     );
+    assert!(decision(Strict, 21) < decision(Balanced, 21));
+}
+
+/// The features of `typing(variant, 1.0)`.
+fn features_of(variant: usize) -> Vec<f64> {
+    let events = serde_json::from_value(typing(variant, 1.0)).unwrap();
+    let sample = keystroke_workbench::capture::Sample::from_events(events).unwrap();
+    keystroke_workbench::features::Features::of(&sample).values_ms
 }

@@ -249,6 +249,50 @@ fn tampered_model_is_rejected_not_used() {
 }
 
 #[test]
+fn security_levels_given_to_the_isolation_forest_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let (alice, bob) = (user("alice"), user("bob"));
+    enrol(&store, &alice, 5, 5);
+    let forest = keystroke_workbench::detect::IsolationForestParams::default();
+    store
+        .with_user(&bob, |w| {
+            for i in 0..5 {
+                let train = DetectorParams::new(forest.clone());
+                w.add_sample(
+                    &sample(&["p", "a", "s", "s"], i as f64),
+                    Some(&train),
+                    now(),
+                )?;
+            }
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+    let read = |id: &str| -> serde_json::Value {
+        serde_json::from_slice(&fs::read(dir.path().join(format!("{id}.model.json"))).unwrap())
+            .unwrap()
+    };
+    let levels = read("alice")["levels"].clone();
+    assert!(levels.is_object(), "the default detector keeps levels");
+    let mut tampered = read("bob");
+    assert!(tampered.get("levels").is_none());
+    tampered["levels"] = levels;
+    fs::write(
+        dir.path().join("bob.model.json"),
+        serde_json::to_vec(&tampered).unwrap(),
+    )
+    .unwrap();
+    let metadata = store.metadata(&bob).unwrap().unwrap();
+    let err = store.model(&bob, &metadata).unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
+    assert!(
+        err.to_string()
+            .contains("gives security levels to the Isolation forest"),
+        "{err}"
+    );
+}
+
+#[test]
 fn truncated_features_file_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();

@@ -36,15 +36,20 @@ pub(super) fn throttle_for(throttling: bool) -> Throttle {
     }
 }
 
+/// The live test's settings.
+fn live_config(throttling: bool, security: SecurityLevel) -> VerifyConfig {
+    VerifyConfig {
+        throttle: throttle_for(throttling),
+        security,
+        ..VerifyConfig::default()
+    }
+}
+
 /// The live test's verifier.
 fn live_verifier(store: &Arc<Store>, throttling: bool, security: SecurityLevel) -> Verifier {
     Verifier::new(
         Arc::clone(store),
-        VerifyConfig {
-            throttle: throttle_for(throttling),
-            security,
-            ..VerifyConfig::default()
-        },
+        live_config(throttling, security),
         ModelCache::new(keystroke_core::auth::DEFAULT_MODEL_CACHE_BYTES),
     )
 }
@@ -407,11 +412,8 @@ impl Workbench {
         sample: &Sample,
     ) -> Result<(Verdict, String), String> {
         let now = Local::now().naive_local();
-        let config = self.verifier.config();
-        if (config.throttle.max_failures > 0) != self.throttling || config.security != self.security
-        {
-            self.verifier = live_verifier(&self.store, self.throttling, self.security);
-        }
+        self.verifier
+            .set_config(live_config(self.throttling, self.security));
         let verdict = match self.verifier.verify(user, sample, now) {
             Ok(verdict) => verdict,
             Err(VerifyError::LockedOut(left)) => {

@@ -154,6 +154,12 @@ impl Verifier {
         &self.config
     }
 
+    /// Judges later attempts with `config`, keeping what was remembered: recent attempts (a
+    /// replay stays a replay across a change of level), failure counts and loaded models.
+    pub fn set_config(&mut self, config: VerifyConfig) {
+        self.config = config;
+    }
+
     /// The model cache (also for readers that only look, like /info).
     pub fn models(&self) -> &ModelCache {
         &self.models

@@ -395,6 +395,8 @@ mod tests {
                 model.score(&[1.0, 1.0, 1.0]),
                 "{kind}"
             );
+            let levels = model.thresholds(x.view()).unwrap().levels;
+            assert_eq!(levels.is_some(), kind.has_levels(), "{kind}");
         }
     }
 

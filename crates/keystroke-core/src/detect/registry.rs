@@ -73,6 +73,9 @@ pub trait Registered:
     const RANDOMISED: bool = false;
     /// The fewest training rows it fits on (and learns a threshold from).
     const MIN_ROWS: usize = 1;
+    /// Whether its models keep a threshold per [`SecurityLevel`](super::SecurityLevel) (the
+    /// isolation forest does not: [`level_scores`](Self::level_scores) is `None`).
+    const HAS_LEVELS: bool = true;
 
     /// The parameters' fields as written in files, beside `name` (none by default: a detector
     /// without parameters).
@@ -143,6 +146,7 @@ trait Entry: Sync {
     fn label(&self) -> &'static str;
     fn is_randomised(&self) -> bool;
     fn min_rows(&self) -> usize;
+    fn has_levels(&self) -> bool;
     fn default_params(&self) -> DetectorParams;
     fn params_from_fields(&self, fields: Map<String, Value>) -> Result<DetectorParams, String>;
     fn model_from_fields(&self, fields: Map<String, Value>) -> Result<FittedDetector, String>;
@@ -166,6 +170,9 @@ impl<D: Registered> Entry for EntryOf<D> {
     }
     fn min_rows(&self) -> usize {
         D::MIN_ROWS
+    }
+    fn has_levels(&self) -> bool {
+        D::HAS_LEVELS
     }
     fn default_params(&self) -> DetectorParams {
         DetectorParams::new(D::default())
@@ -218,6 +225,11 @@ impl DetectorKind {
     /// train on fewer is refused up front.
     pub fn min_rows(self) -> usize {
         self.0.min_rows()
+    }
+
+    /// Whether its models keep a threshold per security level ([`Registered::HAS_LEVELS`]).
+    pub fn has_levels(self) -> bool {
+        self.0.has_levels()
     }
 
     /// Default parameters for this detector.

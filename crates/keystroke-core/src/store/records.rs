@@ -249,6 +249,12 @@ impl ModelFile {
             return Err(format!("threshold {} is not finite", self.threshold));
         }
         if let Some(levels) = &self.levels {
+            if !self.params.kind().has_levels() {
+                return Err(format!(
+                    "it gives security levels to the {}, which judges by one threshold",
+                    self.params.kind().label()
+                ));
+            }
             levels.validate()?;
         }
         if self.model.kind() != self.params.kind() {

@@ -14,6 +14,8 @@ impl Registered for IsolationForestParams {
     const ID: &'static str = "isolation-forest";
     const LABEL: &'static str = "Isolation forest";
     const RANDOMISED: bool = true;
+    /// scikit-learn's `decision_function` at every level.
+    const HAS_LEVELS: bool = false;
 
     fn to_fields(&self) -> Map<String, Value> {
         match serde_json::to_value(self) {
