@@ -79,8 +79,9 @@ fn a_store_written_by_earlier_code_answers_as_it_did() {
             },
             now,
         );
-        // A model retrained here has security levels, and /info names the level (an extension
-        // key the earlier code did not send); everything else is as it was.
+        // Models get security levels (learnt on loading those written before levels), and /info
+        // names the level (an extension key the earlier code did not send); everything else is
+        // as it was.
         let mut body = answer.body.clone();
         if let Some(level) = body
             .as_object_mut()
@@ -104,6 +105,51 @@ fn a_store_written_by_earlier_code_answers_as_it_did() {
     ] {
         assert!(probes.contains(needle), "the fixture covers {needle}");
     }
+}
+
+/// A model written before security levels gets them when it is loaded: its one threshold stays
+/// the `convenient` one, and `strict` is stricter, so that setting applies to every user.
+#[test]
+fn models_written_before_levels_get_them_when_loaded() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&Path::new(FIXTURE).join("store"), dir.path());
+    let store = Store::open(dir.path()).unwrap();
+    let (mut completed, mut forests) = (0, 0);
+    for user in store.users().unwrap() {
+        let Ok(Some(snapshot)) = store.snapshot(&user) else {
+            continue;
+        };
+        let Some(model) = snapshot.model else {
+            continue;
+        };
+        let path = dir.path().join(format!("{user}.model.json"));
+        let file: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        assert!(
+            file.get("levels").is_none(),
+            "{user}: the fixture predates levels"
+        );
+        match model.levels {
+            None => {
+                assert!(!model.params.kind().has_levels(), "{user}");
+                forests += 1;
+            }
+            Some(levels) => {
+                assert_eq!(levels.convenient, model.threshold, "{user}");
+                assert!(levels.validate().is_ok(), "{user}: {levels:?}");
+                assert!(levels.strict > levels.convenient, "{user}: {levels:?}");
+                let x: Vec<f64> = store
+                    .features(&user, &snapshot.metadata)
+                    .unwrap()
+                    .row(0)
+                    .to_vec();
+                let gap = model.decision_at(SecurityLevel::Convenient, &x).unwrap()
+                    - model.decision_at(SecurityLevel::Strict, &x).unwrap();
+                assert!((gap - (levels.strict - levels.convenient)).abs() < 1e-9);
+                completed += 1;
+            }
+        }
+    }
+    assert!(completed >= 5 && forests >= 1, "{completed} {forests}");
 }
 
 /// The files of the fixture, read by this build and written again, give the same JSON: the

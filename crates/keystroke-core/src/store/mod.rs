@@ -530,8 +530,44 @@ impl Store {
                 .into_iter()
                 .map(|row| fingerprint(&row.to_vec()))
                 .collect();
+            if let Some(model) = &mut snapshot.model
+                && model.levels.is_none()
+            {
+                self.complete_levels(user, &snapshot.metadata, model, &features)?;
+            }
         }
         Ok(snapshot)
+    }
+
+    /// [`ModelFile::complete_levels`] for a model read without levels, from the rows it was
+    /// trained on (`features`: all the user's samples). A model whose levels cannot be learnt
+    /// again (its rows are not all stored any more) keeps its one threshold, with a warning.
+    fn complete_levels(
+        &self,
+        user: &UserId,
+        metadata: &Metadata,
+        model: &mut ModelFile,
+        features: &Array2<f64>,
+    ) -> Result<(), StoreError> {
+        let active = features.select(Axis(0), &metadata.active_indices());
+        let updates = self.updates(user, metadata)?;
+        let why = if (active.nrows(), updates.nrows())
+            != (model.trained_on_samples, model.trained_on_updates)
+        {
+            "its training rows are not all stored".to_string()
+        } else {
+            let rows = ndarray::concatenate(Axis(0), &[active.view(), updates.view()])
+                .expect("updates have the samples' feature length");
+            match model.complete_levels(rows.view()) {
+                Ok(()) => return Ok(()),
+                Err(e) => e.to_string(),
+            }
+        };
+        log::warn!(
+            "the model of {user} predates security levels and they cannot be learnt again \
+             ({why}): it is judged at its one threshold at every level until retrained"
+        );
+        Ok(())
     }
 
     fn slot(&self, user: &UserId) -> Arc<UserSlot> {

@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 use super::versioned::FileFormat;
 use super::{LocalTime, UserId};
 use crate::detect::{
-    DetectorKind, DetectorParams, FittedDetector, LengthMismatch, LevelThresholds, Scorer,
-    SecurityLevel,
+    DetectorKind, DetectorParams, FitError, FittedDetector, LengthMismatch, LevelThresholds,
+    Scorer, SecurityLevel,
 };
 use crate::features::feature_len;
 
@@ -195,8 +195,8 @@ pub struct ModelFile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub update_guard: Option<f64>,
     /// The threshold at each security level ([`FittedDetector::thresholds`]); absent for
-    /// the isolation forest and in models written before levels, which use `threshold` at
-    /// every level.
+    /// the isolation forest (`threshold` at every level) and in files written before levels,
+    /// which get them when the store reads them ([`ModelFile::complete_levels`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub levels: Option<LevelThresholds>,
 }
@@ -228,6 +228,27 @@ impl ModelFile {
         } else {
             decision.clamp(-f64::MAX, f64::MAX)
         })
+    }
+
+    /// Gives a model written before security levels (its detector has them) its levels, from
+    /// the rows it was fitted on: its own threshold stays the `convenient` one, so it judges
+    /// there as it always did, and the stricter levels are the percentiles of its held-out
+    /// scores, never looser than the level below. Without this, `strict` would judge such a
+    /// model at its one threshold: a stricter setting silently not applied. Nothing changes
+    /// for a model with levels or a detector without them (the isolation forest).
+    pub fn complete_levels(&mut self, rows: ndarray::ArrayView2<f64>) -> Result<(), FitError> {
+        if self.levels.is_some() || !self.params.kind().has_levels() {
+            return Ok(());
+        }
+        if let Some(held_out) = self.model.thresholds(rows)?.levels {
+            let balanced = held_out.balanced.max(self.threshold);
+            self.levels = Some(LevelThresholds {
+                convenient: self.threshold,
+                balanced,
+                strict: held_out.strict.max(balanced),
+            });
+        }
+        Ok(())
     }
 
     /// Whether attempt `x` scores well enough to update the template.
