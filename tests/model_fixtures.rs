@@ -137,14 +137,6 @@ fn models_written_before_levels_get_them_when_loaded() {
                 assert_eq!(levels.convenient, model.threshold, "{user}");
                 assert!(levels.validate().is_ok(), "{user}: {levels:?}");
                 assert!(levels.strict > levels.convenient, "{user}: {levels:?}");
-                let x: Vec<f64> = store
-                    .features(&user, &snapshot.metadata)
-                    .unwrap()
-                    .row(0)
-                    .to_vec();
-                let gap = model.decision_at(SecurityLevel::Convenient, &x).unwrap()
-                    - model.decision_at(SecurityLevel::Strict, &x).unwrap();
-                assert!((gap - (levels.strict - levels.convenient)).abs() < 1e-9);
                 completed += 1;
             }
         }

@@ -292,6 +292,54 @@ fn security_levels_given_to_the_isolation_forest_are_refused() {
     );
 }
 
+/// A model file without levels (as written before them) gets, when read, the levels its own
+/// training rows give — the samples in use and the template's updates — and keeps its one
+/// threshold when the stored rows are not those it was trained on.
+#[test]
+fn a_model_without_levels_learns_them_from_its_own_rows_when_read() {
+    use keystroke_workbench::features::Features;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let alice = user("alice");
+    enrol(&store, &alice, 8, 5);
+    store
+        .with_user(&alice, |w| {
+            w.set_excluded(2, true, None, 5, now())?;
+            for jitter in [3.5, 4.5, 2.5] {
+                let attempt = Features::of(&sample(&["p", "a", "s", "s"], jitter));
+                assert!(w.add_update(&attempt, 20, now())?.is_some());
+            }
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+    let metadata = store.metadata(&alice).unwrap().unwrap();
+    let written = store.model(&alice, &metadata).unwrap().unwrap();
+    assert_eq!(written.trained_on_updates, 3);
+    let levels = written.levels.expect("written with levels");
+    let path = dir.path().join("alice.model.json");
+    let mut file: serde_json::Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+    file.as_object_mut().unwrap().remove("levels");
+    fs::write(&path, serde_json::to_vec(&file).unwrap()).unwrap();
+    assert!(
+        store
+            .model(&alice, &metadata)
+            .unwrap()
+            .unwrap()
+            .levels
+            .is_none()
+    );
+    let read = store.snapshot(&alice).unwrap().unwrap().model.unwrap();
+    assert_eq!(read.levels, Some(levels), "the levels it was written with");
+
+    // Another sample excluded by hand (the model was not trained without it): no levels.
+    let meta_path = dir.path().join("alice_metadata.json");
+    let text = fs::read_to_string(&meta_path).unwrap();
+    assert!(text.contains("\"excluded\": [\n    2\n  ]"), "{text}");
+    fs::write(&meta_path, text.replace("\n    2\n", "\n    3\n")).unwrap();
+    let read = store.snapshot(&alice).unwrap().unwrap().model.unwrap();
+    assert_eq!(read.levels, None, "one threshold, as before");
+}
+
 #[test]
 fn truncated_features_file_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();

@@ -253,7 +253,8 @@ pub struct Workbench {
     pub(super) settings_path: Option<PathBuf>,
     pub(super) store: Arc<Store>,
     /// Judges live-test attempts exactly as the server's /predict does (lockout persisted in
-    /// the store, replay rejection); rebuilt when the throttling switch changes.
+    /// the store, replay rejection); kept when the throttling switch or the security level
+    /// changes (only its settings change), so a replay stays a replay.
     pub(super) verifier: Verifier,
     pub(super) tab: Tab,
     pub(super) source: Source,

@@ -72,26 +72,30 @@ impl Lockouts {
         throttle: &Throttle,
         now: NaiveDateTime,
     ) -> Result<Attempt<'a>, Blocked> {
-        let counting = throttle.max_failures > 0;
-        if counting {
-            if let Some(why) = self.failing() {
-                return Err(Blocked::Unavailable(why));
-            }
-            store.writable().map_err(|why| {
-                Blocked::Unavailable(format!("failed attempts cannot be saved: {why}"))
-            })?;
-        }
-        // Throttling off (a demo) means no lockout at all, not even one stored earlier: the
-        // stored state is not even read.
-        let latest = if counting {
-            self.state(store, user).map_err(|e| {
-                log::error!("throttle state of {user}: {e}");
-                Blocked::Unavailable("a user's throttle state cannot be read".into())
-            })?;
-            store.known_throttle(user)
-        } else {
-            None
+        let attempt = || Attempt {
+            lockouts: self,
+            store,
+            user: user.clone(),
+            throttle: *throttle,
+            finished: false,
         };
+        // Throttling off (a demo) means no lockout at all, not even one stored earlier: the
+        // stored state is not even read, and nothing is remembered, so switching throttling on
+        // again starts from the stored state.
+        if throttle.max_failures == 0 {
+            return Ok(attempt());
+        }
+        if let Some(why) = self.failing() {
+            return Err(Blocked::Unavailable(why));
+        }
+        store.writable().map_err(|why| {
+            Blocked::Unavailable(format!("failed attempts cannot be saved: {why}"))
+        })?;
+        self.state(store, user).map_err(|e| {
+            log::error!("throttle state of {user}: {e}");
+            Blocked::Unavailable("a user's throttle state cannot be read".into())
+        })?;
+        let latest = store.known_throttle(user);
         let mut book = self.book();
         let entry = book.users.entry(user.clone()).or_default();
         // What another front-end or process wrote since (the store's view of the log) replaces
@@ -101,20 +105,14 @@ impl Lockouts {
         {
             entry.state = latest;
         }
-        if counting && let Some(seconds) = Throttle::remaining(&entry.state, now) {
+        if let Some(seconds) = Throttle::remaining(&entry.state, now) {
             return Err(Blocked::LockedOut(seconds));
         }
-        if counting && entry.state.consecutive_failures + entry.in_flight >= throttle.max_failures {
+        if entry.state.consecutive_failures + entry.in_flight >= throttle.max_failures {
             return Err(Blocked::Busy);
         }
         entry.in_flight += 1;
-        Ok(Attempt {
-            lockouts: self,
-            store,
-            user: user.clone(),
-            throttle: *throttle,
-            finished: false,
-        })
+        Ok(attempt())
     }
 
     /// The user's state, read from the store the first time.
@@ -147,9 +145,6 @@ impl Lockouts {
                 return Ok(None);
             };
             entry.in_flight = entry.in_flight.saturating_sub(1);
-            if throttle.max_failures == 0 {
-                return Ok(None);
-            }
             let (next, lockout) = if success {
                 (ThrottleState::default(), None)
             } else {
@@ -272,6 +267,9 @@ impl Attempt<'_> {
         now: NaiveDateTime,
     ) -> Result<Option<Duration>, StoreError> {
         self.finished = true;
+        if self.throttle.max_failures == 0 {
+            return Ok(None);
+        }
         self.lockouts
             .record(self.store, &self.user, &self.throttle, success, now)
     }
@@ -279,7 +277,8 @@ impl Attempt<'_> {
 
 impl Drop for Attempt<'_> {
     fn drop(&mut self) {
-        if !self.finished {
+        // An attempt begun with throttling off took no place in the budget.
+        if !self.finished && self.throttle.max_failures > 0 {
             self.lockouts.release(&self.user);
         }
     }
@@ -368,6 +367,17 @@ mod tests {
             demo.begin(&store, &alice, &throttle, at(1)).unwrap_err(),
             Blocked::LockedOut(29),
             "switched on again, the stored lockout holds"
+        );
+        // The same in another program on the folder, whose store has not read the log: an
+        // attempt judged with throttling off leaves nothing behind that hides the lockout.
+        let other = Store::open(_dir.path()).unwrap();
+        let demo = Lockouts::default();
+        let attempt = demo.begin(&other, &alice, &off, at(1)).unwrap();
+        assert_eq!(attempt.finish(false, at(1)).unwrap(), None);
+        assert_eq!(
+            demo.begin(&other, &alice, &throttle, at(1)).unwrap_err(),
+            Blocked::LockedOut(29),
+            "another program, switched on again"
         );
     }
 

@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use super::sync_pool::SyncPool;
+use super::sync_pool::{self, SyncPool};
 
 /// Default longest a batch leader waits for other writers to join: not at all. A batch is then
 /// whoever queued while the previous one was being taken, which adds no latency; measured on a
@@ -177,7 +177,7 @@ fn sync_batch(batch: &[Job], pool: Option<&SyncPool>) -> Vec<io::Result<()>> {
     let handles: Vec<&File> = files.iter().map(|(_, file)| *file).collect();
     let outcomes = match pool {
         Some(pool) => pool.sync_all(&handles),
-        None => handles.iter().map(|file| file.sync_all()).collect(),
+        None => sync_pool::one_by_one(&handles),
     };
     let mut results: Vec<io::Result<()>> = batch.iter().map(|_| Ok(())).collect();
     for ((jobs, _), outcome) in files.iter().zip(outcomes) {

@@ -532,6 +532,7 @@ impl Store {
                 .collect();
             if let Some(model) = &mut snapshot.model
                 && model.levels.is_none()
+                && model.params.kind().has_levels()
             {
                 self.complete_levels(user, &snapshot.metadata, model, &features)?;
             }
@@ -541,7 +542,7 @@ impl Store {
 
     /// [`ModelFile::complete_levels`] for a model read without levels, from the rows it was
     /// trained on (`features`: all the user's samples). A model whose levels cannot be learnt
-    /// again (its rows are not all stored any more) keeps its one threshold, with a warning.
+    /// again keeps its one threshold, with a warning.
     fn complete_levels(
         &self,
         user: &UserId,
@@ -551,22 +552,12 @@ impl Store {
     ) -> Result<(), StoreError> {
         let active = features.select(Axis(0), &metadata.active_indices());
         let updates = self.updates(user, metadata)?;
-        let why = if (active.nrows(), updates.nrows())
-            != (model.trained_on_samples, model.trained_on_updates)
-        {
-            "its training rows are not all stored".to_string()
-        } else {
-            let rows = ndarray::concatenate(Axis(0), &[active.view(), updates.view()])
-                .expect("updates have the samples' feature length");
-            match model.complete_levels(rows.view()) {
-                Ok(()) => return Ok(()),
-                Err(e) => e.to_string(),
-            }
-        };
-        log::warn!(
-            "the model of {user} predates security levels and they cannot be learnt again \
-             ({why}): it is judged at its one threshold at every level until retrained"
-        );
+        if let Err(why) = model.complete_levels(training_rows(&active, &updates).view()) {
+            log::warn!(
+                "the model of {user} predates security levels and they cannot be learnt again \
+                 ({why}): it is judged at its one threshold at every level until retrained"
+            );
+        }
         Ok(())
     }
 
@@ -923,8 +914,7 @@ impl UserWriter<'_> {
             user: self.user.clone(),
             source,
         };
-        let rows = ndarray::concatenate(Axis(0), &[matrix.view(), updates.view()])
-            .expect("updates have the samples' feature length");
+        let rows = training_rows(matrix, updates);
         let model = params.fit(rows.view()).map_err(fit_error)?;
         let thresholds = model.thresholds(rows.view()).map_err(fit_error)?;
         Ok(ModelFile {
@@ -1063,6 +1053,13 @@ impl UserWriter<'_> {
         note_model(metadata, model);
         Ok(())
     }
+}
+
+/// The rows a model is fitted on: the samples in use, then the template's accepted attempts,
+/// oldest first.
+fn training_rows(samples: &Array2<f64>, updates: &Array2<f64>) -> Array2<f64> {
+    ndarray::concatenate(Axis(0), &[samples.view(), updates.view()])
+        .expect("updates have the samples' feature length")
 }
 
 /// Records `model` in `metadata`.

@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 use super::versioned::FileFormat;
 use super::{LocalTime, UserId};
 use crate::detect::{
-    DetectorKind, DetectorParams, FitError, FittedDetector, LengthMismatch, LevelThresholds,
-    Scorer, SecurityLevel,
+    DetectorKind, DetectorParams, FittedDetector, LengthMismatch, LevelThresholds, Scorer,
+    SecurityLevel,
 };
 use crate::features::feature_len;
 
@@ -231,16 +231,35 @@ impl ModelFile {
     }
 
     /// Gives a model written before security levels (its detector has them) its levels, from
-    /// the rows it was fitted on: its own threshold stays the `convenient` one, so it judges
-    /// there as it always did, and the stricter levels are the percentiles of its held-out
-    /// scores, never looser than the level below. Without this, `strict` would judge such a
-    /// model at its one threshold: a stricter setting silently not applied. Nothing changes
-    /// for a model with levels or a detector without them (the isolation forest).
-    pub fn complete_levels(&mut self, rows: ndarray::ArrayView2<f64>) -> Result<(), FitError> {
-        if self.levels.is_some() || !self.params.kind().has_levels() {
+    /// `rows`, those it was fitted on (the samples in use, then the template's updates): its own
+    /// threshold stays the `convenient` one, so it judges there as it always did, and the
+    /// stricter levels are the percentiles of its held-out scores, never looser than the level
+    /// below. Nothing changes for a model with levels or a detector without them (the
+    /// isolation forest). Refused (the model keeps its one threshold) where `rows` cannot be
+    /// the rows it was fitted on: too few, or giving another threshold or update guard.
+    pub fn complete_levels(&mut self, rows: ndarray::ArrayView2<f64>) -> Result<(), String> {
+        let kind = self.params.kind();
+        if self.levels.is_some() || !kind.has_levels() {
             return Ok(());
         }
-        if let Some(held_out) = self.model.thresholds(rows)?.levels {
+        let needed = kind.min_rows().max(1);
+        if rows.nrows() < needed {
+            return Err(format!("{} training rows, it needs {needed}", rows.nrows()));
+        }
+        let learnt = self.model.thresholds(rows).map_err(|e| e.to_string())?;
+        let same = |a: f64, b: f64| (a - b).abs() <= 1e-9 * a.abs().max(b.abs()).max(1.0);
+        if !same(learnt.threshold, self.threshold)
+            || self
+                .update_guard
+                .is_some_and(|g| !same(learnt.update_guard, g))
+        {
+            return Err(format!(
+                "the stored rows give threshold {} where the file has {}: they are not the rows \
+                 it was trained on",
+                learnt.threshold, self.threshold
+            ));
+        }
+        if let Some(held_out) = learnt.levels {
             let balanced = held_out.balanced.max(self.threshold);
             self.levels = Some(LevelThresholds {
                 convenient: self.threshold,

@@ -515,8 +515,8 @@ impl Api {
             if let Some(model) = &snapshot.model {
                 body["has_trained_model"] = true.into();
                 body["detector"] = model.params.kind().id().into();
-                // Only where the level moves the threshold: an isolation-forest model answers as
-                // it did.
+                // Only where the level moves the threshold: not for an isolation-forest model, nor
+                // for an old one whose levels could not be learnt again (it answers as it did).
                 if model.has_levels() {
                     body["security_level"] = self.config.security.id().into();
                 }
