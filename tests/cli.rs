@@ -129,6 +129,59 @@ fn eval_on_a_bundled_set_marks_the_default_detector() {
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("cmu, meu-mobile, keypad"));
 }
 
+/// `--guard-percentile` compares template-update guards: a stricter one takes fewer of the
+/// genuine attempts and no more impostor probes than the product's.
+#[test]
+fn eval_compares_update_guards() {
+    let update = |extra: &[&str]| {
+        let mut args = vec![
+            "eval",
+            "--set",
+            "keypad",
+            "--train-samples",
+            "5",
+            "--protocol",
+            "update",
+            "--detector",
+            "fusion",
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        let report = json_of(&args);
+        let detector = report["detectors"][0].clone();
+        (report["guard_percentile"].as_f64().unwrap(), detector)
+    };
+    let (product, at_product) = update(&[]);
+    assert_eq!(product, keystroke_workbench::detect::UPDATE_GUARD_PERCENT);
+    let (strict, at_strict) = update(&["--guard-percentile", "70"]);
+    assert_eq!(strict, 70.0);
+    let taken = |d: &serde_json::Value| d["updates_taken_mean"].as_f64().unwrap();
+    let probes = |d: &serde_json::Value| d["impostor_updates_mean"].as_f64().unwrap();
+    assert!(
+        taken(&at_strict) < taken(&at_product),
+        "{at_strict} {at_product}"
+    );
+    assert!(
+        probes(&at_strict) <= probes(&at_product),
+        "{at_strict} {at_product}"
+    );
+    for (args, says) in [
+        (
+            &["eval", "--set", "keypad", "--guard-percentile", "70"][..],
+            "--protocol update only",
+        ),
+        (
+            &["eval", "--protocol", "update", "--guard-percentile", "101"][..],
+            "not a percentile from 0 to 100",
+        ),
+    ] {
+        let out = workbench(args);
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(says), "{stderr}");
+    }
+}
+
 /// The keypad set's raw events, converted by `eval` through the product's sample path, rate
 /// the detectors as its independently converted CMU-layout file does.
 #[test]

@@ -42,6 +42,11 @@ pub struct EvalArgs {
     /// Accepted attempts a template keeps under `--protocol update`.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_WINDOW as u16, value_parser = clap::value_parser!(u16).range(1..=1000))]
     pub window: u16,
+    /// Under `--protocol update`: the percentile (0–100) of the template rows' held-out scores
+    /// an attempt must reach to be taken, instead of the product's guard (the 30th), to
+    /// compare guards: a higher one takes fewer impostors and fewer genuine attempts.
+    #[arg(long, value_name = "P", value_parser = percentile)]
+    pub guard_percentile: Option<f64>,
     /// Print one JSON object instead of a table.
     #[arg(long, conflicts_with = "markdown")]
     pub json: bool,
@@ -50,7 +55,7 @@ pub struct EvalArgs {
     pub markdown: bool,
     /// Every bundled set × N ∈ {5, full} × every detector, and the default detector with
     /// template update at N = 5, written as Markdown to --out.
-    #[arg(long, conflicts_with_all = ["json", "markdown", "set", "cmu", "data", "raw_events", "store", "train_samples", "genuine_from", "train_session", "detector"])]
+    #[arg(long, conflicts_with_all = ["json", "markdown", "set", "cmu", "data", "raw_events", "store", "train_samples", "genuine_from", "train_session", "detector", "guard_percentile"])]
     pub suite: bool,
     /// Where `--suite` writes its report.
     #[arg(
@@ -92,6 +97,8 @@ pub struct EvalReport {
     pub impostor_reps: usize,
     /// Attempts a template keeps (`update` protocol only).
     pub window: Option<usize>,
+    /// The update guard's percentile (`update` protocol only).
+    pub guard_percentile: Option<f64>,
     /// Seeds averaged over (randomised detectors).
     pub seeds: u64,
     /// Repetitions the loader left out, each with the reason.
@@ -115,6 +122,14 @@ pub struct DetectorReport {
     pub seconds: f64,
 }
 
+/// A percentile, 0 to 100.
+fn percentile(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(p) if (0.0..=100.0).contains(&p) => Ok(p),
+        _ => Err(format!("{text:?} is not a percentile from 0 to 100")),
+    }
+}
+
 fn detectors(choice: &str) -> anyhow::Result<Vec<DetectorKind>> {
     if choice == "all" {
         return Ok(DetectorKind::ALL.to_vec());
@@ -134,7 +149,14 @@ pub fn run(args: &EvalArgs, out: &mut impl Write) -> anyhow::Result<()> {
     }
     let kinds = detectors(&args.detector)?;
     let window = (args.protocol == ProtocolChoice::Update).then_some(usize::from(args.window));
-    let source = args.data.load(window)?;
+    if window.is_none() && args.guard_percentile.is_some() {
+        anyhow::bail!("--guard-percentile applies to --protocol update only");
+    }
+    let mut source = args.data.load(window)?;
+    if let (Some(update), Some(percent)) = (&mut source.protocol.update, args.guard_percentile) {
+        update.guard_percent = percent;
+    }
+    let guard_percentile = source.protocol.update.as_ref().map(|u| u.guard_percent);
     let detectors = evaluate(&source.data, &source.protocol, &kinds, &seeds, threads)?;
     let report = EvalReport {
         dataset: source.name.clone(),
@@ -144,6 +166,7 @@ pub fn run(args: &EvalArgs, out: &mut impl Write) -> anyhow::Result<()> {
         split: source.protocol.split.clone(),
         impostor_reps: source.protocol.impostor_rows,
         window,
+        guard_percentile,
         seeds: args.seeds,
         skipped: source.data.skipped.clone(),
         detectors,

@@ -156,6 +156,7 @@ impl DataArgs {
             update: update_window.map(|window| UpdatePhase {
                 window,
                 probe_rows: impostor_rows..2 * impostor_rows,
+                guard_percent: keystroke_core::detect::UPDATE_GUARD_PERCENT,
             }),
         };
         Ok(Source {
@@ -228,8 +229,9 @@ pub fn describe(source: &Source) -> String {
     };
     let update = match &p.update {
         Some(u) => format!(
-            "; the reps between update a template of {} attempts",
-            u.window
+            "; the reps between update a template of {} attempts (guard: percentile {} of its \
+             rows' held-out scores)",
+            u.window, u.guard_percent
         ),
         None => String::new(),
     };

@@ -153,6 +153,7 @@ trait AnyModel: fmt::Debug + Send + Sync {
     fn heap_bytes(&self) -> usize;
     fn thresholds(&self, train: ArrayView2<f64>) -> Result<Thresholds, FitError>;
     fn level_scores(&self, train: ArrayView2<f64>) -> Result<Option<Vec<f64>>, FitError>;
+    fn guard_scores(&self, train: ArrayView2<f64>) -> Result<Vec<f64>, FitError>;
     fn as_any(&self) -> &dyn Any;
 }
 
@@ -188,6 +189,9 @@ impl<D: Registered> AnyModel for Fitted<D> {
     }
     fn level_scores(&self, train: ArrayView2<f64>) -> Result<Option<Vec<f64>>, FitError> {
         D::level_scores(&self.0, train)
+    }
+    fn guard_scores(&self, train: ArrayView2<f64>) -> Result<Vec<f64>, FitError> {
+        D::guard_scores(&self.0, train)
     }
     fn as_any(&self) -> &dyn Any {
         &self.0
@@ -229,6 +233,14 @@ impl FittedDetector {
     /// percentiles of ([`Registered::level_scores`]).
     pub fn level_scores(&self, train: ArrayView2<f64>) -> Result<Option<Vec<f64>>, FitError> {
         self.0.level_scores(train)
+    }
+
+    /// The update guard at `percent` instead of [`UPDATE_GUARD_PERCENT`](super::UPDATE_GUARD_PERCENT)
+    /// (at that percentile it equals [`thresholds`](Self::thresholds)' `update_guard`): for
+    /// evaluating other guards.
+    pub fn update_guard_at(&self, train: ArrayView2<f64>, percent: f64) -> Result<f64, FitError> {
+        let mut scores = self.0.guard_scores(train)?;
+        Ok(super::numpy_percentile(&mut scores, percent))
     }
 
     /// Approximate heap size, in bytes (for caches that bound their memory).
@@ -395,8 +407,12 @@ mod tests {
                 model.score(&[1.0, 1.0, 1.0]),
                 "{kind}"
             );
-            let levels = model.thresholds(x.view()).unwrap().levels;
-            assert_eq!(levels.is_some(), kind.has_levels(), "{kind}");
+            let thresholds = model.thresholds(x.view()).unwrap();
+            assert_eq!(thresholds.levels.is_some(), kind.has_levels(), "{kind}");
+            let guard = model
+                .update_guard_at(x.view(), super::super::UPDATE_GUARD_PERCENT)
+                .unwrap();
+            assert_eq!(guard, thresholds.update_guard, "{kind}");
         }
     }
 

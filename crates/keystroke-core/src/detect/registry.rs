@@ -20,7 +20,7 @@ use super::params::{DetectorParams, FittedDetector, held_out_scores, refit_each_
 use super::security::Thresholds;
 use super::{
     Detector, Euclidean, FitError, Fusion, IsolationForestParams, Mahalanobis, Manhattan,
-    ManhattanScaled, NearestNeighbor, OutlierCount, TempoTolerant,
+    ManhattanScaled, NearestNeighbor, OutlierCount, Scorer, TempoTolerant,
 };
 
 /// Every detector, in the order front-ends list them. Adding a detector: its own file with an
@@ -117,6 +117,16 @@ pub trait Registered:
         train: ArrayView2<f64>,
     ) -> Result<Option<Vec<f64>>, FitError> {
         Ok(Some(held_out_scores(&Self::default(), model, train)?))
+    }
+
+    /// The scores whose percentile is the update guard
+    /// ([`Thresholds::update_guard`]): the [`level_scores`](Self::level_scores), or for a
+    /// detector without them (the isolation forest) the training rows' own scores.
+    fn guard_scores(model: &Self::Model, train: ArrayView2<f64>) -> Result<Vec<f64>, FitError> {
+        match Self::level_scores(model, train)? {
+            Some(scores) => Ok(scores),
+            None => Ok(model.score_rows(train)?),
+        }
     }
 
     /// Each row of `train`'s score under these parameters fitted on the other rows. By default

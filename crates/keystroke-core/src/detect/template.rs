@@ -9,7 +9,7 @@ use std::collections::VecDeque;
 
 use ndarray::{Array2, ArrayView2, Axis};
 
-use super::{DetectorParams, FitError, FittedDetector, Scorer};
+use super::{DetectorParams, FitError, FittedDetector, Scorer, UPDATE_GUARD_PERCENT};
 
 /// Accepted attempts kept by default.
 pub const DEFAULT_WINDOW: usize = 20;
@@ -20,6 +20,7 @@ pub struct Template {
     enrolment: Array2<f64>,
     recent: VecDeque<Vec<f64>>,
     window: usize,
+    guard_percent: f64,
 }
 
 /// A template's current model and the score an update must reach.
@@ -38,7 +39,16 @@ impl Template {
             enrolment: enrolment.to_owned(),
             recent: VecDeque::with_capacity(window),
             window,
+            guard_percent: UPDATE_GUARD_PERCENT,
         }
+    }
+
+    /// The same template with its guard at `percent` of the rows' held-out scores instead of
+    /// [`UPDATE_GUARD_PERCENT`] (what `eval --guard-percentile` compares).
+    #[must_use]
+    pub fn with_guard_percent(mut self, percent: f64) -> Template {
+        self.guard_percent = percent;
+        self
     }
 
     /// A template whose window already holds `recent` (oldest first; only the newest `window`
@@ -75,7 +85,7 @@ impl Template {
     pub fn fit(&self, params: &DetectorParams) -> Result<TemplateModel, FitError> {
         let rows = self.rows();
         let model = params.fit(rows.view())?;
-        let guard = model.thresholds(rows.view())?.update_guard;
+        let guard = model.update_guard_at(rows.view(), self.guard_percent)?;
         Ok(TemplateModel { model, guard })
     }
 

@@ -97,6 +97,7 @@ impl BundledSet {
             update: update_window.map(|window| UpdatePhase {
                 window,
                 probe_rows: IMPOSTOR_REPS..2 * IMPOSTOR_REPS,
+                guard_percent: crate::detect::UPDATE_GUARD_PERCENT,
             }),
         }
     }

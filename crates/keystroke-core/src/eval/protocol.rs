@@ -19,7 +19,7 @@ use crate::detect::{
 };
 
 /// Which samples train and test.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Protocol {
     /// How each subject's rows divide into training and genuine test.
     pub split: Split,
@@ -59,12 +59,15 @@ pub enum Split {
 /// an impostor attempt (rows `probe_rows` of the other subjects in turn, never the test
 /// impostor rows) is scored against the guard, to measure how often the update would take an
 /// impostor; probes are never added.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct UpdatePhase {
     /// Accepted attempts the template keeps.
     pub window: usize,
     /// Rows of the other subjects used as impostor probes.
     pub probe_rows: Range<usize>,
+    /// Percentile of the template rows' held-out scores an attempt must reach to be taken
+    /// (the product's is [`UPDATE_GUARD_PERCENT`](crate::detect::UPDATE_GUARD_PERCENT)).
+    pub guard_percent: f64,
 }
 
 /// One subject's rows under a protocol.
@@ -461,6 +464,9 @@ impl<'a> Evaluation<'a> {
         let window = self.protocol.update.as_ref().map_or(0, |u| u.window);
         let mut template =
             Template::new(subject.samples_ms.slice(s![rows.train.clone(), ..]), window);
+        if let Some(update) = &self.protocol.update {
+            template = template.with_guard_percent(update.guard_percent);
+        }
         let (mut updates_taken, mut impostor_updates) = (0.0, 0.0);
         if let Some(update) = &self.protocol.update {
             let probes = self.probe_rows(index, update.probe_rows.clone());
@@ -594,6 +600,7 @@ mod tests {
             update: update.then_some(UpdatePhase {
                 window: 3,
                 probe_rows: 2..4,
+                guard_percent: crate::detect::UPDATE_GUARD_PERCENT,
             }),
         }
     }
