@@ -988,8 +988,10 @@ fn a_demo_labelled_in_advance_is_judged_explained_saved_reopened_and_exported() 
             harness.run_steps(2);
         }
     }
-    // The last was an impostor's, rejected, and the plot and text say which timings.
+    // The last was an impostor's, rejected (at the default security level), and the plot and
+    // text say which timings.
     harness.get_by_label("REJECTED");
+    harness.get_by_label_contains("impostor (carol)  at balanced");
     let why = harness
         .get_by_label_contains("gave it away: ")
         .value()
@@ -1075,6 +1077,7 @@ fn a_demo_labelled_in_advance_is_judged_explained_saved_reopened_and_exported() 
         );
         let score: f64 = row[5].parse().unwrap();
         assert_eq!(row[6], if score >= 0.0 { "accepted" } else { "rejected" });
+        assert_eq!(row[8], "balanced", "the level that judged it: {csv}");
         if i >= 5 {
             assert_eq!(row[6], "rejected", "an impostor typing 4× slower: {csv}");
         }

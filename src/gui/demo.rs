@@ -16,6 +16,7 @@ use super::testing::score_span;
 use keystroke_core::auth::Rejection;
 use keystroke_core::capture::Sample;
 use keystroke_core::demo::{DemoAttempt, DemoSession, deviations, gave_away};
+use keystroke_core::detect::SecurityLevel;
 use keystroke_core::eval::Label;
 use keystroke_core::features::Features;
 use keystroke_core::store::UserId;
@@ -79,6 +80,7 @@ impl Workbench {
             reason: verdict.rejection.map(|r| r.reason().to_string()),
             label,
             typist,
+            security_level: verdict.level,
             keystroke_data: sample.events().to_vec(),
         });
         let number = attempts.len();
@@ -262,13 +264,15 @@ impl Workbench {
         };
         let detail = last.map_or(String::new(), |a| {
             format!(
-                "attempt {}  score {:+.3}  {}{}",
+                "attempt {}  score {:+.3}  {}{}{}",
                 a.number,
                 a.score,
                 label_name(a.label),
                 a.typist
                     .as_ref()
-                    .map_or(String::new(), |t| format!(" ({t})"))
+                    .map_or(String::new(), |t| format!(" ({t})")),
+                a.security_level
+                    .map_or(String::new(), |level| format!("  at {level}"))
             )
         });
         egui::Frame::new()
@@ -456,6 +460,7 @@ impl Workbench {
                     ui.monospace(format!("#{:<3}", a.number));
                     ui.monospace(format!("{:+.3}", a.score));
                     ui.label(if a.accepted { "accepted" } else { "rejected" });
+                    ui.label(a.security_level.map_or("", SecurityLevel::id));
                     ui.label(a.typist.clone().unwrap_or_default());
                     for label in [Label::Genuine, Label::Imposter] {
                         if ui

@@ -19,6 +19,7 @@ use thiserror::Error;
 
 use crate::auth::TYPICAL_Z;
 use crate::capture::KeyEvent;
+use crate::detect::SecurityLevel;
 use crate::detect::tempo::robust_template;
 use crate::eval::{Attempt, Label, SessionRates};
 use crate::features::feature_names;
@@ -71,6 +72,10 @@ pub struct DemoAttempt {
     /// Who typed it, as the operator named them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub typist: Option<String>,
+    /// The security level it was judged at (absent for a model with one threshold, and in
+    /// demos saved before levels), so a demo whose level changed part-way reads right.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security_level: Option<SecurityLevel>,
     /// Its events.
     pub keystroke_data: Vec<KeyEvent>,
 }
@@ -165,9 +170,11 @@ impl DemoSession {
         })
     }
 
-    /// The attempts as CSV, a row each: `number,at,user_id,label,typist,score,verdict,reason`.
+    /// The attempts as CSV, a row each:
+    /// `number,at,user_id,label,typist,score,verdict,reason,security_level`.
     pub fn to_csv(&self) -> String {
-        let mut csv = String::from("number,at,user_id,label,typist,score,verdict,reason\n");
+        let mut csv =
+            String::from("number,at,user_id,label,typist,score,verdict,reason,security_level\n");
         for a in &self.attempts {
             let label = match a.label {
                 Some(Label::Genuine) => "genuine",
@@ -183,6 +190,7 @@ impl DemoSession {
                 a.score.to_string(),
                 if a.accepted { "accepted" } else { "rejected" }.into(),
                 a.reason.clone().unwrap_or_default(),
+                a.security_level.map_or("", SecurityLevel::id).into(),
             ];
             let quoted: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
             csv.push_str(&quoted.join(","));
@@ -283,6 +291,7 @@ mod tests {
                 Label::Genuine => "alice".into(),
                 Label::Imposter => "carol, \"the\" impostor".into(),
             }),
+            security_level: (number > 1).then_some(SecurityLevel::Strict),
             keystroke_data: vec![KeyEvent::new("a", KeyAction::Down, 0.0).unwrap()],
         }
     }
@@ -308,9 +317,14 @@ mod tests {
         assert_eq!(
             lines[2],
             "2,2026-12-04T10:00:02.000000,alice,impostor,\"carol, \"\"the\"\" impostor\",-0.3,\
-             rejected,Typing pattern anomaly detected"
+             rejected,Typing pattern anomaly detected,strict"
         );
-        assert!(lines[4].ends_with(",,,0.05,accepted,"), "{}", lines[4]);
+        assert!(lines[1].ends_with(",accepted,,"), "{}", lines[1]);
+        assert!(
+            lines[4].ends_with(",,,0.05,accepted,,strict"),
+            "{}",
+            lines[4]
+        );
     }
 
     #[test]

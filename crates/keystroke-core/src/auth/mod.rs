@@ -84,6 +84,9 @@ pub struct Verdict {
     pub lockout: Option<Duration>,
     /// Whether the attempt joined the user's template (template update).
     pub updated_template: bool,
+    /// The security level whose threshold judged it; `None` for a model with one threshold at
+    /// every level (the isolation forest).
+    pub level: Option<SecurityLevel>,
 }
 
 impl Verdict {
@@ -222,6 +225,7 @@ impl Verifier {
             rejection,
             lockout,
             updated_template,
+            level: model.has_levels().then_some(self.config.security),
         })
     }
 
