@@ -42,7 +42,7 @@ pub enum DemoError {
         source: io::Error,
     },
     /// Not a demo file (or another format or version).
-    #[error("{} is not a {DEMO_FORMAT} version 1 file: {why}", path.display())]
+    #[error("{} is not a {DEMO_FORMAT} version 1 or 2 file: {why}", path.display())]
     NotDemo {
         /// The file.
         path: PathBuf,
@@ -86,7 +86,8 @@ pub struct DemoAttempt {
 pub struct DemoSession {
     /// Always [`DEMO_FORMAT`].
     pub format: String,
-    /// Format version (1).
+    /// Format version: 2 when an attempt records its security level, else 1 (older builds
+    /// read those); set when written.
     pub version: u32,
     /// The user whose model judged.
     pub user_id: String,
@@ -147,7 +148,7 @@ impl DemoSession {
         };
         let session: DemoSession =
             serde_json::from_slice(&bytes).map_err(|e| not_demo(e.to_string()))?;
-        if session.format != DEMO_FORMAT || session.version != 1 {
+        if session.format != DEMO_FORMAT || !(1..=2).contains(&session.version) {
             return Err(not_demo(format!(
                 "it is {:?} version {}",
                 session.format, session.version
@@ -159,8 +160,15 @@ impl DemoSession {
     /// Writes the demo as JSON, atomically (a crash or a full disk leaves the old file or the
     /// whole new one).
     pub fn write(&self, path: &Path) -> Result<(), DemoError> {
+        // Version 2 adds the attempts' security levels; a demo without them stays version 1,
+        // which older builds read.
+        let levels = self.attempts.iter().any(|a| a.security_level.is_some());
+        let file = DemoSession {
+            version: if levels { 2 } else { 1 },
+            ..self.clone()
+        };
         atomic::replace(path, |out| {
-            serde_json::to_writer_pretty(&mut *out, self)?;
+            serde_json::to_writer_pretty(&mut *out, &file)?;
             out.write_all(b"\n")
         })
         .map_err(|source| DemoError::Io {
@@ -308,7 +316,19 @@ mod tests {
         ];
         let path = dir.path().join("demo.json");
         demo.write(&path).unwrap();
-        assert_eq!(DemoSession::read(&path).unwrap(), demo);
+        let read = DemoSession::read(&path).unwrap();
+        assert_eq!(read.version, 2, "its attempts record their levels");
+        assert_eq!(DemoSession { version: 1, ..read }, demo);
+        let mut without = demo.clone();
+        for attempt in &mut without.attempts {
+            attempt.security_level = None;
+        }
+        without.write(&path).unwrap();
+        assert_eq!(
+            DemoSession::read(&path).unwrap().version,
+            1,
+            "as older builds wrote"
+        );
         let rates = demo.rates();
         assert_eq!((rates.far(), rates.frr()), (Some(0.5), Some(0.0)));
         let csv = demo.to_csv();

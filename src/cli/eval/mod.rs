@@ -43,8 +43,10 @@ pub struct EvalArgs {
     #[arg(long, value_name = "N", default_value_t = DEFAULT_WINDOW as u16, value_parser = clap::value_parser!(u16).range(1..=1000))]
     pub window: u16,
     /// Under `--protocol update`: the percentile (0–100) of the template rows' held-out scores
-    /// an attempt must reach to be taken, instead of the product's guard (the 30th), to
-    /// compare guards: a higher one takes fewer impostors and fewer genuine attempts.
+    /// (the isolation forest: their own scores) an attempt must reach to be taken, instead of
+    /// the product's guard (the 30th), to compare guards: a higher one takes fewer impostors
+    /// and fewer genuine attempts. It must also be accepted, so a guard below the acceptance
+    /// threshold is that threshold.
     #[arg(long, value_name = "P", value_parser = percentile)]
     pub guard_percentile: Option<f64>,
     /// Print one JSON object instead of a table.

@@ -230,7 +230,7 @@ pub fn describe(source: &Source) -> String {
     let update = match &p.update {
         Some(u) => format!(
             "; the reps between update a template of {} attempts (guard: percentile {} of its \
-             rows' held-out scores)",
+             rows' held-out scores, the isolation forest's own scores)",
             u.window, u.guard_percent
         ),
         None => String::new(),

@@ -84,8 +84,9 @@ pub struct Verdict {
     pub lockout: Option<Duration>,
     /// Whether the attempt joined the user's template (template update).
     pub updated_template: bool,
-    /// The security level whose threshold judged it; `None` for a model with one threshold at
-    /// every level (the isolation forest).
+    /// The security level whose threshold judged it; `None` for an attempt refused before
+    /// scoring and for a model with one threshold at every level (the isolation forest, or an
+    /// old model whose levels could not be learnt again).
     pub level: Option<SecurityLevel>,
 }
 
@@ -225,7 +226,10 @@ impl Verifier {
             rejection,
             lockout,
             updated_template,
-            level: model.has_levels().then_some(self.config.security),
+            // Only a scored attempt met a threshold (not a mistyped phrase or a replay).
+            level: matches!(rejection, None | Some(Rejection::Anomaly))
+                .then_some(self.config.security)
+                .filter(|_| model.has_levels()),
         })
     }
 

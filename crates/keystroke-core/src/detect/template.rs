@@ -9,7 +9,9 @@ use std::collections::VecDeque;
 
 use ndarray::{Array2, ArrayView2, Axis};
 
-use super::{DetectorParams, FitError, FittedDetector, Scorer, UPDATE_GUARD_PERCENT};
+use super::{
+    DetectorParams, FitError, FittedDetector, Scorer, SecurityLevel, UPDATE_GUARD_PERCENT,
+};
 
 /// Accepted attempts kept by default.
 pub const DEFAULT_WINDOW: usize = 20;
@@ -43,10 +45,13 @@ impl Template {
         }
     }
 
-    /// The same template with its guard at `percent` of the rows' held-out scores instead of
-    /// [`UPDATE_GUARD_PERCENT`] (what `eval --guard-percentile` compares).
+    /// The same template with its guard at `percent` (0–100) of the rows' guard scores
+    /// ([`FittedDetector::update_guard_at`]) instead of [`UPDATE_GUARD_PERCENT`] (what
+    /// `eval --guard-percentile` compares). An attempt must still be accepted, so a guard below
+    /// the acceptance threshold (at the default security level) is that threshold.
     #[must_use]
     pub fn with_guard_percent(mut self, percent: f64) -> Template {
+        assert!((0.0..=100.0).contains(&percent), "percentile {percent}");
         self.guard_percent = percent;
         self
     }
@@ -81,12 +86,25 @@ impl Template {
             .expect("attempts have the enrolment's length")
     }
 
-    /// Fits `params` on the rows and computes the update guard.
+    /// Fits `params` on the rows and computes the update guard, never below the acceptance
+    /// threshold at the default security level (as /predict only updates with an accepted
+    /// attempt).
     pub fn fit(&self, params: &DetectorParams) -> Result<TemplateModel, FitError> {
         let rows = self.rows();
         let model = params.fit(rows.view())?;
-        let guard = model.update_guard_at(rows.view(), self.guard_percent)?;
-        Ok(TemplateModel { model, guard })
+        let thresholds = model.thresholds(rows.view())?;
+        let accepted = thresholds
+            .levels
+            .map_or(thresholds.threshold, |l| l.at(SecurityLevel::default()));
+        let guard = if self.guard_percent == UPDATE_GUARD_PERCENT {
+            thresholds.update_guard
+        } else {
+            model.update_guard_at(rows.view(), self.guard_percent)?
+        };
+        Ok(TemplateModel {
+            model,
+            guard: guard.max(accepted),
+        })
     }
 
     /// Offers an attempt `x` (of the enrolment's length): it is taken into the window, dropping
@@ -149,5 +167,36 @@ mod tests {
         assert!(!frozen.offer(&current, &[100.0, 200.0]).unwrap());
         let resumed = Template::with_recent(enrolment.view(), template.recent_rows().view(), 1);
         assert_eq!(resumed.recent_rows(), array![[100.0, 200.0]]);
+    }
+
+    #[test]
+    fn a_guard_never_falls_below_acceptance() {
+        let enrolment = array![
+            [100.0, 200.0],
+            [110.0, 210.0],
+            [90.0, 190.0],
+            [104.0, 185.0],
+            [97.0, 220.0]
+        ];
+        let params = DetectorParams::default();
+        let rows = enrolment.view();
+        let model = params.fit(rows).unwrap();
+        let thresholds = model.thresholds(rows).unwrap();
+        let balanced = thresholds.levels.unwrap().at(SecurityLevel::default());
+        let guard = |percent| {
+            Template::new(rows, 5)
+                .with_guard_percent(percent)
+                .fit(&params)
+                .unwrap()
+                .guard
+        };
+        assert_eq!(guard(UPDATE_GUARD_PERCENT), thresholds.update_guard);
+        assert_eq!(
+            guard(0.0),
+            balanced,
+            "below acceptance: the acceptance threshold"
+        );
+        assert_eq!(guard(90.0), model.update_guard_at(rows, 90.0).unwrap());
+        assert!(guard(90.0) > guard(UPDATE_GUARD_PERCENT));
     }
 }

@@ -552,7 +552,14 @@ impl Store {
     ) -> Result<(), StoreError> {
         let active = features.select(Axis(0), &metadata.active_indices());
         let updates = self.updates(user, metadata)?;
-        if let Err(why) = model.complete_levels(training_rows(&active, &updates).view()) {
+        let learnt = if (active.nrows(), updates.nrows())
+            != (model.trained_on_samples, model.trained_on_updates)
+        {
+            Err("it was trained on other rows than those stored".to_string())
+        } else {
+            model.complete_levels(training_rows(&active, &updates).view())
+        };
+        if let Err(why) = learnt {
             log::warn!(
                 "the model of {user} predates security levels and they cannot be learnt again \
                  ({why}): it is judged at its one threshold at every level until retrained"

@@ -254,9 +254,9 @@ impl ModelFile {
                 .is_some_and(|g| !same(learnt.update_guard, g))
         {
             return Err(format!(
-                "the stored rows give threshold {} where the file has {}: they are not the rows \
-                 it was trained on",
-                learnt.threshold, self.threshold
+                "the stored rows give threshold {} and update guard {} where the file has {} and \
+                 {:?}: they are not the rows it was trained on",
+                learnt.threshold, learnt.update_guard, self.threshold, self.update_guard
             ));
         }
         if let Some(held_out) = learnt.levels {

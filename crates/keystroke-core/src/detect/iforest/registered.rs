@@ -6,9 +6,7 @@ use ndarray::ArrayView2;
 use serde_json::{Map, Value};
 
 use super::{Contamination, IsolationForest, IsolationForestParams};
-use crate::detect::{
-    FitError, Registered, Scorer, Thresholds, UPDATE_GUARD_PERCENT, numpy_percentile,
-};
+use crate::detect::{FitError, Registered, Thresholds, UPDATE_GUARD_PERCENT, numpy_percentile};
 
 impl Registered for IsolationForestParams {
     const ID: &'static str = "isolation-forest";
@@ -38,9 +36,10 @@ impl Registered for IsolationForestParams {
     }
 
     /// `offset_`, as scikit-learn's `decision_function` subtracts it; the update guard a
-    /// percentile of the training rows' own scores; no levels.
+    /// percentile of the training rows' own scores ([`Registered::guard_scores`], without
+    /// level scores); no levels.
     fn thresholds(model: &IsolationForest, train: ArrayView2<f64>) -> Result<Thresholds, FitError> {
-        let mut scores = model.score_rows(train)?;
+        let mut scores = Self::guard_scores(model, train)?;
         Ok(Thresholds {
             threshold: model.offset(),
             update_guard: numpy_percentile(&mut scores, UPDATE_GUARD_PERCENT),
