@@ -278,3 +278,57 @@ impl Verifier {
         self.recent.forget(user);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::{KeyAction, KeyEvent};
+    use crate::detect::DetectorParams;
+    use chrono::NaiveDate;
+
+    /// A typing of `abcd`, each key held `hold` ms (and a little longer the later the key).
+    fn typing(hold: f64) -> Sample {
+        let mut events = Vec::new();
+        for (i, key) in ["a", "b", "c", "d"].iter().enumerate() {
+            let down = i as f64 * (200.0 + hold / 10.0);
+            events.push(KeyEvent::new(*key, KeyAction::Down, down).unwrap());
+            events.push(KeyEvent::new(*key, KeyAction::Up, down + hold + i as f64).unwrap());
+        }
+        Sample::from_events(events).unwrap()
+    }
+
+    #[test]
+    fn a_verdict_names_the_level_that_judged_it_and_a_replay_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(dir.path()).unwrap());
+        let alice = UserId::parse("alice").unwrap();
+        let now = NaiveDate::from_ymd_opt(2026, 12, 4)
+            .unwrap()
+            .and_hms_opt(10, 0, 0)
+            .unwrap();
+        for (i, hold) in [80.0, 86.0, 83.0, 90.0, 78.0, 88.0].into_iter().enumerate() {
+            // The default detector trains from its second sample.
+            let train = (i > 0).then(DetectorParams::default);
+            store
+                .with_user(&alice, |w| w.add_sample(&typing(hold), train.as_ref(), now))
+                .unwrap();
+        }
+        let mut verifier = Verifier::new(
+            Arc::clone(&store),
+            VerifyConfig::default(),
+            ModelCache::new(DEFAULT_MODEL_CACHE_BYTES),
+        );
+        let attempt = typing(84.0);
+        let first = verifier.verify(&alice, &attempt, now).unwrap();
+        assert_eq!(first.level, Some(SecurityLevel::Balanced));
+        verifier.set_config(VerifyConfig {
+            security: SecurityLevel::Strict,
+            ..VerifyConfig::default()
+        });
+        let again = verifier.verify(&alice, &attempt, now).unwrap();
+        assert_eq!(again.rejection, Some(Rejection::Replay), "remembered");
+        assert_eq!(again.level, None, "no threshold judged a replay");
+        let other = verifier.verify(&alice, &typing(85.0), now).unwrap();
+        assert_eq!(other.level, Some(SecurityLevel::Strict));
+    }
+}
