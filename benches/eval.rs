@@ -67,10 +67,7 @@ fn train(c: &mut Criterion) {
         for n in [5, 50, 200, 400] {
             let rows = data.subjects[0].samples_ms.slice(ndarray::s![0..n, ..]);
             group.bench_function(format!("{id}/{n}"), |b| {
-                b.iter(|| {
-                    let model = params.fit(rows).expect("fits");
-                    model.thresholds(rows).expect("thresholds")
-                })
+                b.iter(|| params.fit_with_thresholds(rows).expect("fits"))
             });
         }
     }

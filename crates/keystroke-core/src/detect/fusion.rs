@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::params::held_out_scores;
 use super::{
     Detector, FitError, OutlierCount, OutlierCountModel, Registered, Scorer, TempoTolerant,
-    TempoTolerantModel, check_training,
+    TempoTolerantModel, Thresholds, check_training,
 };
 
 /// The least spread a part's leave-one-out scores are taken to have, in that part's units (one
@@ -104,18 +104,28 @@ impl<M: Scorer> Part<M> {
 impl Detector for Fusion {
     type Model = FusionModel;
     fn fit(&self, train: ArrayView2<f64>) -> Result<FusionModel, FitError> {
+        Ok(self.fit_held_out(train)?.0)
+    }
+}
+
+impl Fusion {
+    /// The model, and the fused score of each training row held out (computed once: the
+    /// parts' held-out scores also set their normalisation).
+    fn fit_held_out(&self, train: ArrayView2<f64>) -> Result<(FusionModel, Vec<f64>), FitError> {
         check_training(Self::LABEL, train, Self::MIN_ROWS)?;
         let tempo = TempoTolerant.fit(train)?;
-        let held_out = held_out_scores(&TempoTolerant, &tempo, train)?;
-        let tempo = Part::new(tempo, &held_out)?;
-        let outlier = if train.nrows() >= OUTLIER_MIN_ROWS {
+        let tempo_held_out = held_out_scores(&TempoTolerant, &tempo, train)?;
+        let tempo = Part::new(tempo, &tempo_held_out)?;
+        let (outlier, outlier_held_out) = if train.nrows() >= OUTLIER_MIN_ROWS {
             let outlier = OutlierCount.fit(train)?;
             let held_out = held_out_scores(&OutlierCount, &outlier, train)?;
-            Some(Part::new(outlier, &held_out)?)
+            (Some(Part::new(outlier, &held_out)?), Some(held_out))
         } else {
-            None
+            (None, None)
         };
-        Ok(FusionModel { tempo, outlier })
+        let model = FusionModel { tempo, outlier };
+        let fused = model.fuse(tempo_held_out, outlier_held_out);
+        Ok((model, fused))
     }
 }
 
@@ -123,17 +133,23 @@ impl FusionModel {
     /// The fused score of each training row held out (each part's leave-one-out score,
     /// normalised as the model normalises it).
     fn held_out(&self, train: ArrayView2<f64>) -> Result<Vec<f64>, FitError> {
-        let mut fused: Vec<f64> = held_out_scores(&TempoTolerant, &self.tempo.model, train)?
-            .into_iter()
-            .map(|t| self.tempo.z(t))
-            .collect();
-        if let Some(outlier) = &self.outlier {
-            let scores = held_out_scores(&OutlierCount, &outlier.model, train)?;
+        let tempo = held_out_scores(&TempoTolerant, &self.tempo.model, train)?;
+        let outlier = match &self.outlier {
+            Some(outlier) => Some(held_out_scores(&OutlierCount, &outlier.model, train)?),
+            None => None,
+        };
+        Ok(self.fuse(tempo, outlier))
+    }
+
+    /// The parts' scores of the same rows, each normalised, summed.
+    fn fuse(&self, tempo: Vec<f64>, outlier: Option<Vec<f64>>) -> Vec<f64> {
+        let mut fused: Vec<f64> = tempo.into_iter().map(|t| self.tempo.z(t)).collect();
+        if let (Some(part), Some(scores)) = (&self.outlier, outlier) {
             for (total, o) in fused.iter_mut().zip(scores) {
-                *total += outlier.z(o);
+                *total += part.z(o);
             }
         }
-        Ok(fused)
+        fused
     }
 }
 
@@ -185,6 +201,13 @@ impl Registered for Fusion {
         train: ArrayView2<f64>,
     ) -> Result<Option<Vec<f64>>, FitError> {
         Ok(Some(model.held_out(train)?))
+    }
+    fn fit_with_thresholds(
+        &self,
+        train: ArrayView2<f64>,
+    ) -> Result<(FusionModel, Thresholds), FitError> {
+        let (model, held_out) = self.fit_held_out(train)?;
+        Ok((model, Thresholds::from_held_out(held_out)))
     }
 }
 
@@ -239,6 +262,11 @@ mod tests {
             .map(|(&t, &o)| fused(t, o))
             .collect();
         let thresholds = Fusion::thresholds(&model, train.view()).unwrap();
+        assert_eq!(
+            Fusion.fit_with_thresholds(train.view()).unwrap(),
+            (model.clone(), thresholds),
+            "fitted with its thresholds at once: the same"
+        );
         let (threshold, guard) = (thresholds.threshold, thresholds.update_guard);
         assert_eq!(
             threshold,

@@ -23,6 +23,10 @@ trait AnyParams: fmt::Debug + Send + Sync {
     fn kind(&self) -> DetectorKind;
     fn fields(&self) -> Map<String, Value>;
     fn fit(&self, train: ArrayView2<f64>) -> Result<FittedDetector, FitError>;
+    fn fit_with_thresholds(
+        &self,
+        train: ArrayView2<f64>,
+    ) -> Result<(FittedDetector, Thresholds), FitError>;
     fn with_seed(&self, seed: u64) -> DetectorParams;
     fn for_ranking(&self) -> DetectorParams;
     fn leave_one_out(&self, train: ArrayView2<f64>) -> Result<Vec<f64>, FitError>;
@@ -38,6 +42,13 @@ impl<D: Registered> AnyParams for D {
     }
     fn fit(&self, train: ArrayView2<f64>) -> Result<FittedDetector, FitError> {
         Ok(FittedDetector::of::<D>(Detector::fit(self, train)?))
+    }
+    fn fit_with_thresholds(
+        &self,
+        train: ArrayView2<f64>,
+    ) -> Result<(FittedDetector, Thresholds), FitError> {
+        let (model, thresholds) = Registered::fit_with_thresholds(self, train)?;
+        Ok((FittedDetector::of::<D>(model), thresholds))
     }
     fn with_seed(&self, seed: u64) -> DetectorParams {
         DetectorParams::new(self.clone().with_seed(seed))
@@ -86,6 +97,16 @@ impl DetectorParams {
     /// Fits the detector on `train` (rows = samples).
     pub fn fit(&self, train: ArrayView2<f64>) -> Result<FittedDetector, FitError> {
         self.0.fit(train)
+    }
+
+    /// Fits the detector on `train` and computes its [`thresholds`](FittedDetector::thresholds)
+    /// on the same rows, as /train does: the same as `fit` then `thresholds`, in one pass
+    /// over the held-out scores where the detector allows.
+    pub fn fit_with_thresholds(
+        &self,
+        train: ArrayView2<f64>,
+    ) -> Result<(FittedDetector, Thresholds), FitError> {
+        self.0.fit_with_thresholds(train)
     }
 
     /// Each row's score under the detector fitted on the other rows of `train`.
@@ -409,6 +430,9 @@ mod tests {
             );
             let thresholds = model.thresholds(x.view()).unwrap();
             assert_eq!(thresholds.levels.is_some(), kind.has_levels(), "{kind}");
+            let (refit, at_once) = kind.default_params().fit_with_thresholds(x.view()).unwrap();
+            assert_eq!(at_once, thresholds, "{kind}: one pass, the same thresholds");
+            assert_eq!(refit.score(&[1.0, 1.0, 1.0]), model.score(&[1.0, 1.0, 1.0]));
             let guard = model
                 .update_guard_at(x.view(), super::super::UPDATE_GUARD_PERCENT)
                 .unwrap();

@@ -95,6 +95,19 @@ pub trait Registered:
     /// Approximate heap size of a model, in bytes (for caches that bound their memory).
     fn heap_bytes(model: &Self::Model) -> usize;
 
+    /// The model fitted on `train` and its [`thresholds`](Self::thresholds) on the same rows:
+    /// by default a fit, then the thresholds. A detector whose fit already computes the
+    /// held-out scores the thresholds take overrides it to compute them once (with the same
+    /// results).
+    fn fit_with_thresholds(
+        &self,
+        train: ArrayView2<f64>,
+    ) -> Result<(Self::Model, Thresholds), FitError> {
+        let model = Detector::fit(self, train)?;
+        let thresholds = Self::thresholds(&model, train)?;
+        Ok((model, thresholds))
+    }
+
     /// The model's thresholds, given the rows it was fitted on: by default percentiles of its
     /// [`level_scores`](Self::level_scores), computed once ([`Thresholds::from_held_out`]), so
     /// that about the same share of a genuine user's attempts is rejected at 5 enrolment

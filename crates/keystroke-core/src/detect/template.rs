@@ -91,8 +91,7 @@ impl Template {
     /// attempt).
     pub fn fit(&self, params: &DetectorParams) -> Result<TemplateModel, FitError> {
         let rows = self.rows();
-        let model = params.fit(rows.view())?;
-        let thresholds = model.thresholds(rows.view())?;
+        let (model, thresholds) = params.fit_with_thresholds(rows.view())?;
         let accepted = thresholds
             .levels
             .map_or(thresholds.threshold, |l| l.at(SecurityLevel::default()));

@@ -486,10 +486,12 @@ impl<'a> Evaluation<'a> {
                 (updates_taken / offered, impostor_updates / offered);
         }
         let kept = template.rows();
-        let model = params.fit(kept.view()).map_err(fit_error)?;
-        let Thresholds {
-            threshold, levels, ..
-        } = model.thresholds(kept.view()).map_err(fit_error)?;
+        let (
+            model,
+            Thresholds {
+                threshold, levels, ..
+            },
+        ) = params.fit_with_thresholds(kept.view()).map_err(fit_error)?;
         let threshold = levels.map_or(threshold, |levels| levels.at(SecurityLevel::default()));
         let genuine = subject.samples_ms.slice(s![rows.genuine.clone(), ..]);
         Ok(SubjectScores {

@@ -922,8 +922,7 @@ impl UserWriter<'_> {
             source,
         };
         let rows = training_rows(matrix, updates);
-        let model = params.fit(rows.view()).map_err(fit_error)?;
-        let thresholds = model.thresholds(rows.view()).map_err(fit_error)?;
+        let (model, thresholds) = params.fit_with_thresholds(rows.view()).map_err(fit_error)?;
         Ok(ModelFile {
             levels: thresholds.levels,
             threshold: thresholds.threshold,
