@@ -186,13 +186,14 @@ pub fn enrol(
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::capture::{KeyAction, KeyEvent};
     use crate::detect::{DetectorParams, ManhattanScaled};
     use chrono::NaiveDate;
 
-    fn typing(keys: &[&str], hold: f64) -> Sample {
+    /// A typing of `keys`, 200 ms apart, each held `hold` ms (and 1 ms longer per key).
+    pub(in crate::auth) fn typing(keys: &[&str], hold: f64) -> Sample {
         let mut events = Vec::new();
         for (i, key) in keys.iter().enumerate() {
             let down = i as f64 * 200.0;

@@ -282,19 +282,11 @@ impl Verifier {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::capture::{KeyAction, KeyEvent};
     use crate::detect::DetectorParams;
     use chrono::NaiveDate;
 
-    /// A typing of `abcd`, each key held `hold` ms (and a little longer the later the key).
     fn typing(hold: f64) -> Sample {
-        let mut events = Vec::new();
-        for (i, key) in ["a", "b", "c", "d"].iter().enumerate() {
-            let down = i as f64 * (200.0 + hold / 10.0);
-            events.push(KeyEvent::new(*key, KeyAction::Down, down).unwrap());
-            events.push(KeyEvent::new(*key, KeyAction::Up, down + hold + i as f64).unwrap());
-        }
-        Sample::from_events(events).unwrap()
+        enrol::tests::typing(&["a", "b", "c", "d"], hold)
     }
 
     #[test]

@@ -214,7 +214,7 @@ impl Registered for Fusion {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detect::left_out::tests::refitted;
+    use crate::detect::params::refit_each_left_out;
     use crate::detect::{LOO_REJECT_PERCENT, UPDATE_GUARD_PERCENT, numpy_percentile};
     use ndarray::{Array2, array};
 
@@ -242,8 +242,8 @@ mod tests {
     fn the_score_and_threshold_are_the_parts_z_scores_summed() {
         let train = rows();
         let model = Fusion.fit(train.view()).unwrap();
-        let tempo_loo = refitted(&TempoTolerant, &train).unwrap();
-        let outlier_loo = refitted(&OutlierCount, &train).unwrap();
+        let tempo_loo = refit_each_left_out(&TempoTolerant, train.view()).unwrap();
+        let outlier_loo = refit_each_left_out(&OutlierCount, train.view()).unwrap();
         let (tm, ts) = norm(&tempo_loo);
         let (om, os) = norm(&outlier_loo);
         let fused = |t: f64, o: f64| (t - tm) / ts + (o - om) / os;

@@ -9,6 +9,15 @@
 
 use ndarray::{Array2, ArrayView2};
 
+use super::check_training;
+
+/// Whether the shortcuts here cannot stand in for refitting on `train`: too few rows to fit on
+/// all but one, bad values (the refit says which, for the detector called `label`), or one
+/// column (whose sums a refit adds in another order).
+pub(crate) fn must_refit(label: &'static str, train: ArrayView2<f64>) -> bool {
+    train.nrows() < 3 || train.ncols() < 2 || check_training(label, train, 1).is_err()
+}
+
 /// For each row `i` (of `n`, at least two) and column: the mean of the other rows' values, and
 /// the sum of their squared deviations from that mean. Both `n × columns`.
 pub(crate) fn moments_without_each_row(train: ArrayView2<f64>) -> (Array2<f64>, Array2<f64>) {
@@ -61,26 +70,9 @@ pub(crate) fn median_without(sorted: &[f64], skip: usize) -> f64 {
 
 #[cfg(test)]
 pub(crate) mod tests {
-    use ndarray::{Array2, Axis};
+    use ndarray::Array2;
 
-    use crate::detect::{Detector, FitError, Scorer};
     use crate::eval::BUNDLED;
-
-    /// Each row's score under `params` refitted on the other rows: the definition the fast
-    /// leave-one-out paths must reproduce.
-    pub(crate) fn refitted<D: Detector>(
-        params: &D,
-        train: &Array2<f64>,
-    ) -> Result<Vec<f64>, FitError> {
-        let n = train.nrows();
-        (0..n)
-            .map(|out| {
-                let rest: Vec<usize> = (0..n).filter(|&i| i != out).collect();
-                let model = params.fit(train.select(Axis(0), &rest).view())?;
-                Ok(model.score(&train.row(out).to_vec())?)
-            })
-            .collect()
-    }
 
     /// Every bundled subject's first `rows` samples (fewer where a set has fewer), where the
     /// bundled data are present.

@@ -4,7 +4,7 @@
 use ndarray::ArrayView2;
 use serde::{Deserialize, Serialize};
 
-use super::left_out::moments_without_each_row;
+use super::left_out::{moments_without_each_row, must_refit};
 use super::params::refit_each_left_out;
 use super::{
     Detector, FitError, Registered, Scorer, check_loaded_vec, check_training, column_means,
@@ -86,12 +86,10 @@ impl Registered for OutlierCount {
     }
     /// The means and deviations of every row but one without refitting (`detect/left_out.rs`).
     fn leave_one_out_scores(&self, train: ArrayView2<f64>) -> Result<Vec<f64>, FitError> {
-        let n = train.nrows();
-        // Too few rows to fit on all but one, bad values (the refit says which), or one column
-        // (whose sums a refit adds in another order).
-        if n < 3 || train.ncols() < 2 || check_training(Self::LABEL, train, 1).is_err() {
+        if must_refit(Self::LABEL, train) {
             return refit_each_left_out(self, train);
         }
+        let n = train.nrows();
         let (means, squares) = moments_without_each_row(train);
         let divisor = (n - 2) as f64;
         Ok((0..n)
@@ -138,13 +136,16 @@ mod tests {
 
     #[test]
     fn leave_one_out_equals_refitting_on_every_bundled_subject() {
-        use crate::detect::left_out::tests::{bundled_subjects, refitted};
+        use crate::detect::left_out::tests::bundled_subjects;
         let subjects = bundled_subjects(40);
         assert!(subjects.len() > 100, "the bundled sets load");
         let constant = array![[5.0, 0.0], [5.0, 1.0], [5.0, 3.0], [5.0, 2.0]];
         for train in subjects.iter().chain([&constant]) {
             let fast = OutlierCount.leave_one_out_scores(train.view()).unwrap();
-            assert_eq!(fast, refitted(&OutlierCount, train).unwrap());
+            assert_eq!(
+                fast,
+                refit_each_left_out(&OutlierCount, train.view()).unwrap()
+            );
         }
         // Two rows: each refit would have one, too few; the error is the refit's.
         let two = array![[1.0, 2.0], [3.0, 4.0]];

@@ -96,6 +96,12 @@ impl Thresholds {
             levels: Some(LevelThresholds::from_held_out(scores)),
         }
     }
+
+    /// The acceptance threshold at `level` (`threshold` where there are no levels).
+    pub fn at(&self, level: SecurityLevel) -> f64 {
+        self.levels
+            .map_or(self.threshold, |levels| levels.at(level))
+    }
 }
 
 /// A model's threshold at each level.

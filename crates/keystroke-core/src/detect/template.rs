@@ -92,9 +92,7 @@ impl Template {
     pub fn fit(&self, params: &DetectorParams) -> Result<TemplateModel, FitError> {
         let rows = self.rows();
         let (model, thresholds) = params.fit_with_thresholds(rows.view())?;
-        let accepted = thresholds
-            .levels
-            .map_or(thresholds.threshold, |l| l.at(SecurityLevel::default()));
+        let accepted = thresholds.at(SecurityLevel::default());
         let guard = if self.guard_percent == UPDATE_GUARD_PERCENT {
             thresholds.update_guard
         } else {

@@ -15,7 +15,6 @@ use super::dataset::{Dataset, Subject};
 use super::eer::{error_rates, frr_at_far, rates_at};
 use crate::detect::{
     DetectorParams, FitError, LengthMismatch, LevelThresholds, Scorer, SecurityLevel, Template,
-    Thresholds,
 };
 
 /// Which samples train and test.
@@ -486,16 +485,11 @@ impl<'a> Evaluation<'a> {
                 (updates_taken / offered, impostor_updates / offered);
         }
         let kept = template.rows();
-        let (
-            model,
-            Thresholds {
-                threshold, levels, ..
-            },
-        ) = params.fit_with_thresholds(kept.view()).map_err(fit_error)?;
-        let threshold = levels.map_or(threshold, |levels| levels.at(SecurityLevel::default()));
+        let (model, thresholds) = params.fit_with_thresholds(kept.view()).map_err(fit_error)?;
+        let threshold = thresholds.at(SecurityLevel::default());
         let genuine = subject.samples_ms.slice(s![rows.genuine.clone(), ..]);
         Ok(SubjectScores {
-            levels,
+            levels: thresholds.levels,
             genuine: model.score_rows(genuine)?,
             impostor: model.score_rows(self.impostor_rows(index).view())?,
             threshold,
