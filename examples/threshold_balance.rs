@@ -12,6 +12,9 @@
 //! printed as `FAR/FRR`. A rule that balanced on every set would show FAR ≈ FRR at the same p
 //! (or k) in every row. `balanced`'s percentile is the p whose largest |FAR − FRR| over the
 //! six rows of the default detector is smallest.
+//!
+//! Then, per detector, the percentiles (steps of 0.5 from 2.5 to 50) at which each row meets
+//! issue 14's target for `balanced`, |FAR − FRR| ≤ 0.05, and those at which every row does.
 
 use keystroke_workbench::detect::DetectorKind;
 use keystroke_workbench::eval::{BUNDLED, Evaluation};
@@ -21,6 +24,35 @@ const PERCENTILES: [f64; 11] = [
     5.0, 7.5, 10.0, 12.5, 15.0, 17.5, 20.0, 25.0, 30.0, 40.0, 50.0,
 ];
 const SPREADS: [f64; 6] = [0.0, 0.5, 1.0, 1.5, 2.0, 3.0];
+
+/// Issue 14's target for `balanced`: |FAR − FRR| at most this on every row.
+const BALANCE: f64 = 0.05;
+
+/// The percentiles searched for the target: 2.5, 3, … 50.
+fn fine_percentiles() -> impl Iterator<Item = f64> {
+    (5..=100).map(|half| half as f64 / 2.0)
+}
+
+/// `ps` (ascending, on the 0.5 grid) as ranges: "10–12.5, 20", or "none".
+fn ranges(ps: &[f64]) -> String {
+    let mut out: Vec<String> = Vec::new();
+    let mut start = 0;
+    for i in 0..ps.len() {
+        if i + 1 == ps.len() || ps[i + 1] - ps[i] > 0.5 {
+            out.push(if start == i {
+                ps[i].to_string()
+            } else {
+                format!("{}–{}", ps[start], ps[i])
+            });
+            start = i + 1;
+        }
+    }
+    if out.is_empty() {
+        "none".into()
+    } else {
+        out.join(", ")
+    }
+}
 
 /// Linear-interpolation percentile of ascending `sorted`.
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -46,10 +78,13 @@ fn main() {
         .skip(1)
         .map(|d| d.parse().unwrap_or_else(|e| panic!("{e}")))
         .collect();
+    // Per detector: the fine percentiles balanced within BALANCE on every row so far.
+    let mut everywhere: Vec<Vec<f64>> = vec![fine_percentiles().collect(); kinds.len()];
+    let mut balanced_lines = Vec::new();
     for set in BUNDLED {
         let data = set.load().expect("the bundled set loads");
         for n in [5, set.full_train] {
-            for &kind in &kinds {
+            for (&kind, everywhere) in kinds.iter().zip(&mut everywhere) {
                 let params = kind.default_params().with_seed(0);
                 let evaluation =
                     Evaluation::new(&data, set.protocol(n, None), params.clone(), &[0])
@@ -94,7 +129,28 @@ fn main() {
                     .collect();
                 println!("{} N={n} {kind}: {}", set.id, by_percentile.join(" "));
                 println!("{} N={n} {kind}: {}", set.id, by_spread.join(" "));
+                let balanced: Vec<f64> = fine_percentiles()
+                    .filter(|&p| {
+                        let (far, frr) = rates(&scores, |loo| percentile(loo, p));
+                        (far - frr).abs() <= BALANCE
+                    })
+                    .collect();
+                everywhere.retain(|p| balanced.contains(p));
+                balanced_lines.push(format!(
+                    "{} N={n} {kind}: |FAR − FRR| ≤ {BALANCE} at p = {}",
+                    set.id,
+                    ranges(&balanced)
+                ));
             }
         }
+    }
+    for line in balanced_lines {
+        println!("{line}");
+    }
+    for (kind, everywhere) in kinds.iter().zip(&everywhere) {
+        println!(
+            "{kind}: |FAR − FRR| ≤ {BALANCE} on every row at p = {}",
+            ranges(everywhere)
+        );
     }
 }
