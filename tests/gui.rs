@@ -457,9 +457,10 @@ fn live_test_locks_out_after_five_failures_unless_throttling_is_visibly_off() {
     harness.get_by_label_contains("THROTTLING OFF (demo)");
     for _ in 0..6 {
         press_keys(&mut harness, &wrong);
-        assert_eq!(
-            harness.state().message(),
-            "Typed text does not match the enrolled phrase"
+        let message = harness.state().message();
+        assert!(
+            message.starts_with("Typed text does not match the enrolled phrase: typed [x y Enter]"),
+            "{message}"
         );
     }
 
@@ -708,6 +709,68 @@ fn the_live_test_and_the_server_give_the_same_verdicts() {
         "{}",
         again.message()
     );
+}
+
+/// A phrase enrolled over the API without Enter (as an app may send it) is judged in the live
+/// test on its own keys: the Enter that ends a typed attempt is left out, so the score is the
+/// server's for the attempt without Enter. A mistyped attempt says what was typed against what
+/// was enrolled.
+#[test]
+fn a_phrase_enrolled_without_enter_is_judged_without_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_serve, addr, _log) = common::spawn_serve(dir.path(), &[]);
+    let without_enter = |events: serde_json::Value| -> serde_json::Value {
+        let events = events.as_array().unwrap().iter();
+        events.filter(|e| e["key"] != "Enter").cloned().collect()
+    };
+    for variant in 0..8 {
+        let body = common::sample_body("alice", without_enter(typing(variant, 1.0)));
+        let reply = common::post(addr, "/train", &body);
+        assert_eq!(reply.status, 200, "{}", reply.text());
+    }
+    let mut workbench = live_test_on(dir.path());
+    for (variant, pace) in [(20, 1.0), (21, 4.0)] {
+        let attempt = typing(variant, pace);
+        feed(&mut workbench, &attempt);
+        let message = workbench.message().to_string();
+        let body = common::sample_body("alice", without_enter(attempt));
+        let server = common::post(addr, "/predict", &body).json();
+        assert_eq!(
+            workbench.last_score(),
+            server["confidence_score"].as_f64(),
+            "{message} / {server}"
+        );
+        let verdict = if server["authenticated"] == true {
+            "genuine"
+        } else {
+            "imposter"
+        };
+        assert!(message.starts_with(verdict), "{message} / {server}");
+    }
+    feed(
+        &mut workbench,
+        &common::events(&["p", "a", "Enter"], |_| (90.0, 180.0)),
+    );
+    assert_eq!(
+        workbench.message(),
+        "Typed text does not match the enrolled phrase: typed [p a Enter], the enrolled phrase \
+         is [p a s s w o r d]"
+    );
+
+    // The Enrol tab stores a typed sample of that phrase without its Enter, too.
+    let mut options = live_test_options(dir.path(), "alice");
+    options.live_test = false;
+    options.tab = Some(keystroke_workbench::gui::Tab::Enrol);
+    options.settings.auto_accept = true;
+    let mut enrol = Workbench::new(options).unwrap();
+    feed(&mut enrol, &typing(30, 1.0));
+    assert!(
+        enrol.message().starts_with("sample 9 of alice stored"),
+        "{}",
+        enrol.message()
+    );
+    let info = common::get(addr, "/user/alice/info").json();
+    assert_eq!(info["training_samples"], 9, "{info}");
 }
 
 /// The Server tab shows the collection page's address as a QR code and, with an API token,

@@ -16,7 +16,7 @@ use keystroke_core::auth::{
     EnrolConfig, ModelCache, Rejection, Throttle, Verdict, Verifier, VerifyConfig, VerifyError,
     enrol, sample_table,
 };
-use keystroke_core::capture::{Capture, Recorded, Recorder, Sample, ShiftFold};
+use keystroke_core::capture::{Capture, Recorded, Recorder, Sample, ShiftFold, fit_to_phrase};
 use keystroke_core::detect::SecurityLevel;
 use keystroke_core::eval::Attempt;
 use keystroke_core::features::Features;
@@ -270,6 +270,12 @@ impl Workbench {
         let Some(user) = self.user.clone() else {
             return Some("choose a user before typing".into());
         };
+        // Enter ends every attempt; a phrase enrolled without it is judged without it.
+        let _ = self.refresh_view();
+        let sample = match self.enrolled_phrase() {
+            Some(phrase) => fit_to_phrase(sample, phrase),
+            None => sample,
+        };
         // The demo judges every attempt and never enrols one.
         if self.tab == Tab::Demo {
             return self.demo_attempt(&user, sample);
@@ -287,15 +293,8 @@ impl Workbench {
             ));
         }
         let features = Features::of(&sample);
-        let _ = self.refresh_view();
-        if let Some(metadata) = self.view.as_ref().and_then(|v| v.metadata.as_ref())
-            && metadata.key_sequence != features.key_sequence
-        {
-            return Some(format!(
-                "sample refused: typed [{}], the enrolled phrase is [{}]",
-                features.key_sequence.join(" "),
-                metadata.key_sequence.join(" ")
-            ));
+        if let Some(difference) = self.phrase_difference(&features.key_sequence) {
+            return Some(format!("sample refused: {difference}"));
         }
         if let Some(first) = self.pending.first()
             && first.features.key_sequence != features.key_sequence
@@ -314,6 +313,22 @@ impl Workbench {
         } else {
             Some("sample ready: accept or discard it".into())
         }
+    }
+
+    /// The selected user's enrolled phrase, as of the last [`Self::refresh_view`].
+    fn enrolled_phrase(&self) -> Option<&[String]> {
+        let metadata = self.view.as_ref()?.metadata.as_ref()?;
+        Some(&metadata.key_sequence)
+    }
+
+    /// What was typed against the enrolled phrase, when they differ.
+    pub(super) fn phrase_difference(&self, typed: &[String]) -> Option<String> {
+        let enrolled = self.enrolled_phrase().filter(|phrase| *phrase != typed)?;
+        Some(format!(
+            "typed [{}], the enrolled phrase is [{}]",
+            typed.join(" "),
+            enrolled.join(" ")
+        ))
     }
 
     pub(super) fn store_pending(&mut self, index: usize) -> Status {
@@ -431,6 +446,15 @@ impl Workbench {
         let mut status = match verdict.rejection {
             None => format!("genuine ({:+.3})", verdict.score),
             Some(Rejection::Anomaly) => format!("imposter ({:+.3})", verdict.score),
+            Some(Rejection::PhraseMismatch) => {
+                let typed = sample.key_sequence();
+                match self.phrase_difference(&typed) {
+                    Some(difference) => {
+                        format!("{}: {difference}", Rejection::PhraseMismatch.reason())
+                    }
+                    None => Rejection::PhraseMismatch.reason().to_string(),
+                }
+            }
             Some(other) => other.reason().to_string(),
         };
         if let Some(lockout) = verdict.lockout {

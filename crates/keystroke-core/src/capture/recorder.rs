@@ -10,6 +10,20 @@ pub const END_KEY: &str = "Enter";
 /// Key that abandons an attempt.
 pub const ABANDON_KEY: &str = "Backspace";
 
+/// An attempt as the phrase `enrolled` has it. The recorder keeps the end key in the sample,
+/// but a phrase enrolled without it (by an app that sends no Enter over the API) is judged on
+/// its own keys: an attempt that is that phrase and then the end key comes without the end
+/// key. Any other attempt is returned as it is.
+pub fn fit_to_phrase(sample: Sample, enrolled: &[String]) -> Sample {
+    let typed = sample.key_sequence();
+    match typed.split_last() {
+        Some((last, keys)) if last == END_KEY && keys == enrolled => {
+            sample.without_last_press().unwrap_or(sample)
+        }
+        _ => sample,
+    }
+}
+
 /// What one event led to.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Recorded {
@@ -133,6 +147,40 @@ mod tests {
         };
         assert_eq!(sample.key_sequence(), ["p", "a", "Enter"]);
         assert!(recorder.typed().is_empty(), "the next attempt starts empty");
+    }
+
+    #[test]
+    fn a_phrase_enrolled_without_enter_gets_the_attempt_without_it() {
+        let phrase = |keys: &[&str]| keys.iter().map(|k| k.to_string()).collect::<Vec<_>>();
+        let mut recorder = Recorder::new();
+        for (i, key) in ["p", "a"].iter().enumerate() {
+            let t = 200.0 * i as f64;
+            recorder.push(key, Down, t);
+            recorder.push(key, Up, t + 90.0);
+        }
+        // Enter held long enough to auto-repeat.
+        recorder.push("Enter", Down, 400.0);
+        recorder.push("Enter", Down, 900.0);
+        let Recorded::Sample(sample) = recorder.push("Enter", Up, 950.0) else {
+            panic!("a sample")
+        };
+
+        let fitted = fit_to_phrase(sample.clone(), &phrase(&["p", "a"]));
+        assert_eq!(fitted.key_sequence(), ["p", "a"]);
+        assert_eq!(fitted.presses(), &sample.presses()[..2], "the timings kept");
+        assert_eq!(fitted.events().len(), 4, "Enter's events left out");
+        // A phrase enrolled with Enter, another phrase, or one key: the attempt as typed.
+        for enrolled in [&["p", "a", "Enter"][..], &["p", "b"], &["p", "a", "x"]] {
+            assert_eq!(fit_to_phrase(sample.clone(), &phrase(enrolled)), sample);
+        }
+        let Recorded::Sample(one_key) = type_keys(&mut recorder, &["p", "Enter"], 2000.0) else {
+            panic!("a sample")
+        };
+        assert_eq!(
+            fit_to_phrase(one_key.clone(), &phrase(&["p"])),
+            one_key,
+            "a sample needs two presses"
+        );
     }
 
     #[test]

@@ -127,6 +127,22 @@ impl Sample {
     pub fn key_sequence(&self) -> Vec<String> {
         self.presses.iter().map(|p| p.key.clone()).collect()
     }
+
+    /// The sample without its last press: that key's events from its down to its up (with
+    /// any auto-repeated downs between) are left out. `None` when fewer than [`MIN_PRESSES`]
+    /// presses would be left.
+    pub fn without_last_press(&self) -> Option<Sample> {
+        let last = self.presses.last()?;
+        let events = self
+            .events
+            .iter()
+            .filter(|e| {
+                e.key != last.key || e.timestamp_ms < last.down_ms || e.timestamp_ms > last.up_ms
+            })
+            .cloned()
+            .collect();
+        Sample::from_events(events).ok()
+    }
 }
 
 #[cfg(test)]
