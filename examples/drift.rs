@@ -16,6 +16,9 @@ use keystroke_workbench::eval::BUNDLED;
 use keystroke_workbench::features::{FeatureKind, feature_kind};
 use ndarray::{ArrayView2, s};
 
+/// Enrolment samples: the product's minimum, the N = 5 rows of `eval --suite`.
+const ENROL: usize = 5;
+
 /// Mean over `rows` of each row's total down-down flight time.
 fn mean_flights(rows: ArrayView2<f64>) -> f64 {
     let total: f64 = rows
@@ -55,7 +58,7 @@ fn correlation(pairs: &[(f64, f64)]) -> f64 {
 fn main() {
     for set in BUNDLED {
         let data = set.load().expect("the bundled set loads");
-        let protocol = set.protocol(5, None);
+        let protocol = set.protocol(ENROL, None);
         let pairs: Vec<(f64, f64)> = data
             .subjects
             .iter()
@@ -65,7 +68,7 @@ fn main() {
                 let enrolment = mean_flights(samples.slice(s![rows.train.clone(), ..]));
                 let test = mean_flights(samples.slice(s![rows.genuine.clone(), ..]));
                 let early = mean_flights(samples.slice(s![0..2, ..]));
-                let late = mean_flights(samples.slice(s![3..5, ..]));
+                let late = mean_flights(samples.slice(s![ENROL - 2..ENROL, ..]));
                 (test / enrolment, late / early)
             })
             .collect();

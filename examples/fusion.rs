@@ -123,7 +123,11 @@ fn rows(parts: &[DetectorParams], normalise: bool) -> Vec<Row> {
 }
 
 fn params_of(id: &str) -> DetectorParams {
-    let kind: DetectorKind = id.parse().unwrap_or_else(|e| panic!("{e}"));
+    ranked(id.parse().unwrap_or_else(|e| panic!("{e}")))
+}
+
+/// `kind`'s default parameters, seed 0, as `eval` ranks it.
+fn ranked(kind: DetectorKind) -> DetectorParams {
     kind.default_params().with_seed(0).for_ranking()
 }
 
@@ -154,16 +158,25 @@ fn main() {
 /// The weight sweep of `a` against `b` and the leave-one-set-out choice (see the file's doc).
 fn sweep(a: &str, b: &str) {
     let fused = rows(&[params_of(a), params_of(b)], true);
-    // The best single detector of each row.
-    let mut best: Vec<(f64, &str)> = vec![(f64::INFINITY, ""); fused.len()];
-    for kind in DetectorKind::ALL.iter().filter(|kind| !kind.is::<Fusion>()) {
-        for (best, row) in best.iter_mut().zip(rows(&[params_of(kind.id())], false)) {
-            let eer = row.mean_eer(&[1.0]);
-            if eer < best.0 {
-                *best = (eer, kind.id());
-            }
-        }
-    }
+    // The best single detector of each row: every one scored once, then taken one at a time.
+    let singles: Vec<DetectorKind> = DetectorKind::ALL
+        .iter()
+        .copied()
+        .filter(|kind| !kind.is::<Fusion>())
+        .collect();
+    let params: Vec<DetectorParams> = singles.iter().map(|&k| ranked(k)).collect();
+    let best: Vec<(f64, &str)> = rows(&params, false)
+        .iter()
+        .map(|row| {
+            let one_hot = |i: usize| {
+                (0..singles.len())
+                    .map(|j| f64::from(i == j))
+                    .collect::<Vec<_>>()
+            };
+            let eers = (0..singles.len()).map(|i| (row.mean_eer(&one_hot(i)), singles[i].id()));
+            eers.min_by(|x, y| x.0.total_cmp(&y.0)).expect("detectors")
+        })
+        .collect();
     let names: Vec<String> = fused.iter().map(Row::name).collect();
     println!(
         "weight of {a} against {b} = 1; each cell: mean EER (gap to the best single detector)"
@@ -216,18 +229,20 @@ fn sweep(a: &str, b: &str) {
     );
     println!("leave one set out: the weight with the smallest largest gap on the other two sets");
     for held_out in BUNDLED.iter().map(|set| set.id) {
-        let largest = |gaps: &[f64], held: bool| {
+        // The largest gap on the other sets' rows.
+        let largest = |gaps: &[f64]| {
             fused
                 .iter()
                 .zip(gaps)
-                .filter(|(row, _)| (row.set == held_out) == held)
+                .filter(|(row, _)| row.set != held_out)
                 .map(|(_, gap)| *gap)
                 .fold(0.0, f64::max)
         };
+        // On a tie, the first (smallest) weight.
         let (chosen, gaps) = GRID
             .iter()
             .zip(&gaps)
-            .min_by(|x, y| largest(x.1, false).total_cmp(&largest(y.1, false)))
+            .min_by(|x, y| largest(x.1).total_cmp(&largest(y.1)))
             .expect("a grid");
         let on_held_out: Vec<String> = fused
             .iter()
@@ -237,7 +252,7 @@ fn sweep(a: &str, b: &str) {
             .collect();
         println!(
             "held out {held_out}: weight {chosen} (largest gap elsewhere +{:.4}); on {held_out}: {}",
-            largest(gaps, false),
+            largest(gaps),
             on_held_out.join(", ")
         );
     }

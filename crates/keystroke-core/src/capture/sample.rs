@@ -128,19 +128,17 @@ impl Sample {
         self.presses.iter().map(|p| p.key.clone()).collect()
     }
 
-    /// The sample without its last press: that key's events from its down to its up (with
-    /// any auto-repeated downs between) are left out. `None` when fewer than [`MIN_PRESSES`]
-    /// presses would be left.
+    /// The sample without its last press: that key's events from its down on (its up, and any
+    /// auto-repeated downs between) are left out; the last press by down time owns every later
+    /// event of its key. `None` when fewer than [`MIN_PRESSES`] presses would be left.
     pub fn without_last_press(&self) -> Option<Sample> {
         let last = self.presses.last()?;
-        let events = self
-            .events
-            .iter()
-            .filter(|e| {
-                e.key != last.key || e.timestamp_ms < last.down_ms || e.timestamp_ms > last.up_ms
-            })
-            .cloned()
-            .collect();
+        let owned = |e: &KeyEvent| {
+            e.key == last.key
+                && (e.timestamp_ms > last.down_ms
+                    || (e.timestamp_ms == last.down_ms && e.action == KeyAction::Down))
+        };
+        let events = self.events.iter().filter(|e| !owned(e)).cloned().collect();
         Sample::from_events(events).ok()
     }
 }
@@ -152,6 +150,25 @@ mod tests {
 
     fn ev(key: &str, action: KeyAction, t: f64) -> KeyEvent {
         KeyEvent::new(key, action, t).unwrap()
+    }
+
+    #[test]
+    fn without_last_press_keeps_an_earlier_press_of_the_same_key() {
+        // The first `a` is released the moment the second goes down.
+        let s = Sample::from_events(vec![
+            ev("a", Down, 0.0),
+            ev("b", Down, 50.0),
+            ev("b", Up, 120.0),
+            ev("a", Up, 200.0),
+            ev("a", Down, 200.0),
+            ev("a", Up, 300.0),
+        ])
+        .unwrap();
+        assert_eq!(s.key_sequence(), ["a", "b", "a"]);
+        let cut = s.without_last_press().expect("two presses left");
+        assert_eq!(cut.presses(), &s.presses()[..2]);
+        assert_eq!(cut.events().len(), 4);
+        assert_eq!(cut.without_last_press(), None, "one press is no sample");
     }
 
     #[test]
