@@ -33,6 +33,9 @@ fn api_for(store: &Arc<Store>, detector: &str) -> Api {
         // The one threshold of the earlier code: a model the template update retrains here
         // judges as that code's retrained model did.
         security: SecurityLevel::Convenient,
+        // Nor had it the cohort guard: the fixture's users share one phrase, so the cohort
+        // would refuse some updates that code took (tests/template_update.rs tests the guard).
+        update_cohort: false,
         ..ApiConfig::default()
     };
     Api::new(Arc::clone(store), config)

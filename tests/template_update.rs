@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use keystroke_workbench::api::ApiConfig;
-use keystroke_workbench::detect::{DetectorParams, TempoTolerant};
+use keystroke_workbench::detect::{DetectorParams, Scorer, TempoTolerant, cohort_guard};
 use keystroke_workbench::store::{ModelFile, UserId};
 
 fn server(window: usize) -> TestServer {
@@ -145,4 +145,65 @@ fn off_by_default() {
     }
     assert_eq!(model(&server).trained_on_updates, 0);
     assert!(!server.dir.path().join("alice_updates.npy").exists());
+}
+
+/// With another user enrolled on the phrase, an accepted attempt joins the template only if it
+/// scores at or above every one of that user's first 5 samples (the cohort guard), over HTTP;
+/// `update_cohort: false` (`KW_UPDATE_COHORT=false`) leaves the percentile guard alone.
+#[test]
+fn another_users_typing_of_the_phrase_raises_the_bar() {
+    for cohort in [true, false] {
+        let server = TestServer::with_config(ApiConfig {
+            detector: DetectorParams::new(TempoTolerant),
+            template_window: 20,
+            update_cohort: cohort,
+            // Some attempts fail; none may lock alice out.
+            throttle: keystroke_workbench::auth::Throttle {
+                max_failures: 0,
+                ..Default::default()
+            },
+            ..ApiConfig::default()
+        });
+        for (user, variants) in [("alice", 0..5), ("bob", 200..205)] {
+            for variant in variants {
+                let reply = post(
+                    server.addr(),
+                    "/train",
+                    &sample_body(user, genuine(variant)),
+                );
+                assert_eq!(reply.status, 200, "{}", reply.text());
+            }
+        }
+        let bob = UserId::parse("bob").unwrap();
+        let bob_rows = server
+            .store
+            .active_features(&bob, &server.store.metadata(&bob).unwrap().unwrap())
+            .unwrap();
+        let (mut taken, mut refused_by_cohort) = (0, 0);
+        for variant in 100..130 {
+            let before = model(&server);
+            let body = sample_body("alice", genuine(variant));
+            let x = keystroke_workbench::features::Features::of(
+                &keystroke_workbench::api::body::decode_sample(body.to_string().as_bytes())
+                    .unwrap()
+                    .1,
+            )
+            .values_ms;
+            let best = cohort_guard(&before.model, [bob_rows.view()]).unwrap();
+            let above_bob = before.model.score(&x).unwrap() >= best;
+            let reply = post(server.addr(), "/predict", &body);
+            assert_eq!(reply.status, 200, "{}", reply.text());
+            let updated = model(&server).trained_on_updates > before.trained_on_updates
+                || model(&server).model != before.model;
+            let expected = before.takes_update(&x) && (above_bob || !cohort);
+            assert_eq!(updated, expected, "cohort {cohort}, variant {variant}");
+            taken += usize::from(updated);
+            refused_by_cohort += usize::from(before.takes_update(&x) && !above_bob);
+        }
+        assert!(taken > 0, "cohort {cohort}: some attempts are taken");
+        assert!(
+            refused_by_cohort > 0,
+            "cohort {cohort}: some attempts pass the percentile guard only"
+        );
+    }
 }

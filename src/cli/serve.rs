@@ -46,6 +46,13 @@ pub struct ServeArgs {
     /// [env: KW_TEMPLATE_UPDATE] [default: 0]
     #[arg(long, value_name = "N")]
     pub template_update: Option<usize>,
+    /// With template update: an attempt is taken only if it scores at or above every other
+    /// user's first samples of the same phrase, so that no one else's typing can creep into a
+    /// template (impostor attempts taken fall below 1 % on every bundled set, and the error
+    /// rate gains less: docs/detectors.md, "Template update") [env: KW_UPDATE_COHORT]
+    /// [default: true]
+    #[arg(long, value_name = "true|false")]
+    pub update_cohort: Option<bool>,
     /// Which of each model's thresholds /predict judges by: convenient (fewest genuine
     /// rejections), balanced (false accepts and rejects about alike), strict (fewest impostors
     /// accepted); the rates of each are in docs/detectors.md. The isolation forest keeps
@@ -289,6 +296,7 @@ impl ServeArgs {
                 throttle,
                 hide_scores: scores == "hidden",
                 template_window,
+                update_cohort: lookup.value(self.update_cohort, &["KW_UPDATE_COHORT"], true)?,
                 security: lookup.value(
                     self.security,
                     &["KW_SECURITY"],

@@ -17,7 +17,7 @@ use serde::Serialize;
 
 use crate::workers::{default_threads, parallel_map};
 use keystroke_core::detect::{DEFAULT_DETECTOR, DEFAULT_WINDOW, DetectorKind};
-use keystroke_core::eval::{Dataset, DetectorResult, Evaluation, Protocol};
+use keystroke_core::eval::{Cohort, Dataset, DetectorResult, Evaluation, Protocol};
 pub use source::{DataArgs, TimeUnit};
 
 /// Arguments of `eval`.
@@ -49,6 +49,13 @@ pub struct EvalArgs {
     /// threshold is that threshold.
     #[arg(long, value_name = "P", value_parser = percentile)]
     pub guard_percentile: Option<f64>,
+    /// Under `--protocol update`: whose typing the guard's cohort holds. `others` (the
+    /// product's rule): samples 11–15 (with 5 impostor reps) of every other subject, as the
+    /// product takes every other user enrolled on the phrase; an attempt must score at or
+    /// above all of them. `half`: every second other subject's, the probes coming from the
+    /// rest (impostors the cohort has never seen). `none`: the percentile guard alone.
+    #[arg(long, value_name = "others|half|none", value_parser = clap::value_parser!(Cohort))]
+    pub cohort: Option<Cohort>,
     /// Print one JSON object instead of a table.
     #[arg(long, conflicts_with = "markdown")]
     pub json: bool,
@@ -57,7 +64,7 @@ pub struct EvalArgs {
     pub markdown: bool,
     /// Every bundled set × N ∈ {5, full} × every detector, and the default detector with
     /// template update at N = 5, written as Markdown to --out.
-    #[arg(long, conflicts_with_all = ["json", "markdown", "set", "cmu", "data", "raw_events", "store", "train_samples", "genuine_from", "train_session", "detector", "guard_percentile"])]
+    #[arg(long, conflicts_with_all = ["json", "markdown", "set", "cmu", "data", "raw_events", "store", "train_samples", "genuine_from", "train_session", "detector", "guard_percentile", "cohort"])]
     pub suite: bool,
     /// Where `--suite` writes its report.
     #[arg(
@@ -101,6 +108,8 @@ pub struct EvalReport {
     pub window: Option<usize>,
     /// The update guard's percentile (`update` protocol only).
     pub guard_percentile: Option<f64>,
+    /// Whose typing the update guard's cohort holds (`update` protocol only).
+    pub cohort: Option<Cohort>,
     /// Seeds averaged over (randomised detectors).
     pub seeds: u64,
     /// Repetitions the loader left out, each with the reason.
@@ -154,11 +163,16 @@ pub fn run(args: &EvalArgs, out: &mut impl Write) -> anyhow::Result<()> {
     if window.is_none() && args.guard_percentile.is_some() {
         anyhow::bail!("--guard-percentile applies to --protocol update only");
     }
+    if window.is_none() && args.cohort.is_some() {
+        anyhow::bail!("--cohort applies to --protocol update only");
+    }
     let mut source = args.data.load(window)?;
-    if let (Some(update), Some(percent)) = (&mut source.protocol.update, args.guard_percentile) {
-        update.guard_percent = percent;
+    if let Some(update) = &mut source.protocol.update {
+        update.guard_percent = args.guard_percentile.unwrap_or(update.guard_percent);
+        update.cohort = args.cohort.unwrap_or(update.cohort);
     }
     let guard_percentile = source.protocol.update.as_ref().map(|u| u.guard_percent);
+    let cohort = source.protocol.update.as_ref().map(|u| u.cohort);
     let detectors = evaluate(&source.data, &source.protocol, &kinds, &seeds, threads)?;
     let report = EvalReport {
         dataset: source.name.clone(),
@@ -169,6 +183,7 @@ pub fn run(args: &EvalArgs, out: &mut impl Write) -> anyhow::Result<()> {
         impostor_reps: source.protocol.impostor_rows,
         window,
         guard_percentile,
+        cohort,
         seeds: args.seeds,
         skipped: source.data.skipped.clone(),
         detectors,

@@ -7,8 +7,8 @@ use anyhow::Context;
 use clap::Args;
 use keystroke_core::capture::Capture;
 use keystroke_core::eval::{
-    BundledSet, CMU, Dataset, IMPOSTOR_REPS, Protocol, RawColumns, Split, UpdatePhase, load_csv,
-    load_raw_events, store_dataset,
+    BundledSet, CMU, Cohort, Dataset, IMPOSTOR_REPS, Protocol, RawColumns, Split, UpdatePhase,
+    load_csv, load_raw_events, store_dataset,
 };
 use keystroke_core::store::{Store, UserId};
 
@@ -153,11 +153,7 @@ impl DataArgs {
         let protocol = Protocol {
             split,
             impostor_rows,
-            update: update_window.map(|window| UpdatePhase {
-                window,
-                probe_rows: impostor_rows..2 * impostor_rows,
-                guard_percent: keystroke_core::detect::UPDATE_GUARD_PERCENT,
-            }),
+            update: update_window.map(|window| UpdatePhase::new(window, impostor_rows)),
         };
         Ok(Source {
             name,
@@ -228,11 +224,21 @@ pub fn describe(source: &Source) -> String {
         },
     };
     let update = match &p.update {
-        Some(u) => format!(
-            "; the reps between update a template of {} attempts (guard: percentile {} of its \
-             rows' held-out scores, the isolation forest's own scores)",
-            u.window, u.guard_percent
-        ),
+        Some(u) => {
+            let (first, last) = (u.cohort_rows.start + 1, u.cohort_rows.end);
+            let cohort = match u.cohort {
+                Cohort::Others => format!(", and every other subject's reps {first}–{last}"),
+                Cohort::Half => format!(
+                    ", and reps {first}–{last} of every second other subject, the rest probing"
+                ),
+                Cohort::None => String::new(),
+            };
+            format!(
+                "; the reps between update a template of {} attempts (guard: percentile {} of \
+                 its rows' held-out scores, the isolation forest's own scores{cohort})",
+                u.window, u.guard_percent
+            )
+        }
         None => String::new(),
     };
     format!(

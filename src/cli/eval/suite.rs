@@ -10,9 +10,10 @@ use anyhow::Context;
 
 use super::{DetectorReport, evaluate, format};
 use keystroke_core::detect::{
-    DEFAULT_DETECTOR, DEFAULT_WINDOW, DetectorKind, IsolationForestParams, SecurityLevel,
+    COHORT_SAMPLES, DEFAULT_DETECTOR, DEFAULT_WINDOW, DetectorKind, IsolationForestParams,
+    SecurityLevel, UPDATE_GUARD_PERCENT,
 };
-use keystroke_core::eval::{BUNDLED, BundledSet, Dataset, IMPOSTOR_REPS};
+use keystroke_core::eval::{BUNDLED, BundledSet, Cohort, Dataset, IMPOSTOR_REPS, Protocol};
 
 /// The product's enrolment count.
 const FEW: usize = 5;
@@ -23,9 +24,12 @@ struct SetResults {
     data: Dataset,
     few: Vec<DetectorReport>,
     full: Vec<DetectorReport>,
-    /// The default detector at N = 5 with template update.
-    updated: Vec<DetectorReport>,
+    /// The default detector at N = 5 with template update, for each cohort of [`COHORTS`].
+    updated: Vec<Vec<DetectorReport>>,
 }
+
+/// The update guard's cohorts the suite compares: the product's first.
+const COHORTS: [Cohort; 3] = [Cohort::Others, Cohort::Half, Cohort::None];
 
 /// Runs the suite, writes the report to `path` and a summary to `out`.
 pub fn run(path: &Path, seeds: &[u64], threads: usize, out: &mut impl Write) -> anyhow::Result<()> {
@@ -34,13 +38,22 @@ pub fn run(path: &Path, seeds: &[u64], threads: usize, out: &mut impl Write) -> 
     for set in BUNDLED {
         let data = set.load()?;
         let all = DetectorKind::ALL;
-        let run = |train, update, kinds: &[DetectorKind]| {
-            evaluate(&data, &set.protocol(train, update), kinds, seeds, threads)
+        let run = |train, protocol: Protocol, kinds: &[DetectorKind]| {
+            evaluate(&data, &protocol, kinds, seeds, threads)
                 .with_context(|| format!("{} at N = {train}", set.id))
         };
-        let few = run(FEW, None, all)?;
-        let full = run(set.full_train, None, all)?;
-        let updated = run(FEW, Some(DEFAULT_WINDOW), &[DEFAULT_DETECTOR])?;
+        let few = run(FEW, set.protocol(FEW, None), all)?;
+        let full = run(set.full_train, set.protocol(set.full_train, None), all)?;
+        let updated = COHORTS
+            .iter()
+            .map(|&cohort| {
+                let mut protocol = set.protocol(FEW, Some(DEFAULT_WINDOW));
+                if let Some(update) = &mut protocol.update {
+                    update.cohort = cohort;
+                }
+                run(FEW, protocol, &[DEFAULT_DETECTOR])
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
         results.push(SetResults {
             set,
             data,
@@ -178,6 +191,50 @@ fn write_security_levels(out: &mut impl Write, results: &[SetResults]) -> std::i
     Ok(())
 }
 
+fn write_template_update(out: &mut impl Write, results: &[SetResults]) -> std::io::Result<()> {
+    writeln!(out, "## Template update")?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "The default detector at N = 5, then the repetitions before the genuine test offered to \
+         its template (window {DEFAULT_WINDOW}). An attempt is taken when it reaches the guard \
+         (the {UPDATE_GUARD_PERCENT}th percentile of the template rows' held-out scores) and, \
+         with a cohort, scores at or above every cohort sample: repetitions {}–{} of every other \
+         subject (`others`, the product's rule: every other user enrolled on the phrase), or of \
+         every second other subject, the probing impostors being the rest (`half`: impostors \
+         the cohort has not seen); `none` is the percentile guard alone. Each cell: mean EER / \
+         updates taken / impostor probes past the guard.",
+        2 * IMPOSTOR_REPS + 1,
+        2 * IMPOSTOR_REPS + COHORT_SAMPLES
+    )?;
+    writeln!(out)?;
+    write!(out, "| set | no update |")?;
+    for cohort in COHORTS {
+        write!(out, " cohort `{}` |", cohort.id())?;
+    }
+    writeln!(out)?;
+    writeln!(out, "|---|---:|{}", "---:|".repeat(COHORTS.len()))?;
+    for r in results {
+        let without = eer_of(&r.few, DEFAULT_DETECTOR).unwrap_or(f64::NAN);
+        write!(out, "| `{}` | {without:.4} |", r.set.id)?;
+        for reports in &r.updated {
+            match reports.first() {
+                Some(d) => write!(
+                    out,
+                    " {:.4} / {:.1} % / {:.2} % |",
+                    d.result.eer_mean,
+                    100.0 * d.result.updates_taken_mean,
+                    100.0 * d.result.impostor_updates_mean
+                )?,
+                None => write!(out, " |")?,
+            }
+        }
+        writeln!(out)?;
+    }
+    writeln!(out)?;
+    Ok(())
+}
+
 fn write_report(
     out: &mut impl Write,
     results: &[SetResults],
@@ -288,6 +345,7 @@ fn write_report(
     writeln!(out)?;
     write_default_against_best(out, results)?;
     write_security_levels(out, results)?;
+    write_template_update(out, results)?;
     for r in results {
         writeln!(out, "## `{}`: {}", r.set.id, r.set.title)?;
         writeln!(out)?;
@@ -301,16 +359,21 @@ fn write_report(
             format::markdown(out, reports, false)?;
             writeln!(out)?;
         }
-        writeln!(
-            out,
-            "N = 5, then template update (window {DEFAULT_WINDOW}): `keystroke-workbench eval --set {} \
-             --train-samples 5 --protocol update --detector {} --markdown`",
-            r.set.id,
-            DEFAULT_DETECTOR.id()
-        )?;
-        writeln!(out)?;
-        format::markdown(out, &r.updated, true)?;
-        writeln!(out)?;
+        for (cohort, reports) in COHORTS.iter().zip(&r.updated) {
+            writeln!(
+                out,
+                "N = 5, then template update (window {DEFAULT_WINDOW}, cohort `{}`): \
+                 `keystroke-workbench eval --set {} --train-samples 5 --protocol update --detector {} \
+                 --cohort {} --markdown`",
+                cohort.id(),
+                r.set.id,
+                DEFAULT_DETECTOR.id(),
+                cohort.id()
+            )?;
+            writeln!(out)?;
+            format::markdown(out, reports, true)?;
+            writeln!(out)?;
+        }
     }
     Ok(())
 }

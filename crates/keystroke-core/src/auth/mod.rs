@@ -10,6 +10,7 @@
 //! update. Time is passed in; nothing here reads the clock.
 
 mod cache;
+mod cohort;
 mod enrol;
 mod guard;
 mod lockouts;
@@ -25,8 +26,9 @@ use thiserror::Error;
 use crate::capture::Sample;
 use crate::detect::SecurityLevel;
 use crate::features::{Features, fingerprint};
-use crate::store::{Store, StoreError, UserId};
+use crate::store::{ModelFile, Store, StoreError, UserId};
 pub use cache::{DEFAULT_MODEL_CACHE_BYTES, Lookup, ModelCache};
+pub use cohort::{COHORT_REFRESH_SECS, Cohorts};
 pub use enrol::{
     DEFAULT_MAX_SAMPLES_PER_USER, DEFAULT_MAX_USERS, DEFAULT_MIN_FREE_BYTES, DEFAULT_MIN_SAMPLES,
     EnrolConfig, EnrolError, Enrolled, enrol,
@@ -40,7 +42,7 @@ pub use quality::{
 pub use samples::{SampleRow, sample_table, timing_means};
 
 /// How attempts are judged besides the model itself.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct VerifyConfig {
     /// Lockout after repeated failures (`max_failures: 0` = never).
     pub throttle: Throttle,
@@ -49,6 +51,20 @@ pub struct VerifyConfig {
     pub template_window: usize,
     /// Which of the model's thresholds judges an attempt.
     pub security: SecurityLevel,
+    /// Template update also requires an attempt to score at or above every other user's
+    /// samples of the phrase ([`Cohorts`]); on by default.
+    pub update_cohort: bool,
+}
+
+impl Default for VerifyConfig {
+    fn default() -> Self {
+        VerifyConfig {
+            throttle: Throttle::default(),
+            template_window: 0,
+            security: SecurityLevel::default(),
+            update_cohort: true,
+        }
+    }
 }
 
 /// Why an attempt that was judged was rejected.
@@ -139,6 +155,7 @@ pub struct Verifier {
     models: ModelCache,
     recent: RecentVectors,
     lockouts: Lockouts,
+    cohorts: Cohorts,
 }
 
 impl Verifier {
@@ -150,6 +167,7 @@ impl Verifier {
             models,
             recent: RecentVectors::default(),
             lockouts: Lockouts::default(),
+            cohorts: Cohorts::default(),
         }
     }
 
@@ -220,6 +238,7 @@ impl Verifier {
         let updated_template = rejection.is_none()
             && self.config.template_window > 0
             && model.takes_update(&features.values_ms)
+            && (!self.config.update_cohort || self.cohort_admits(user, model, &features, now))
             && self.update_template(user, &features, now);
         Ok(Verdict {
             score,
@@ -231,6 +250,23 @@ impl Verifier {
                 .then_some(self.config.security)
                 .filter(|_| model.has_levels()),
         })
+    }
+
+    /// Whether the attempt scores at or above every other user's samples of the phrase
+    /// ([`Cohorts`]); false, logged, when the store cannot be listed.
+    fn cohort_admits(
+        &self,
+        user: &UserId,
+        model: &ModelFile,
+        features: &Features,
+        now: NaiveDateTime,
+    ) -> bool {
+        self.cohorts
+            .admits(&self.store, user, model, &features.values_ms, now)
+            .unwrap_or_else(|e| {
+                log::warn!("no template update of {user}: its cohort cannot be read: {e}");
+                false
+            })
     }
 
     /// Template update with an accepted attempt. A failure is logged, not returned: the
@@ -282,7 +318,7 @@ impl Verifier {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detect::DetectorParams;
+    use crate::detect::{DetectorParams, Scorer, cohort_guard};
     use chrono::NaiveDate;
 
     fn typing(hold: f64) -> Sample {
@@ -322,5 +358,85 @@ mod tests {
         assert_eq!(again.level, None, "no threshold judged a replay");
         let other = verifier.verify(&alice, &typing(85.0), now).unwrap();
         assert_eq!(other.level, Some(SecurityLevel::Strict));
+    }
+
+    #[test]
+    fn the_template_takes_no_attempt_below_another_users_typing_of_the_phrase() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(dir.path()).unwrap());
+        let (alice, bob) = (
+            UserId::parse("alice").unwrap(),
+            UserId::parse("bob").unwrap(),
+        );
+        let now = NaiveDate::from_ymd_opt(2026, 12, 4)
+            .unwrap()
+            .and_hms_opt(10, 0, 0)
+            .unwrap();
+        let enrol = |user: &UserId, holds: &[f64]| {
+            for (i, &hold) in holds.iter().enumerate() {
+                let train = (i > 0).then(DetectorParams::default);
+                store
+                    .with_user(user, |w| w.add_sample(&typing(hold), train.as_ref(), now))
+                    .unwrap();
+            }
+        };
+        enrol(&alice, &[80.0, 86.0, 83.0, 90.0, 78.0, 88.0]);
+        let verifier = Verifier::new(
+            Arc::clone(&store),
+            VerifyConfig {
+                template_window: 20,
+                ..VerifyConfig::default()
+            },
+            ModelCache::new(DEFAULT_MODEL_CACHE_BYTES),
+        );
+        // Alone on the phrase: an attempt past the guard is taken.
+        let first = verifier.verify(&alice, &typing(85.0), now).unwrap();
+        assert!(first.accepted() && first.updated_template, "{first:?}");
+
+        // Bob enrols on the phrase, typing it almost as alice does.
+        let bob_holds = [84.0, 84.2, 83.8, 84.1, 83.9];
+        enrol(&bob, &bob_holds);
+        let bob_rows = store
+            .active_features(&bob, &store.metadata(&bob).unwrap().unwrap())
+            .unwrap();
+        // An attempt of alice's among typings with these holds that the percentile guard alone
+        // takes, with bob's typing closer to her model than it is or not.
+        let find = |holds: &[f64], closer_than_bob: bool| {
+            let model = store.snapshot(&alice).unwrap().unwrap().model.unwrap();
+            let best = cohort_guard(&model.model, [bob_rows.view()]).unwrap();
+            holds
+                .iter()
+                .map(|&hold| typing(hold))
+                .find(|attempt| {
+                    let x = Features::of(attempt).values_ms;
+                    model.takes_update(&x)
+                        && (model.model.score(&x).unwrap() >= best) == closer_than_bob
+                })
+                .expect("such an attempt")
+        };
+        // Grids shifted apart: no attempt repeats an earlier one (a replay).
+        let grid = |offset: f64| {
+            (0..80)
+                .map(|i| 82.0 + 0.1 * f64::from(i) + offset)
+                .collect::<Vec<_>>()
+        };
+        // Within the minute the cohort read before bob enrolled stands; then he is in it.
+        let within = verifier
+            .verify(&alice, &find(&grid(0.0), false), now)
+            .unwrap();
+        assert!(within.updated_template, "{within:?}");
+        let later = now + chrono::Duration::seconds(COHORT_REFRESH_SECS);
+        let refused = verifier
+            .verify(&alice, &find(&grid(0.03), false), later)
+            .unwrap();
+        assert!(
+            refused.accepted() && !refused.updated_template,
+            "{refused:?}"
+        );
+        // An attempt as close as bob's closest typing is taken.
+        let closest = verifier
+            .verify(&alice, &find(&bob_holds, true), later)
+            .unwrap();
+        assert!(closest.updated_template, "{closest:?}");
     }
 }

@@ -41,7 +41,7 @@ pub use registry::{
     UnknownDetector,
 };
 pub use security::{LevelThresholds, SecurityLevel, Thresholds};
-pub use template::{DEFAULT_WINDOW, Template, TemplateModel};
+pub use template::{COHORT_SAMPLES, DEFAULT_WINDOW, Template, TemplateModel, cohort_guard};
 pub use tempo::{TempoTolerant, TempoTolerantModel};
 
 /// Why a detector could not be fitted.

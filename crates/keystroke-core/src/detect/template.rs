@@ -4,17 +4,43 @@
 //! or above the model's [`update guard`](FittedDetector::thresholds), well above the
 //! acceptance threshold, so a string of borderline impostor attempts cannot drag the template
 //! towards the impostor.
+//!
+//! Where other people's typing of the phrase is known — the other users enrolled on it, their
+//! first [`COHORT_SAMPLES`] samples each — an attempt must also score at or above the best of
+//! theirs under the user's model ([`cohort_guard`]): an attempt that looks no more like the
+//! user than someone else's typing does is not taken. That keeps the share of impostor
+//! attempts taken under 1 % on every development set (`docs/detectors.md`), where the
+//! percentile guard alone let in up to 5 %.
 
 use std::collections::VecDeque;
 
 use ndarray::{Array2, ArrayView2, Axis};
 
 use super::{
-    DetectorParams, FitError, FittedDetector, Scorer, SecurityLevel, UPDATE_GUARD_PERCENT,
+    DetectorParams, FitError, FittedDetector, LengthMismatch, Scorer, SecurityLevel,
+    UPDATE_GUARD_PERCENT,
 };
 
 /// Accepted attempts kept by default.
 pub const DEFAULT_WINDOW: usize = 20;
+
+/// Samples of each other person that the update guard compares an attempt with.
+pub const COHORT_SAMPLES: usize = 5;
+
+/// The best score under `model` of the cohort's samples (each view: one person's rows): an
+/// attempt joins the template only at or above it. −∞ for an empty cohort.
+pub fn cohort_guard<'a>(
+    model: &FittedDetector,
+    cohort: impl IntoIterator<Item = ArrayView2<'a, f64>>,
+) -> Result<f64, LengthMismatch> {
+    let mut best = f64::NEG_INFINITY;
+    for rows in cohort {
+        for score in model.score_rows(rows)? {
+            best = best.max(score);
+        }
+    }
+    Ok(best)
+}
 
 /// A model's rows under template update.
 #[derive(Debug, Clone)]
@@ -23,6 +49,8 @@ pub struct Template {
     recent: VecDeque<Vec<f64>>,
     window: usize,
     guard_percent: f64,
+    /// Other people's samples of the phrase ([`cohort_guard`]); none when empty.
+    cohort: Array2<f64>,
 }
 
 /// A template's current model and the score an update must reach.
@@ -42,7 +70,16 @@ impl Template {
             recent: VecDeque::with_capacity(window),
             window,
             guard_percent: UPDATE_GUARD_PERCENT,
+            cohort: Array2::zeros((0, enrolment.ncols())),
         }
+    }
+
+    /// The template with other people's samples of the phrase as its cohort
+    /// ([`cohort_guard`]).
+    #[must_use]
+    pub fn with_cohort(mut self, cohort: Array2<f64>) -> Template {
+        self.cohort = cohort;
+        self
     }
 
     /// The same template with its guard at `percent` (0–100) of the rows' guard scores
@@ -98,9 +135,11 @@ impl Template {
         } else {
             model.update_guard_at(rows.view(), self.guard_percent)?
         };
+        let cohort = cohort_guard(&model, [self.cohort.view()])
+            .map_err(|e| FitError::InvalidParam(format!("cohort: {e}")))?;
         Ok(TemplateModel {
             model,
-            guard: guard.max(accepted),
+            guard: guard.max(accepted).max(cohort),
         })
     }
 
@@ -195,5 +234,40 @@ mod tests {
         );
         assert_eq!(guard(90.0), model.update_guard_at(rows, 90.0).unwrap());
         assert!(guard(90.0) > guard(UPDATE_GUARD_PERCENT));
+    }
+
+    #[test]
+    fn an_attempt_no_closer_than_someone_elses_typing_is_not_taken() {
+        let enrolment = array![
+            [100.0, 200.0],
+            [110.0, 210.0],
+            [90.0, 190.0],
+            [104.0, 185.0],
+            [97.0, 220.0]
+        ];
+        let params = DetectorParams::default();
+        let alone = Template::new(enrolment.view(), 5);
+        let plain = alone.fit(&params).unwrap();
+        // Someone else types the phrase almost as the user does.
+        let near = [101.0, 199.0];
+        let cohort = array![[300.0, 500.0], near];
+        let best = cohort_guard(&plain.model, [cohort.view()]).unwrap();
+        assert_eq!(best, plain.model.score(&near).unwrap());
+        assert!(best > plain.guard, "a cohort sample passes the plain guard");
+        let mut guarded = Template::new(enrolment.view(), 5).with_cohort(cohort.clone());
+        let current = guarded.fit(&params).unwrap();
+        assert_eq!(current.guard, best);
+        // An attempt as close as the other person's is taken; one a little further is not,
+        // though the guard without a cohort takes it.
+        let further = [102.0, 197.0];
+        assert!(plain.model.score(&further).unwrap() >= plain.guard);
+        assert!(!guarded.offer(&current, &further).unwrap());
+        assert!(guarded.offer(&current, &near).unwrap());
+        assert_eq!(
+            cohort_guard(&plain.model, []).unwrap(),
+            f64::NEG_INFINITY,
+            "no cohort, no floor"
+        );
+        assert!(cohort_guard(&plain.model, [array![[1.0]].view()]).is_err());
     }
 }

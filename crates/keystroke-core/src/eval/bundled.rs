@@ -94,11 +94,7 @@ impl BundledSet {
                 genuine_to: None,
             },
             impostor_rows: IMPOSTOR_REPS,
-            update: update_window.map(|window| UpdatePhase {
-                window,
-                probe_rows: IMPOSTOR_REPS..2 * IMPOSTOR_REPS,
-                guard_percent: crate::detect::UPDATE_GUARD_PERCENT,
-            }),
+            update: update_window.map(|window| UpdatePhase::new(window, IMPOSTOR_REPS)),
         }
     }
 }

@@ -19,8 +19,8 @@ pub use dataset::{DataError, Dataset, Subject, load_csv, parse_csv};
 pub use eer::{ErrorRates, RocPoint, error_rates, frr_at_far, rates_at, roc_points};
 pub use live::{Attempt, Label, SessionRates, histogram};
 pub use protocol::{
-    DetectorResult, EvalError, Evaluation, LevelRates, Protocol, Rows, Split, SubjectResult,
-    SubjectScores, UpdatePhase,
+    Cohort, DetectorResult, EvalError, Evaluation, LevelRates, Protocol, Rows, Split,
+    SubjectResult, SubjectScores, UpdatePhase,
 };
 pub use raw_events::{RawColumns, load_raw_events, parse_raw_events};
 pub use store_data::{MIN_STORE_SAMPLES, StoreDataError, store_dataset};

@@ -14,7 +14,8 @@ use super::bundled::CMU;
 use super::dataset::{Dataset, Subject};
 use super::eer::{error_rates, frr_at_far, rates_at};
 use crate::detect::{
-    DetectorParams, FitError, LengthMismatch, LevelThresholds, Scorer, SecurityLevel, Template,
+    COHORT_SAMPLES, DetectorParams, FitError, LengthMismatch, LevelThresholds, Scorer,
+    SecurityLevel, Template,
 };
 
 /// Which samples train and test.
@@ -67,6 +68,69 @@ pub struct UpdatePhase {
     /// Percentile of the template rows' held-out scores an attempt must reach to be taken
     /// (the product's is [`UPDATE_GUARD_PERCENT`](crate::detect::UPDATE_GUARD_PERCENT)).
     pub guard_percent: f64,
+    /// Whose samples the guard's cohort holds ([`cohort_guard`](crate::detect::cohort_guard)).
+    pub cohort: Cohort,
+    /// Rows of the other subjects that form the cohort (after the probes).
+    pub cohort_rows: Range<usize>,
+}
+
+impl UpdatePhase {
+    /// The product's update, keeping `window` attempts, for a protocol whose impostor rows
+    /// are the first `impostor_rows` of each other subject: the probes are the next as many
+    /// rows, and the cohort the [`COHORT_SAMPLES`] rows after those, of every other subject.
+    pub fn new(window: usize, impostor_rows: usize) -> UpdatePhase {
+        let probe_rows = impostor_rows..2 * impostor_rows;
+        UpdatePhase {
+            window,
+            cohort_rows: probe_rows.end..probe_rows.end + COHORT_SAMPLES,
+            probe_rows,
+            guard_percent: crate::detect::UPDATE_GUARD_PERCENT,
+            cohort: Cohort::Others,
+        }
+    }
+}
+
+/// Whose typing the update guard's cohort holds, for a subject under test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Cohort {
+    /// Every other subject, as the product takes every other user enrolled on the phrase:
+    /// the impostors probing the guard are people in the cohort (other samples of theirs).
+    Others,
+    /// Every second other subject (by position in the data set); the probes come from the
+    /// rest, so no probing impostor is in the cohort.
+    Half,
+    /// No cohort: the percentile guard alone.
+    None,
+}
+
+impl std::str::FromStr for Cohort {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Cohort, String> {
+        match s {
+            "others" => Ok(Cohort::Others),
+            "half" => Ok(Cohort::Half),
+            "none" => Ok(Cohort::None),
+            _ => Err(format!("unknown cohort {s:?}: others, half or none")),
+        }
+    }
+}
+
+impl Cohort {
+    /// The name `--cohort` takes.
+    pub fn id(self) -> &'static str {
+        match self {
+            Cohort::Others => "others",
+            Cohort::Half => "half",
+            Cohort::None => "none",
+        }
+    }
+
+    /// Whether other subject `other` is in subject `index`'s cohort (`Some(true)`), probes its
+    /// guard (`Some(false)`), or both (`None`: [`Cohort::Others`] and [`Cohort::None`]).
+    fn side(self, index: usize, other: usize) -> Option<bool> {
+        (self == Cohort::Half).then_some((index + other).is_multiple_of(2))
+    }
 }
 
 /// One subject's rows under a protocol.
@@ -399,8 +463,21 @@ impl<'a> Evaluation<'a> {
         let others_need = protocol
             .update
             .as_ref()
-            .map_or(0, |u| u.probe_rows.end)
+            .map_or(0, |u| match u.cohort {
+                Cohort::None => u.probe_rows.end,
+                _ => u.probe_rows.end.max(u.cohort_rows.end),
+            })
             .max(protocol.impostor_rows);
+        if protocol
+            .update
+            .as_ref()
+            .is_some_and(|u| u.cohort == Cohort::Half)
+            && data.subjects.len() < 3
+        {
+            return Err(EvalError::InvalidProtocol(
+                "a cohort of half the other subjects needs at least 3 subjects".into(),
+            ));
+        }
         let rows = data
             .subjects
             .iter()
@@ -465,10 +542,18 @@ impl<'a> Evaluation<'a> {
             Template::new(subject.samples_ms.slice(s![rows.train.clone(), ..]), window);
         if let Some(update) = &self.protocol.update {
             template = template.with_guard_percent(update.guard_percent);
+            if update.cohort != Cohort::None {
+                let in_cohort = |other| update.cohort.side(index, other) != Some(false);
+                template = template.with_cohort(self.others_rows(
+                    index,
+                    update.cohort_rows.clone(),
+                    in_cohort,
+                ));
+            }
         }
         let (mut updates_taken, mut impostor_updates) = (0.0, 0.0);
         if let Some(update) = &self.protocol.update {
-            let probes = self.probe_rows(index, update.probe_rows.clone());
+            let probes = self.probe_rows(index, update.probe_rows.clone(), update.cohort);
             for (k, row) in rows.update.clone().enumerate() {
                 let current = template.fit(&params).map_err(fit_error)?;
                 let probe = probes.row(k % probes.nrows()).to_vec();
@@ -514,24 +599,34 @@ impl<'a> Evaluation<'a> {
     }
 
     fn impostor_rows(&self, index: usize) -> Array2<f64> {
-        self.others_rows(index, 0..self.protocol.impostor_rows)
+        self.others_rows(index, 0..self.protocol.impostor_rows, |_| true)
     }
 
-    /// Impostor probes: row `r` of every other subject for each `r` in `rows`, subjects first.
-    fn probe_rows(&self, index: usize, rows: Range<usize>) -> Array2<f64> {
-        let parts: Vec<Array2<f64>> = rows.map(|r| self.others_rows(index, r..r + 1)).collect();
+    /// Impostor probes: row `r` of every other subject not in `cohort` (all of them but under
+    /// [`Cohort::Half`]) for each `r` in `rows`, subjects first.
+    fn probe_rows(&self, index: usize, rows: Range<usize>, cohort: Cohort) -> Array2<f64> {
+        let probing = |other| cohort.side(index, other) != Some(true);
+        let parts: Vec<Array2<f64>> = rows
+            .map(|r| self.others_rows(index, r..r + 1, probing))
+            .collect();
         let views: Vec<_> = parts.iter().map(|p| p.view()).collect();
         ndarray::concatenate(Axis(0), &views).expect("all subjects have the same features")
     }
 
-    /// Rows `rows` of every subject but `index`, subject by subject.
-    fn others_rows(&self, index: usize, rows: Range<usize>) -> Array2<f64> {
+    /// Rows `rows` of every subject but `index` that `keep` keeps (by position), subject by
+    /// subject.
+    fn others_rows(
+        &self,
+        index: usize,
+        rows: Range<usize>,
+        keep: impl Fn(usize) -> bool,
+    ) -> Array2<f64> {
         let parts: Vec<_> = self
             .data
             .subjects
             .iter()
             .enumerate()
-            .filter(|&(i, _)| i != index)
+            .filter(|&(i, _)| i != index && keep(i))
             .map(|(_, s)| s.samples_ms.slice(s![rows.clone(), ..]))
             .collect();
         ndarray::concatenate(Axis(0), &parts).expect("all subjects have the same features")
@@ -597,6 +692,8 @@ mod tests {
                 window: 3,
                 probe_rows: 2..4,
                 guard_percent: crate::detect::UPDATE_GUARD_PERCENT,
+                cohort: Cohort::None,
+                cohort_rows: 4..4,
             }),
         }
     }

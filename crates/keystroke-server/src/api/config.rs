@@ -30,6 +30,9 @@ pub struct ApiConfig {
     /// joins the user's newest this-many accepted attempts and the model is retrained on them
     /// and the enrolment samples; 0 = off.
     pub template_window: usize,
+    /// Template update also requires an attempt to score at or above every other user's
+    /// samples of the phrase (`KW_UPDATE_COHORT`, on by default).
+    pub update_cohort: bool,
     /// Most samples a user may store; /train beyond it is refused (`KW_MAX_SAMPLES_PER_USER`).
     pub max_samples_per_user: usize,
     /// Most users the store may hold; a new user's /train beyond it is refused (`KW_MAX_USERS`).
@@ -54,6 +57,7 @@ impl Default for ApiConfig {
             throttle: Throttle::default(),
             hide_scores: false,
             template_window: 0,
+            update_cohort: true,
             max_samples_per_user: DEFAULT_MAX_SAMPLES_PER_USER,
             max_users: DEFAULT_MAX_USERS,
             min_free_bytes: DEFAULT_MIN_FREE_BYTES,

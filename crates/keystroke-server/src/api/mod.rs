@@ -142,6 +142,7 @@ impl Api {
                 throttle: config.throttle,
                 template_window: config.template_window,
                 security: config.security,
+                update_cohort: config.update_cohort,
             },
             ModelCache::new(config.model_cache_bytes),
         );
