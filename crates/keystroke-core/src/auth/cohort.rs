@@ -1,31 +1,52 @@
-//! The template update's cohort: the other users of the store enrolled on the same phrase,
-//! their first [`COHORT_SAMPLES`] samples in use each. An accepted attempt joins a user's
-//! template only if their model scores it at or above every cohort sample
-//! ([`cohort_guard`], the rule `eval --protocol update` measures). A store whose users each
-//! type their own phrase has no cohort, and the percentile guard alone decides.
+//! The template update's cohort: the other users of the store enrolled on the same phrase
+//! with a trained model, their first [`COHORT_SAMPLES`] samples in use each. An accepted
+//! attempt joins a user's template only if their model scores it at or above every cohort
+//! sample ([`cohort_guard`], the rule `eval --protocol update` measures). A store whose users
+//! each type their own phrase has no cohort, and the percentile guard alone decides.
 //!
-//! The members are read from the store at most once a minute per phrase (time is passed in),
-//! so a user enrolled since then joins the cohort within a minute, also from another process.
+//! Which users type which phrase comes from one scan of the store's metadata, made at most
+//! once a minute (time is passed in) by one thread while the others wait for it; a member's
+//! samples are read once per scan, when their phrase is first needed. A user enrolled since
+//! the last scan, also by another program, counts within a minute. At most
+//! [`MAX_COHORT_USERS`] members count per phrase (the first by user id).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use chrono::NaiveDateTime;
 use ndarray::{Array2, s};
 
 use crate::detect::{COHORT_SAMPLES, Scorer, cohort_guard};
-use crate::store::{ModelFile, Store, StoreError, UserId};
+use crate::store::{Metadata, ModelFile, Store, StoreError, UserId};
 
-/// Seconds a phrase's members are used before they are read again.
+/// Seconds a scan of the store is used before the next.
 pub const COHORT_REFRESH_SECS: i64 = 60;
 
-/// One phrase's members: each user's first samples in use.
-type Members = Arc<Vec<(UserId, Array2<f64>)>>;
+/// Members per phrase at most: an attempt is scored against up to this many × 5 samples.
+pub const MAX_COHORT_USERS: usize = 200;
 
-/// The cohorts of the phrases a verifier has seen, read from the store when stale.
+/// One member: their id and first samples in use.
+type Member = (UserId, Arc<Array2<f64>>);
+
+/// Each phrase's users with a trained model, with their metadata.
+type Phrases = HashMap<Vec<String>, Vec<(UserId, Metadata)>>;
+
+/// One scan of the store.
+#[derive(Debug)]
+struct Index {
+    at: NaiveDateTime,
+    /// Each phrase's members (with a trained model), sorted, at most [`MAX_COHORT_USERS`].
+    phrases: Phrases,
+    /// Members' samples, read when their phrase was first needed since the scan.
+    rows: HashMap<Vec<String>, Arc<Vec<Member>>>,
+}
+
+/// The cohorts of a store, for one verifier.
 #[derive(Debug, Default)]
 pub struct Cohorts {
-    by_phrase: Mutex<HashMap<Vec<String>, (NaiveDateTime, Members)>>,
+    index: Mutex<Option<Index>>,
+    /// Held by the one thread scanning the store.
+    scanning: Mutex<()>,
 }
 
 impl Cohorts {
@@ -46,59 +67,93 @@ impl Cohorts {
             .filter(|(member, rows)| member != user && rows.ncols() == model.model.n_features())
             .map(|(_, rows)| rows.view());
         let best = cohort_guard(&model.model, others).expect("lengths checked above");
-        Ok(model.model.score(x).is_ok_and(|score| score >= best))
+        let admitted = model.model.score(x).is_ok_and(|score| score >= best);
+        if !admitted {
+            log::debug!("template update of {user} refused: another user's typing is closer");
+        }
+        Ok(admitted)
     }
 
-    /// The members of `phrase`, read again when older than [`COHORT_REFRESH_SECS`].
+    /// The members of `phrase` as of a scan at most [`COHORT_REFRESH_SECS`] old.
     fn members(
         &self,
         store: &Store,
         phrase: &[String],
         now: NaiveDateTime,
-    ) -> Result<Members, StoreError> {
-        let fresh = |at: &NaiveDateTime| {
-            let age = (now - *at).num_seconds();
-            (0..COHORT_REFRESH_SECS).contains(&age)
-        };
-        if let Some((at, members)) = self.lock().get(phrase)
-            && fresh(at)
-        {
-            return Ok(Arc::clone(members));
+    ) -> Result<Arc<Vec<Member>>, StoreError> {
+        let fresh =
+            |index: &Index| (0..COHORT_REFRESH_SECS).contains(&(now - index.at).num_seconds());
+        if !self.lock_index().as_ref().is_some_and(fresh) {
+            let _scanning = self.scanning.lock().unwrap_or_else(PoisonError::into_inner);
+            // Another thread may have scanned while this one waited.
+            if !self.lock_index().as_ref().is_some_and(fresh) {
+                let phrases = scan(store)?;
+                *self.lock_index() = Some(Index {
+                    at: now,
+                    phrases,
+                    rows: HashMap::new(),
+                });
+            }
         }
-        let members = Arc::new(read_members(store, phrase)?);
-        self.lock()
-            .insert(phrase.to_vec(), (now, Arc::clone(&members)));
+        let wanted = {
+            let index = self.lock_index();
+            let index = index.as_ref().expect("scanned above");
+            if let Some(rows) = index.rows.get(phrase) {
+                return Ok(Arc::clone(rows));
+            }
+            index.phrases.get(phrase).cloned().unwrap_or_default()
+        };
+        // Read outside the lock; two threads may both read a phrase, one result is kept.
+        let members = Arc::new(read_rows(store, wanted));
+        if let Some(index) = self.lock_index().as_mut() {
+            index.rows.insert(phrase.to_vec(), Arc::clone(&members));
+        }
         Ok(members)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Vec<String>, (NaiveDateTime, Members)>> {
-        // The map holds whole entries only: one left by a panicking thread is still sound.
-        self.by_phrase
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    fn lock_index(&self) -> MutexGuard<'_, Option<Index>> {
+        // The index is replaced whole: one left by a panicking thread is still sound.
+        self.index.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
-/// Every user of the store enrolled on `phrase`, with their first samples in use. A user
-/// whose files cannot be read is left out, with a warning (`store check` reports them).
-fn read_members(
-    store: &Store,
-    phrase: &[String],
-) -> Result<Vec<(UserId, Array2<f64>)>, StoreError> {
-    let mut members = Vec::new();
+/// Every phrase of the store with its users that have a trained model, by id, at most
+/// [`MAX_COHORT_USERS`] each. A user whose metadata cannot be read is left out, with a warning
+/// (`store check` reports them); an error when the store cannot be listed.
+fn scan(store: &Store) -> Result<Phrases, StoreError> {
+    let mut phrases = Phrases::new();
     for user in store.users()? {
-        let rows = store.metadata(&user).and_then(|metadata| match metadata {
-            Some(m) if m.key_sequence == phrase => store.active_features(&user, &m).map(Some),
-            _ => Ok(None),
-        });
-        match rows {
-            Ok(Some(rows)) if rows.nrows() > 0 => {
-                let first = rows.nrows().min(COHORT_SAMPLES);
-                members.push((user, rows.slice_move(s![..first, ..])));
+        match store.metadata(&user) {
+            Ok(Some(metadata)) if metadata.trained_at.is_some() => {
+                let members = phrases.entry(metadata.key_sequence.clone()).or_default();
+                if members.len() < MAX_COHORT_USERS {
+                    members.push((user, metadata));
+                }
             }
             Ok(_) | Err(StoreError::Legacy { .. }) => {}
             Err(e) => log::warn!("{user} is left out of the template update's cohort: {e}"),
         }
     }
-    Ok(members)
+    Ok(phrases)
+}
+
+/// The first samples in use of each of `members`; one whose samples cannot be read is left
+/// out, with a warning.
+fn read_rows(store: &Store, members: Vec<(UserId, Metadata)>) -> Vec<Member> {
+    members
+        .into_iter()
+        .filter_map(
+            |(user, metadata)| match store.active_features(&user, &metadata) {
+                Ok(rows) if rows.nrows() > 0 => {
+                    let first = rows.nrows().min(COHORT_SAMPLES);
+                    Some((user, Arc::new(rows.slice_move(s![..first, ..]))))
+                }
+                Ok(_) => None,
+                Err(e) => {
+                    log::warn!("{user} is left out of the template update's cohort: {e}");
+                    None
+                }
+            },
+        )
+        .collect()
 }

@@ -28,7 +28,7 @@ use crate::detect::SecurityLevel;
 use crate::features::{Features, fingerprint};
 use crate::store::{ModelFile, Store, StoreError, UserId};
 pub use cache::{DEFAULT_MODEL_CACHE_BYTES, Lookup, ModelCache};
-pub use cohort::{COHORT_REFRESH_SECS, Cohorts};
+pub use cohort::{COHORT_REFRESH_SECS, Cohorts, MAX_COHORT_USERS};
 pub use enrol::{
     DEFAULT_MAX_SAMPLES_PER_USER, DEFAULT_MAX_USERS, DEFAULT_MIN_FREE_BYTES, DEFAULT_MIN_SAMPLES,
     EnrolConfig, EnrolError, Enrolled, enrol,

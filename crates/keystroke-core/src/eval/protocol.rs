@@ -126,10 +126,19 @@ impl Cohort {
         }
     }
 
-    /// Whether other subject `other` is in subject `index`'s cohort (`Some(true)`), probes its
-    /// guard (`Some(false)`), or both (`None`: [`Cohort::Others`] and [`Cohort::None`]).
-    fn side(self, index: usize, other: usize) -> Option<bool> {
-        (self == Cohort::Half).then_some((index + other).is_multiple_of(2))
+    /// Whether other subject `other` is in subject `index`'s cohort.
+    fn holds(self, index: usize, other: usize) -> bool {
+        match self {
+            Cohort::Others => true,
+            Cohort::Half => (index + other).is_multiple_of(2),
+            Cohort::None => false,
+        }
+    }
+
+    /// Whether other subject `other` probes subject `index`'s guard: every other subject but,
+    /// under [`Cohort::Half`], those in the cohort.
+    fn probes(self, index: usize, other: usize) -> bool {
+        self != Cohort::Half || !self.holds(index, other)
     }
 }
 
@@ -543,7 +552,7 @@ impl<'a> Evaluation<'a> {
         if let Some(update) = &self.protocol.update {
             template = template.with_guard_percent(update.guard_percent);
             if update.cohort != Cohort::None {
-                let in_cohort = |other| update.cohort.side(index, other) != Some(false);
+                let in_cohort = |other| update.cohort.holds(index, other);
                 template = template.with_cohort(self.others_rows(
                     index,
                     update.cohort_rows.clone(),
@@ -605,7 +614,7 @@ impl<'a> Evaluation<'a> {
     /// Impostor probes: row `r` of every other subject not in `cohort` (all of them but under
     /// [`Cohort::Half`]) for each `r` in `rows`, subjects first.
     fn probe_rows(&self, index: usize, rows: Range<usize>, cohort: Cohort) -> Array2<f64> {
-        let probing = |other| cohort.side(index, other) != Some(true);
+        let probing = |other| cohort.probes(index, other);
         let parts: Vec<Array2<f64>> = rows
             .map(|r| self.others_rows(index, r..r + 1, probing))
             .collect();
@@ -614,7 +623,7 @@ impl<'a> Evaluation<'a> {
     }
 
     /// Rows `rows` of every subject but `index` that `keep` keeps (by position), subject by
-    /// subject.
+    /// subject; none when it keeps none (a cohort of half of two or three subjects).
     fn others_rows(
         &self,
         index: usize,
@@ -629,6 +638,9 @@ impl<'a> Evaluation<'a> {
             .filter(|&(i, _)| i != index && keep(i))
             .map(|(_, s)| s.samples_ms.slice(s![rows.clone(), ..]))
             .collect();
+        if parts.is_empty() {
+            return Array2::zeros((0, self.data.subjects[index].samples_ms.ncols()));
+        }
         ndarray::concatenate(Axis(0), &parts).expect("all subjects have the same features")
     }
 
@@ -741,5 +753,53 @@ mod tests {
         assert!(session(7, None).rows(&s).is_err());
         let unordered = subject(vec![1, 2, 1, 2]);
         assert!(session(1, None).rows(&unordered).is_err());
+    }
+
+    /// Three subjects typing alike but each at their own pace, 12 reps each.
+    fn three_subjects() -> Dataset {
+        let subjects = (0..3)
+            .map(|k| Subject {
+                id: format!("s{k}"),
+                samples_ms: Array2::from_shape_fn((12, 4), |(rep, feature)| {
+                    100.0 * (k + 1) as f64
+                        + 10.0 * feature as f64
+                        + ((rep * 7 + feature) % 5) as f64
+                }),
+                sessions: vec![1; 12],
+            })
+            .collect();
+        Dataset {
+            feature_names: (0..4).map(|f| format!("f{f}")).collect(),
+            subjects,
+            skipped: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn cohorts_split_the_other_subjects_and_may_leave_one_without() {
+        assert!(Cohort::Half.holds(0, 2) && Cohort::Half.probes(0, 1));
+        assert!(!Cohort::Half.probes(0, 2) && !Cohort::Half.holds(0, 1));
+        assert!(Cohort::Others.holds(0, 1) && Cohort::Others.probes(0, 1));
+        assert!(!Cohort::None.holds(0, 1) && Cohort::None.probes(0, 1));
+        let data = three_subjects();
+        for cohort in [Cohort::Others, Cohort::Half, Cohort::None] {
+            let mut update = UpdatePhase::new(20, 2);
+            update.cohort = cohort;
+            let protocol = Protocol {
+                split: Split::Reps {
+                    train: 3,
+                    genuine_from: 9,
+                    genuine_to: None,
+                },
+                impostor_rows: 2,
+                update: Some(update),
+            };
+            let evaluation =
+                Evaluation::new(&data, protocol, DetectorParams::default(), &[0]).unwrap();
+            // Under `half`, subject 1 has no cohort (both others probe): it runs all the same.
+            for i in 0..3 {
+                evaluation.subject_scores(i, 0).unwrap();
+            }
+        }
     }
 }
