@@ -1,5 +1,5 @@
-//! Speed of the CMU evaluation (`cargo bench --bench eval`), and of what /train computes: the
-//! enrolment quality, and the model with its thresholds.
+//! Speed of the CMU evaluation (`cargo bench --bench eval`), of what /train computes: the
+//! enrolment quality, and the model with its thresholds, and of template update's cohort guard.
 //!
 //! `cmu_eval/isolation-forest` is the full protocol of `eval --detector isolation-forest`
 //! (51 subjects, 100 trees each, one seed) on the machine's cores. Compare it with
@@ -74,5 +74,28 @@ fn train(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, cmu_eval, enrolment_quality, train);
+/// `cohort_guard/<members>`: what template update adds to a /predict that reaches it when
+/// other users are enrolled on the phrase: the default detector's model (CMU subject s002's
+/// first 5 repetitions) scoring the first 5 repetitions of each of `members` other subjects
+/// (the CMU set's 50, then the server's cap of 200, cycling through them).
+fn cohort_guard(c: &mut Criterion) {
+    let data = CMU.load().expect("the bundled CMU data loads");
+    let model = keystroke_workbench::detect::DetectorParams::default()
+        .fit(data.subjects[0].samples_ms.slice(ndarray::s![0..5, ..]))
+        .expect("fits");
+    let others: Vec<_> = data.subjects[1..]
+        .iter()
+        .map(|s| s.samples_ms.slice(ndarray::s![0..5, ..]))
+        .collect();
+    let mut group = c.benchmark_group("cohort_guard");
+    for members in [50, keystroke_workbench::auth::MAX_COHORT_USERS] {
+        let cohort: Vec<_> = others.iter().cycle().take(members).cloned().collect();
+        group.bench_function(members.to_string(), |b| {
+            b.iter(|| keystroke_workbench::detect::cohort_guard(&model, cohort.iter().cloned()))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, cmu_eval, enrolment_quality, train, cohort_guard);
 criterion_main!(benches);
