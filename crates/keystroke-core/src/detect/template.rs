@@ -205,15 +205,20 @@ mod tests {
         assert_eq!(resumed.recent_rows(), array![[100.0, 200.0]]);
     }
 
-    #[test]
-    fn a_guard_never_falls_below_acceptance() {
-        let enrolment = array![
+    /// Five samples of two timings, enough for the default detector's thresholds.
+    fn five_samples() -> Array2<f64> {
+        array![
             [100.0, 200.0],
             [110.0, 210.0],
             [90.0, 190.0],
             [104.0, 185.0],
             [97.0, 220.0]
-        ];
+        ]
+    }
+
+    #[test]
+    fn a_guard_never_falls_below_acceptance() {
+        let enrolment = five_samples();
         let params = DetectorParams::default();
         let rows = enrolment.view();
         let model = params.fit(rows).unwrap();
@@ -238,13 +243,7 @@ mod tests {
 
     #[test]
     fn an_attempt_no_closer_than_someone_elses_typing_is_not_taken() {
-        let enrolment = array![
-            [100.0, 200.0],
-            [110.0, 210.0],
-            [90.0, 190.0],
-            [104.0, 185.0],
-            [97.0, 220.0]
-        ];
+        let enrolment = five_samples();
         let params = DetectorParams::default();
         let alone = Template::new(enrolment.view(), 5);
         let plain = alone.fit(&params).unwrap();
