@@ -7,7 +7,8 @@
 //! ([`Lockouts`]), their model ([`ModelCache`]), the phrase, replay detection
 //! ([`RecentVectors`] and the stored samples), the detector's score, the failure count (a
 //! lockout it starts is durable before the verdict returns) and, when configured, template
-//! update. Time is passed in; nothing here reads the clock.
+//! update past the model's update guard and the phrase's other users ([`Cohorts`]). Time is
+//! passed in; nothing here reads the clock.
 
 mod cache;
 mod cohort;
