@@ -22,7 +22,7 @@
 //! the other subjects only, beside the 12.5th percentile's on the same subjects.
 
 use keystroke_workbench::detect::{DetectorKind, Scorer};
-use keystroke_workbench::eval::{BUNDLED, Evaluation};
+use keystroke_workbench::eval::{BUNDLED, Cohort, Evaluation};
 use ndarray::s;
 
 const PERCENTILES: [f64; 11] = [
@@ -179,7 +179,7 @@ fn main() {
                         for (j, other) in others {
                             let reps = other.samples_ms.slice(s![..IMPOSTOR_REPS, ..]);
                             let scored = model.score_rows(reps).expect("scores");
-                            if (i + j) % 2 == 0 {
+                            if Cohort::Half.holds(i, j) {
                                 &mut cohort
                             } else {
                                 &mut apart

@@ -34,8 +34,13 @@ fn user(id: &str) -> UserId {
 }
 
 fn enrol(store: &Store, id: &UserId, n: usize, train_from: usize) {
+    enrol_with(store, id, n, train_from, &DetectorParams::default());
+}
+
+/// `n` samples of `id`'s, training `params` from the `train_from`-th on.
+fn enrol_with(store: &Store, id: &UserId, n: usize, train_from: usize, params: &DetectorParams) {
     for i in 0..n {
-        let train = (i + 1 >= train_from).then(DetectorParams::default);
+        let train = (i + 1 >= train_from).then(|| params.clone());
         store
             .with_user(id, |w| {
                 w.add_sample(
@@ -255,19 +260,7 @@ fn security_levels_given_to_the_isolation_forest_are_refused() {
     let (alice, bob) = (user("alice"), user("bob"));
     enrol(&store, &alice, 5, 5);
     let forest = keystroke_workbench::detect::IsolationForestParams::default();
-    store
-        .with_user(&bob, |w| {
-            for i in 0..5 {
-                let train = DetectorParams::new(forest.clone());
-                w.add_sample(
-                    &sample(&["p", "a", "s", "s"], i as f64),
-                    Some(&train),
-                    now(),
-                )?;
-            }
-            Ok::<_, StoreError>(())
-        })
-        .unwrap();
+    enrol_with(&store, &bob, 5, 1, &DetectorParams::new(forest));
     let read = |id: &str| -> serde_json::Value {
         serde_json::from_slice(&fs::read(dir.path().join(format!("{id}.model.json"))).unwrap())
             .unwrap()

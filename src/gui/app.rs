@@ -447,13 +447,11 @@ impl Workbench {
             None => format!("genuine ({:+.3})", verdict.score),
             Some(Rejection::Anomaly) => format!("imposter ({:+.3})", verdict.score),
             Some(Rejection::PhraseMismatch) => {
-                let typed = sample.key_sequence();
-                match self.phrase_difference(&typed) {
-                    Some(difference) => {
-                        format!("{}: {difference}", Rejection::PhraseMismatch.reason())
-                    }
-                    None => Rejection::PhraseMismatch.reason().to_string(),
-                }
+                let reason = Rejection::PhraseMismatch.reason();
+                self.phrase_difference(&sample.key_sequence())
+                    .map_or(reason.to_string(), |difference| {
+                        format!("{reason}: {difference}")
+                    })
             }
             Some(other) => other.reason().to_string(),
         };

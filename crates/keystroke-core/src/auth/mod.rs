@@ -326,22 +326,30 @@ mod tests {
         enrol::tests::typing(&["a", "b", "c", "d"], hold)
     }
 
+    fn now() -> NaiveDateTime {
+        NaiveDate::from_ymd_opt(2026, 12, 4)
+            .unwrap()
+            .and_hms_opt(10, 0, 0)
+            .unwrap()
+    }
+
+    /// Stores `user`'s typings with these holds; the default detector trains from the second.
+    fn enrol_holds(store: &Store, user: &UserId, holds: &[f64]) {
+        for (i, &hold) in holds.iter().enumerate() {
+            let train = (i > 0).then(DetectorParams::default);
+            store
+                .with_user(user, |w| w.add_sample(&typing(hold), train.as_ref(), now()))
+                .unwrap();
+        }
+    }
+
     #[test]
     fn a_verdict_names_the_level_that_judged_it_and_a_replay_none() {
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(Store::open(dir.path()).unwrap());
         let alice = UserId::parse("alice").unwrap();
-        let now = NaiveDate::from_ymd_opt(2026, 12, 4)
-            .unwrap()
-            .and_hms_opt(10, 0, 0)
-            .unwrap();
-        for (i, hold) in [80.0, 86.0, 83.0, 90.0, 78.0, 88.0].into_iter().enumerate() {
-            // The default detector trains from its second sample.
-            let train = (i > 0).then(DetectorParams::default);
-            store
-                .with_user(&alice, |w| w.add_sample(&typing(hold), train.as_ref(), now))
-                .unwrap();
-        }
+        let now = now();
+        enrol_holds(&store, &alice, &[80.0, 86.0, 83.0, 90.0, 78.0, 88.0]);
         let mut verifier = Verifier::new(
             Arc::clone(&store),
             VerifyConfig::default(),
@@ -369,19 +377,8 @@ mod tests {
             UserId::parse("alice").unwrap(),
             UserId::parse("bob").unwrap(),
         );
-        let now = NaiveDate::from_ymd_opt(2026, 12, 4)
-            .unwrap()
-            .and_hms_opt(10, 0, 0)
-            .unwrap();
-        let enrol = |user: &UserId, holds: &[f64]| {
-            for (i, &hold) in holds.iter().enumerate() {
-                let train = (i > 0).then(DetectorParams::default);
-                store
-                    .with_user(user, |w| w.add_sample(&typing(hold), train.as_ref(), now))
-                    .unwrap();
-            }
-        };
-        enrol(&alice, &[80.0, 86.0, 83.0, 90.0, 78.0, 88.0]);
+        let now = now();
+        enrol_holds(&store, &alice, &[80.0, 86.0, 83.0, 90.0, 78.0, 88.0]);
         let verifier = Verifier::new(
             Arc::clone(&store),
             VerifyConfig {
@@ -396,7 +393,7 @@ mod tests {
 
         // Bob enrols on the phrase, typing it almost as alice does.
         let bob_holds = [84.0, 84.2, 83.8, 84.1, 83.9];
-        enrol(&bob, &bob_holds);
+        enrol_holds(&store, &bob, &bob_holds);
         let bob_rows = store
             .active_features(&bob, &store.metadata(&bob).unwrap().unwrap())
             .unwrap();

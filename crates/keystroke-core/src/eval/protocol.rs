@@ -126,8 +126,9 @@ impl Cohort {
         }
     }
 
-    /// Whether other subject `other` is in subject `index`'s cohort.
-    fn holds(self, index: usize, other: usize) -> bool {
+    /// Whether other subject `other` (by position in the data set) is in subject `index`'s
+    /// cohort.
+    pub fn holds(self, index: usize, other: usize) -> bool {
         match self {
             Cohort::Others => true,
             Cohort::Half => (index + other).is_multiple_of(2),
